@@ -1,0 +1,210 @@
+"""Load diffusion models: the project's embedded models, local diffusers folders and hub ids.
+
+:func:`load` returns a :class:`DiffusionModel`: the noise-prediction network, its training
+scheduler's configuration and what the samplers need to know (noise shape, conditioning).
+
+Accepted ``spec`` values:
+
+- the name of an embedded model (see :data:`EMBEDDED` / :func:`available`), shipped inside the
+  package as a diffusers folder;
+- a local folder in diffusers layout: a pipeline folder with ``model_index.json``
+  (``DDPMPipeline``, ``DDIMPipeline``, ``StableDiffusionPipeline``), or a folder with ``unet/`` and
+  ``scheduler/`` subfolders;
+- a hub id such as ``google/ddpm-cifar10-32``, resolved **from the local Hugging Face cache
+  only** (no network is touched unless ``allow_download=True``). An uncached id fails at once
+  with a :class:`ModelNotFoundError` naming the id and how to provide the weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["DiffusionModel", "ModelNotFoundError", "EMBEDDED", "available", "load", "resolve_device",
+           "weights_dir"]
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+#: Embedded models: name -> one-line description. A name is listed only when its weights ship.
+EMBEDDED: dict[str, str] = {}
+
+
+def weights_dir(name: str) -> Path:
+    """The package folder holding embedded model ``name`` (diffusers layout plus ``card.json``)."""
+    return WEIGHTS_DIR / name
+
+
+def _discover_embedded() -> None:
+    if not WEIGHTS_DIR.is_dir():
+        return
+    for d in sorted(WEIGHTS_DIR.iterdir()):
+        if (d / "unet" / "config.json").exists() and (d / "scheduler").is_dir():
+            desc = ""
+            if (d / "card.json").exists():
+                desc = json.loads((d / "card.json").read_text()).get("description", "")
+            EMBEDDED[d.name] = desc
+
+
+_discover_embedded()
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """The model's weights are not on this machine; the message says how to provide them."""
+
+
+def available() -> list[str]:
+    """Names of the embedded models."""
+    return sorted(EMBEDDED)
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when present, else CPU; anything else is passed to ``torch.device``."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda[:N]'") from err
+
+
+@dataclass
+class DiffusionModel:
+    """A noise-prediction network with what the samplers need.
+
+    ``sample_shape`` is the shape ``(C, H, W)`` of one initial noise tensor (the latent shape for
+    latent models). ``num_classes``/``null_class`` are set for class-conditional UNets whose last
+    class embedding is the null class used for classifier-free guidance. ``vae``,
+    ``text_encoder`` and ``tokenizer`` are set for Stable Diffusion folders.
+    """
+
+    unet: torch.nn.Module
+    scheduler_config: dict[str, Any]
+    name: str
+    sample_shape: tuple[int, int, int]
+    num_classes: int | None = None
+    null_class: int | None = None
+    vae: torch.nn.Module | None = None
+    text_encoder: torch.nn.Module | None = None
+    tokenizer: Any = None
+    card: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.unet.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.unet.parameters()).dtype
+
+    @property
+    def conditioning(self) -> str | None:
+        """``"class"``, ``"text"`` or ``None`` (unconditional)."""
+        if self.text_encoder is not None or getattr(self.unet.config, "cross_attention_dim", None):
+            return "text"
+        return "class" if self.num_classes is not None else None
+
+    def to(self, device: str | torch.device) -> "DiffusionModel":
+        for m in (self.unet, self.vae, self.text_encoder):
+            if m is not None:
+                m.to(device)
+        return self
+
+    @torch.inference_mode()
+    def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
+        """Text embeddings ``(B, L, D)`` for a Stable Diffusion model (``""`` is the null prompt)."""
+        if self.tokenizer is None or self.text_encoder is None:
+            raise ValueError(f"prompts were given but model {self.name!r} has no text encoder")
+        tokens = self.tokenizer(list(prompts), padding="max_length", max_length=self.tokenizer.model_max_length,
+                                truncation=True, return_tensors="pt")
+        return self.text_encoder(tokens.input_ids.to(self.device))[0]
+
+    @torch.inference_mode()
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        """Map sampler output to images in ``[-1, 1]``: identity for pixel models, the VAE for latents."""
+        if self.vae is None:
+            return x
+        scale = getattr(self.vae.config, "scaling_factor", 0.18215)
+        return self.vae.decode(x.to(self.vae.dtype) / scale).sample
+
+
+def _hub_cache_dir() -> str:
+    from huggingface_hub.constants import HF_HUB_CACHE
+    return str(HF_HUB_CACHE)
+
+
+def _load_folder(path: Path, name: str, device: torch.device, dtype: torch.dtype | None) -> DiffusionModel:
+    from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
+
+    index = path / "model_index.json"
+    components = json.loads(index.read_text()) if index.exists() else {}
+    unet_dir, sched_dir = path / "unet", path / "scheduler"
+    if not (unet_dir / "config.json").exists():
+        raise ModelNotFoundError(f"{path} is not a diffusers model folder: no unet/config.json "
+                                 "(expected a pipeline folder or unet/ and scheduler/ subfolders)")
+    unet_cfg = json.loads((unet_dir / "config.json").read_text())
+    unet_cls = UNet2DConditionModel if unet_cfg.get("_class_name") == "UNet2DConditionModel" else UNet2DModel
+    unet = unet_cls.from_pretrained(unet_dir, torch_dtype=dtype)
+    sched_file = sched_dir / "scheduler_config.json"
+    if not sched_file.exists():
+        raise ModelNotFoundError(f"{path} has no scheduler/scheduler_config.json")
+    sched_cfg = json.loads(sched_file.read_text())
+    vae = text_encoder = tokenizer = None
+    if "vae" in components or (path / "vae" / "config.json").exists():
+        vae = AutoencoderKL.from_pretrained(path / "vae", torch_dtype=dtype)
+    if "text_encoder" in components:
+        from transformers import CLIPTextModel, CLIPTokenizer  # only needed for Stable Diffusion
+        text_encoder = CLIPTextModel.from_pretrained(path / "text_encoder", torch_dtype=dtype)
+        tokenizer = CLIPTokenizer.from_pretrained(path / "tokenizer")
+    size = unet.config.sample_size
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    n_embeds = getattr(unet.config, "num_class_embeds", None)
+    card_file = path / "card.json"
+    card = json.loads(card_file.read_text()) if card_file.exists() else {}
+    model = DiffusionModel(unet=unet.eval(), scheduler_config=dict(sched_cfg), name=name,
+                           sample_shape=(unet.config.in_channels, *size),
+                           num_classes=None if not n_embeds else n_embeds - 1,
+                           null_class=None if not n_embeds else n_embeds - 1,
+                           vae=None if vae is None else vae.eval(),
+                           text_encoder=None if text_encoder is None else text_encoder.eval(),
+                           tokenizer=tokenizer, card=card)
+    for m in (model.unet, model.vae, model.text_encoder):
+        if m is not None:
+            m.requires_grad_(False)
+    return model.to(device)
+
+
+def load(spec: str | os.PathLike, *, device: str | torch.device = "auto", dtype: torch.dtype | None = None,
+         allow_download: bool = False) -> DiffusionModel:
+    """Load an embedded model by name, a local diffusers folder, or a cached hub id.
+
+    ``device="auto"`` uses CUDA when available. ``allow_download=True`` lets a hub id be
+    fetched from the network (never needed for the embedded models).
+    """
+    dev = resolve_device(device)
+    spec_str = os.fspath(spec)
+    if spec_str in EMBEDDED:
+        return _load_folder(weights_dir(spec_str), spec_str, dev, dtype)
+    path = Path(spec_str).expanduser()
+    if path.is_dir():
+        return _load_folder(path, path.name, dev, dtype)
+    parts = spec_str.split("/")
+    if len(parts) == 2 and all(parts) and not spec_str.startswith((".", "/", "~")):
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+        try:
+            folder = snapshot_download(spec_str, local_files_only=not allow_download)
+        except (LocalEntryNotFoundError, OSError, ValueError) as err:
+            raise ModelNotFoundError(
+                f"model {spec_str!r} is not in the local Hugging Face cache ({_hub_cache_dir()}). "
+                f"On a machine with internet run `huggingface-cli download {spec_str}` and copy the cache "
+                "(or set HF_HOME to it), pass a local diffusers folder, call "
+                f"load({spec_str!r}, allow_download=True) where the hub is reachable, or use an embedded "
+                f"model: {available()}") from err
+        return _load_folder(Path(folder), spec_str, dev, dtype)
+    raise ValueError(f"spec={spec_str!r} is not an embedded model name, a local folder or a hub id "
+                     f"'owner/name'; embedded models: {available()}")

@@ -1,0 +1,206 @@
+"""Train a small diffusers ``UNet2DModel`` as a DDPM on an offline data set.
+
+The model predicts the noise (epsilon) of the forward process
+``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps`` (Ho et al., 2020, Eq. 4 and the simple loss
+Eq. 14) with 1,000 training timesteps; the noise schedule and the forward process come from
+diffusers' :class:`~diffusers.DDPMScheduler` (``add_noise``), the exponential moving average of
+the weights from :class:`diffusers.training_utils.EMAModel`.
+
+With ``conditional=True`` the UNet gets ``num_class_embeds = n_classes + 1``; the last index is
+the *null class*, used for unconditional sampling and classifier-free guidance. During training
+each label is replaced by the null class with probability ``label_dropout``.
+
+Training is resumable: a checkpoint (weights, EMA, optimizer, RNG state, step, wall time, loss
+log) is written atomically every ``checkpoint_every`` steps and when a time budget runs out or
+the run is interrupted; calling :func:`train` again with the same ``out_dir`` continues from it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from diffusers import DDPMScheduler, UNet2DModel
+from diffusers.training_utils import EMAModel
+from tqdm.auto import tqdm
+
+from .data import load_dataset
+
+__all__ = ["TrainConfig", "ARCHITECTURES", "build_unet", "train", "export"]
+
+#: UNet shapes by name. ``small`` is the 2.7M-parameter network of the shipped 28x28 models.
+ARCHITECTURES: dict[str, dict] = {
+    "tiny": dict(block_out_channels=(8, 16), down_block_types=("DownBlock2D", "DownBlock2D"),
+                 up_block_types=("UpBlock2D", "UpBlock2D"), layers_per_block=1, norm_num_groups=4),
+    "small": dict(block_out_channels=(32, 64, 128),
+                  down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
+                  up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+                  layers_per_block=1, norm_num_groups=8),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (saved beside the weights)."""
+
+    dataset: str = "fashion-mnist"
+    conditional: bool = False
+    architecture: str = "small"
+    steps: int = 10_000
+    batch_size: int = 128
+    lr: float = 5e-4
+    warmup_steps: int = 200
+    ema_decay: float = 0.999
+    label_dropout: float = 0.1
+    beta_schedule: str = "squaredcos_cap_v2"
+    num_train_timesteps: int = 1000
+    grad_clip: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 200
+    max_minutes: float | None = None
+    threads: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture={self.architecture!r} is unknown; accepted: {sorted(ARCHITECTURES)}")
+        for name in ("steps", "batch_size", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be a positive integer")
+        if not 0.0 <= self.label_dropout < 1.0:
+            raise ValueError(f"label_dropout={self.label_dropout!r} must be in [0, 1)")
+        if not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay={self.ema_decay!r} must be in (0, 1)")
+
+
+def build_unet(architecture: str, sample_size: int, channels: int, num_classes: int | None = None) -> UNet2DModel:
+    """A fresh ``UNet2DModel``; ``num_classes`` adds ``num_classes + 1`` class embeddings (null last)."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture={architecture!r} is unknown; accepted: {sorted(ARCHITECTURES)}")
+    return UNet2DModel(sample_size=sample_size, in_channels=channels, out_channels=channels,
+                       num_class_embeds=None if num_classes is None else num_classes + 1,
+                       **ARCHITECTURES[architecture])
+
+
+#: Settings that may change between a run and its resumption (they do not change the maths).
+_RESUMABLE = ("steps", "max_minutes", "threads", "checkpoint_every")
+
+
+def _identity(cfg: dict) -> dict:
+    return {k: v for k, v in cfg.items() if k not in _RESUMABLE}
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(config: TrainConfig, out_dir: str | os.PathLike, *, progress: bool = True) -> Path:
+    """Train (or resume) and export a diffusers folder to ``out_dir``; returns ``out_dir``.
+
+    ``out_dir/checkpoint.pt`` holds the resumable state; ``out_dir/unet`` and
+    ``out_dir/scheduler`` the exported EMA model; ``out_dir/training.json`` the run's record.
+    """
+    config.validate()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    data = load_dataset(config.dataset, "train")
+    x_all = data.images * 2 - 1  # [0, 1] -> [-1, 1]
+    y_all = data.labels
+    n_classes = len(data.class_names)
+    channels, size = data.images.shape[1], data.images.shape[-1]
+
+    torch.manual_seed(config.seed)
+    unet = build_unet(config.architecture, size, channels, n_classes if config.conditional else None)
+    scheduler = DDPMScheduler(num_train_timesteps=config.num_train_timesteps, beta_schedule=config.beta_schedule)
+    ema = EMAModel(unet.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4)
+    opt = torch.optim.AdamW(unet.parameters(), lr=config.lr, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(config.seed)
+    state = {"step": 0, "elapsed_s": 0.0, "losses": []}
+
+    ckpt_path = out / "checkpoint.pt"
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        if _identity(ckpt["config"]) != _identity(asdict(config)):
+            raise ValueError(f"out_dir={str(out)!r} holds a checkpoint of a different configuration; "
+                             "use a new folder or the same settings")
+        unet.load_state_dict(ckpt["unet"])
+        ema.load_state_dict(ckpt["ema"])
+        opt.load_state_dict(ckpt["opt"])
+        gen.set_state(ckpt["gen"])
+        state = ckpt["state"]
+
+    def save_checkpoint() -> None:
+        _atomic_save({"config": asdict(config), "unet": unet.state_dict(), "ema": ema.state_dict(),
+                      "opt": opt.state_dict(), "gen": gen.get_state(), "state": state}, ckpt_path)
+
+    unet.train()
+    start_wall = time.time() - state["elapsed_s"]
+    budget_s = None if config.max_minutes is None else config.max_minutes * 60
+    session_start = time.time()
+    bar = tqdm(total=config.steps, initial=state["step"], desc=f"train {config.dataset}", disable=not progress)
+    try:
+        while state["step"] < config.steps:
+            step = state["step"]
+            idx = torch.randint(0, len(x_all), (config.batch_size,), generator=gen)
+            x0 = x_all[idx]
+            if data.name == "photo-patches" or config.extra.get("hflip"):
+                flip = torch.rand(config.batch_size, generator=gen) < 0.5
+                x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
+            noise = torch.randn(x0.shape, generator=gen)
+            t = torch.randint(0, config.num_train_timesteps, (config.batch_size,), generator=gen)
+            x_t = scheduler.add_noise(x0, noise, t)
+            labels = None
+            if config.conditional:
+                labels = y_all[idx].clone()
+                drop = torch.rand(config.batch_size, generator=gen) < config.label_dropout
+                labels[drop] = n_classes
+            for g in opt.param_groups:
+                g["lr"] = config.lr * min(1.0, (step + 1) / config.warmup_steps)
+            loss = torch.nn.functional.mse_loss(unet(x_t, t, class_labels=labels).sample, noise)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(unet.parameters(), config.grad_clip)
+            opt.step()
+            ema.step(unet.parameters())
+            state["step"] = step + 1
+            state["losses"].append(loss.item())
+            state["elapsed_s"] = time.time() - start_wall
+            bar.update(1)
+            if state["step"] % 20 == 0:
+                bar.set_postfix(loss=f"{sum(state['losses'][-100:]) / len(state['losses'][-100:]):.4f}")
+            if state["step"] % config.checkpoint_every == 0:
+                save_checkpoint()
+            if budget_s is not None and time.time() - session_start > budget_s:
+                break
+    finally:
+        bar.close()
+        save_checkpoint()
+    export(unet, ema, scheduler, config, state, out, data_shape=(channels, size), n_classes=n_classes)
+    return out
+
+
+def export(unet: UNet2DModel, ema: EMAModel, scheduler: DDPMScheduler, config: TrainConfig, state: dict,
+           out: Path, *, data_shape: tuple[int, int], n_classes: int) -> None:
+    """Write the EMA weights as a diffusers folder (``unet/``, ``scheduler/``) plus ``training.json``."""
+    ema_unet = build_unet(config.architecture, data_shape[1], data_shape[0],
+                          n_classes if config.conditional else None)
+    ema_unet.load_state_dict(unet.state_dict())
+    ema.copy_to(ema_unet.parameters())
+    ema_unet.save_pretrained(out / "unet", safe_serialization=True)
+    scheduler.save_pretrained(out / "scheduler")
+    losses = state["losses"]
+    tail = losses[-500:] if losses else [math.nan]
+    record = {"config": asdict(config), "steps_done": state["step"], "wall_time_s": round(state["elapsed_s"], 1),
+              "final_loss": sum(tail) / len(tail), "n_parameters": sum(p.numel() for p in ema_unet.parameters()),
+              "null_class": n_classes if config.conditional else None, "n_classes": n_classes,
+              "loss_curve": [sum(losses[i:i + 100]) / len(losses[i:i + 100]) for i in range(0, len(losses), 100)]}
+    (out / "training.json").write_text(json.dumps(record, indent=1))

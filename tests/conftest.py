@@ -1,0 +1,63 @@
+"""Shared fixtures: tiny seeded diffusion models built on the fly (no weights on disk)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from diffusers import DDPMScheduler, UNet2DModel
+
+from antinb.models import DiffusionModel
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def tiny_unet(channels: int = 1, size: int = 8, num_classes: int | None = None, seed: int = 0) -> UNet2DModel:
+    torch.manual_seed(seed)
+    return UNet2DModel(sample_size=size, in_channels=channels, out_channels=channels,
+                       block_out_channels=(8, 16), down_block_types=("DownBlock2D", "DownBlock2D"),
+                       up_block_types=("UpBlock2D", "UpBlock2D"), layers_per_block=1, norm_num_groups=4,
+                       num_class_embeds=None if num_classes is None else num_classes + 1).eval()
+
+
+def scheduler_config(**overrides) -> dict:
+    return dict(DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear", **overrides).config)
+
+
+def tiny_model(channels: int = 1, size: int = 8, num_classes: int | None = None, **sched) -> DiffusionModel:
+    unet = tiny_unet(channels, size, num_classes)
+    return DiffusionModel(unet=unet, scheduler_config=scheduler_config(**sched), name="tiny",
+                          sample_shape=(channels, size, size), num_classes=num_classes, null_class=num_classes)
+
+
+class AffineEps(torch.nn.Module):
+    """eps(x, t) = a(t) * x + c: an affine antisymmetric noise predictor (science.md §4)."""
+
+    def __init__(self, shape: tuple[int, int, int], seed: int = 0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.c = torch.nn.Parameter(0.3 * torch.randn(shape, generator=g), requires_grad=False)
+        self.config = SimpleNamespace(cross_attention_dim=None)
+
+    def forward(self, x, t, **_):
+        a = 0.5 + 0.4 * torch.as_tensor(t, dtype=x.dtype) / 1000.0
+        return SimpleNamespace(sample=a * x + self.c)
+
+
+@pytest.fixture
+def model() -> DiffusionModel:
+    return tiny_model()
+
+
+@pytest.fixture
+def cond_model() -> DiffusionModel:
+    return tiny_model(num_classes=3)
+
+
+@pytest.fixture
+def affine_model() -> DiffusionModel:
+    shape = (1, 8, 8)
+    # clip_sample=False: clipping x0 is not affine, and the identity under test needs an affine step
+    return DiffusionModel(unet=AffineEps(shape), scheduler_config=scheduler_config(clip_sample=False),
+                          name="affine", sample_shape=shape)
