@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from .data import load_dataset
 
-__all__ = ["TrainConfig", "ARCHITECTURES", "build_unet", "train", "export"]
+__all__ = ["TrainConfig", "ARCHITECTURES", "build_unet", "train", "export", "export_checkpoint"]
 
 #: UNet shapes by name. ``small`` is the 2.7M-parameter network of the shipped 28x28 models.
 ARCHITECTURES: dict[str, dict] = {
@@ -204,3 +204,19 @@ def export(unet: UNet2DModel, ema: EMAModel, scheduler: DDPMScheduler, config: T
               "null_class": n_classes if config.conditional else None, "n_classes": n_classes,
               "loss_curve": [sum(losses[i:i + 100]) / len(losses[i:i + 100]) for i in range(0, len(losses), 100)]}
     (out / "training.json").write_text(json.dumps(record, indent=1))
+
+
+def export_checkpoint(out_dir: str | os.PathLike) -> Path:
+    """Export the EMA weights of ``out_dir/checkpoint.pt`` without training (e.g. while a run goes on)."""
+    out = Path(out_dir)
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    config = TrainConfig(**ckpt["config"])
+    data = load_dataset(config.dataset, "test")
+    channels, size, n_classes = data.images.shape[1], data.images.shape[-1], len(data.class_names)
+    unet = build_unet(config.architecture, size, channels, n_classes if config.conditional else None)
+    unet.load_state_dict(ckpt["unet"])
+    ema = EMAModel(unet.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4)
+    ema.load_state_dict(ckpt["ema"])
+    scheduler = DDPMScheduler(num_train_timesteps=config.num_train_timesteps, beta_schedule=config.beta_schedule)
+    export(unet, ema, scheduler, config, ckpt["state"], out, data_shape=(channels, size), n_classes=n_classes)
+    return out

@@ -1,0 +1,155 @@
+"""Model cards: measured quality and antithetic checks for a trained model folder.
+
+:func:`write_card` samples the model and writes ``card.json`` (the numbers), ``README.md`` (the
+card) and figures into the model folder:
+
+- PN and RR pairs (``pairs`` each, DDIM, ``steps`` steps, seeds 0 and 1): mean standard and
+  centered pixel correlation (the centre is the mean image of all generated samples);
+- Frechet distance in the data set classifier's features (:mod:`antinb.quality`) between the
+  generated samples and the real test split, beside the same distance between a real training
+  subset and the test split (the floor);
+- for class-conditional models, the classifier's accuracy on samples generated per class with
+  classifier-free guidance;
+- real vs generated histograms of brightness, contrast and the centroid: a model whose samples
+  miss the data's spread of these statistics would make the uncertainty findings meaningless.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from . import metrics, noise, plots, quality, stats  # noqa: E402
+from .data import load_dataset  # noqa: E402
+from .models import load  # noqa: E402
+from .sampling import ddim  # noqa: E402
+
+__all__ = ["write_card", "CARD_STATISTICS"]
+
+CARD_STATISTICS = ("brightness", "contrast", "centroid_x", "centroid_y")
+
+
+def write_card(folder: str | Path, *, pairs: int = 256, steps: int = 50, per_class: int = 30,
+               guidance_scale: float = 3.0, max_batch_size: int = 512, progress: bool = True) -> dict:
+    """Measure and write the card of the model in ``folder``; returns the card's numbers."""
+    folder = Path(folder)
+    training = json.loads((folder / "training.json").read_text())
+    dataset = training["config"]["dataset"]
+    model = load(folder, device="cpu")
+    shape = model.sample_shape
+    kw = dict(steps=steps, max_batch_size=max_batch_size, progress=progress)
+    pn = ddim(model, noise.antithetic(2 * pairs, shape, seed=0), **kw)
+    rr = ddim(model, noise.independent(2 * pairs, shape, seed=1), **kw)
+    generated = torch.cat([pn, rr])
+    centre = stats.mean_image(generated)
+    corr = {
+        "pn_standard": stats.pair_correlation(pn), "rr_standard": stats.pair_correlation(rr),
+        "pn_centered": stats.pair_correlation(pn, centered=True, mean_image=centre),
+        "rr_centered": stats.pair_correlation(rr, centered=True, mean_image=centre),
+    }
+    card: dict = {
+        "name": folder.name, "dataset": dataset, "description": training.get("description", ""),
+        "sampler": f"DDIM (eta=0), {steps} steps", "pairs": pairs,
+        "correlation": {k: {"mean": float(v.mean()), "sd": float(v.std())} for k, v in corr.items()},
+    }
+
+    real_test = load_dataset(dataset, "test")
+    real_train = load_dataset(dataset, "train")
+    n_fd = len(generated)
+    g = torch.Generator().manual_seed(0)
+    test_imgs = real_test.images[torch.randperm(len(real_test), generator=g)[:n_fd]]
+    train_imgs = real_train.images[torch.randperm(len(real_train), generator=g)[:n_fd]]
+    clf = quality.load_classifier(dataset)
+    gen01 = metrics.to_unit(generated, (-1, 1)).clamp(0, 1)
+    f_test = quality.features(clf, test_imgs)
+    card["frechet_distance"] = {
+        "generated_vs_test": quality.frechet_distance(quality.features(clf, gen01), f_test),
+        "train_vs_test_floor": quality.frechet_distance(quality.features(clf, train_imgs), f_test),
+        "n": n_fd, "features": f"SmallCNN classifier trained on {dataset} (antinb.quality)"}
+    clf_meta = json.loads((quality.CLASSIFIER_DIR / dataset / "classifier.json").read_text())
+    card["classifier_test_accuracy"] = clf_meta["test_accuracy"]
+
+    if model.num_classes is not None:
+        labels = torch.arange(model.num_classes).repeat_interleave(per_class)
+        cond = ddim(model, noise.independent(len(labels), shape, seed=2), labels=labels,
+                    guidance_scale=guidance_scale, **kw)
+        pred = quality.classify(clf, metrics.to_unit(cond, (-1, 1)).clamp(0, 1))
+        card["conditional_accuracy"] = {"accuracy": float((pred == labels).float().mean()),
+                                        "guidance_scale": guidance_scale, "per_class": per_class,
+                                        "n": len(labels)}
+        grid_imgs = cond.view(model.num_classes, per_class, *shape)[:, :8].flatten(0, 1)  # a row per class
+    else:
+        grid_imgs = rr[:64]
+
+    stat_rows = {}
+    for name in CARD_STATISTICS:
+        fn = metrics.statistic(name)
+        real_v = fn(test_imgs, value_range=(0, 1))
+        gen_v = fn(generated, value_range=(-1, 1))
+        stat_rows[name] = {"real_mean": float(real_v.mean()), "real_sd": float(real_v.std()),
+                           "generated_mean": float(gen_v.mean()), "generated_sd": float(gen_v.std())}
+    card["statistics"] = stat_rows
+
+    fig = plots.real_vs_generated(test_imgs, generated, CARD_STATISTICS)
+    fig.savefig(folder / "statistics.png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    fig = plots.image_grid(grid_imgs, nrow=8, value_range=(-1, 1))
+    fig.savefig(folder / "samples.png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    fig = plots.pair_grid(pn[:32], value_range=(-1, 1))
+    fig.savefig(folder / "pn_pairs.png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+
+    card["training"] = {k: training[k] for k in ("steps_done", "wall_time_s", "final_loss", "n_parameters")}
+    card["training"]["config"] = training["config"]
+    (folder / "card.json").write_text(json.dumps(card, indent=1))
+    (folder / "README.md").write_text(_markdown(card))
+    return card
+
+
+def _markdown(card: dict) -> str:
+    c, fd, tr = card["correlation"], card["frechet_distance"], card["training"]
+    cfg = tr["config"]
+    lines = [
+        f"# Model card: `{card['name']}`", "",
+        card.get("description", ""), "",
+        "## Training", "",
+        f"- data: `{card['dataset']}` (train split only; see `antinb.data`)",
+        f"- network: diffusers `UNet2DModel`, {tr['n_parameters'] / 1e6:.2f}M parameters (`{cfg['architecture']}`)"
+        + (", class-conditional with a null class (label dropout "
+           f"{cfg['label_dropout']})" if cfg["conditional"] else ", unconditional"),
+        f"- DDPM, 1,000 timesteps, `{cfg['beta_schedule']}` betas, epsilon loss, EMA {cfg['ema_decay']}",
+        f"- {tr['steps_done']:,} steps of batch {cfg['batch_size']}, lr {cfg['lr']}, seed {cfg['seed']}, "
+        f"{tr['wall_time_s'] / 60:.0f} min on the CPU; final loss {tr['final_loss']:.4f}",
+        f"- reproduce: `antinb train --dataset {card['dataset']} --out DIR --steps {tr['steps_done']}"
+        f"{' --conditional' if cfg['conditional'] else ''} --seed {cfg['seed']}` then `antinb card DIR`", "",
+        "## Quality (measured)", "",
+        f"Frechet distance in classifier features ({fd['n']} images, {fd['features']}): "
+        f"generated vs real test **{fd['generated_vs_test']:.2f}**; real train vs real test (floor) "
+        f"{fd['train_vs_test_floor']:.2f}. Classifier accuracy on real test images: "
+        f"{card['classifier_test_accuracy']:.3f}.", "",
+    ]
+    if "conditional_accuracy" in card:
+        ca = card["conditional_accuracy"]
+        lines += [f"Class-conditional samples ({ca['per_class']} per class, guidance scale {ca['guidance_scale']}) "
+                  f"are recognised as their class by the classifier: **{ca['accuracy']:.3f}**.", ""]
+    lines += ["![samples](samples.png)", "",
+              "Real (test split) vs generated distributions of the statistics the uncertainty findings estimate:",
+              "", "| statistic | real mean | real sd | generated mean | generated sd |", "|---|---|---|---|---|"]
+    lines += [f"| {k} | {v['real_mean']:.4f} | {v['real_sd']:.4f} | {v['generated_mean']:.4f} | "
+              f"{v['generated_sd']:.4f} |" for k, v in card["statistics"].items()]
+    lines += ["", "![statistics](statistics.png)", "",
+              f"## Antithetic sanity ({card['pairs']} pairs each, {card['sampler']})", "",
+              "| pairs | standard corr. | centered corr. |", "|---|---|---|",
+              f"| PN | {c['pn_standard']['mean']:.3f} ± {c['pn_standard']['sd']:.3f} | "
+              f"{c['pn_centered']['mean']:.3f} ± {c['pn_centered']['sd']:.3f} |",
+              f"| RR | {c['rr_standard']['mean']:.3f} ± {c['rr_standard']['sd']:.3f} | "
+              f"{c['rr_centered']['mean']:.3f} ± {c['rr_centered']['sd']:.3f} |", "",
+              "![PN pairs](pn_pairs.png)", ""]
+    return "\n".join(lines)
