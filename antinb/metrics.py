@@ -59,6 +59,8 @@ __all__ = [
     "lpips_available",
     "perceptual_distance",
     "percent_improvement",
+    "l1_error",
+    "psnr",
 ]
 
 #: Accepted ``value_range`` arguments: model space and data-loader space.
@@ -529,3 +531,71 @@ def percent_improvement(pn: float, rr: float, *, higher_is_more_diverse: bool) -
     if higher_is_more_diverse:
         return (pn - rr) / rr * 100.0
     return (rr - pn) / rr * 100.0
+
+
+# --------------------------------------------------------------------------------------------
+# Reconstruction error against a ground truth (science.md section 7, DPS inpainting)
+# --------------------------------------------------------------------------------------------
+
+
+def _unit_pair(
+    x: torch.Tensor, reference: torch.Tensor, value_range: tuple[float, float]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` and ``reference`` on the ``[0, 1]`` scale, the reference as ``(1 or B, C, H, W)``."""
+    _check_images(x)
+    if not isinstance(reference, torch.Tensor):
+        raise ValueError(f"reference must be a torch.Tensor, got {type(reference).__name__}")
+    ref = reference.unsqueeze(0) if reference.ndim == 3 else reference
+    if ref.ndim != 4 or ref.shape[1:] != x.shape[1:] or ref.shape[0] not in (1, x.shape[0]):
+        raise ValueError(
+            f"reference must have shape {tuple(x.shape[1:])}, (1, *that) or {tuple(x.shape)} "
+            f"to match x; got {tuple(reference.shape)}"
+        )
+    ref = ref.to(dtype=x.dtype, device=x.device)
+    return to_unit(x, value_range), to_unit(ref, value_range)
+
+
+def l1_error(
+    x: torch.Tensor, reference: torch.Tensor, *, value_range: tuple[float, float] = (-1.0, 1.0)
+) -> torch.Tensor:
+    """Mean absolute error to a reference (ground truth): ``(1 / CHW) sum |u(x) - u(ref)|``.
+
+    ``u`` is :func:`to_unit`, so the error is on the ``[0, 1]`` intensity scale (half the
+    model-space error for ``value_range=(-1, 1)``).
+
+    Args:
+        x: ``(B, C, H, W)`` images (e.g. posterior samples or a posterior mean).
+        reference: ``(C, H, W)`` or ``(1, C, H, W)`` (one reference for all) or ``(B, C, H, W)``.
+
+    Returns:
+        ``(B,)`` mean absolute error; 0 for identical images.
+    """
+    u, r = _unit_pair(x, reference, value_range)
+    return (u - r).abs().mean(dim=(1, 2, 3))
+
+
+def psnr(
+    x: torch.Tensor, reference: torch.Tensor, *, value_range: tuple[float, float] = (-1.0, 1.0)
+) -> torch.Tensor:
+    """Peak signal-to-noise ratio to a reference, via ``skimage.metrics.peak_signal_noise_ratio``.
+
+    Both images are mapped to ``[0, 1]`` and compared with ``data_range=1``:
+    ``PSNR = 10 log10(1 / MSE)`` dB with ``MSE`` the mean squared error over ``C x H x W``.
+    Nothing is clamped (see the module docstring). Identical images (``MSE = 0``) give ``inf``
+    (scikit-image's value; numpy's divide-by-zero warning is silenced).
+
+    Args:
+        x: ``(B, C, H, W)`` images.
+        reference: ``(C, H, W)`` or ``(1, C, H, W)`` (one reference for all) or ``(B, C, H, W)``.
+
+    Returns:
+        ``(B,)`` float64 PSNR in dB; higher is closer.
+    """
+    from skimage.metrics import peak_signal_noise_ratio
+
+    u, r = _unit_pair(x, reference, value_range)
+    u = u.detach().cpu().double().numpy()
+    r = r.detach().cpu().double().expand(u.shape).numpy()
+    with np.errstate(divide="ignore"):
+        values = [peak_signal_noise_ratio(ri, ui, data_range=1.0) for ui, ri in zip(u, r)]
+    return torch.tensor(values, dtype=torch.float64)

@@ -45,8 +45,9 @@ def _discover_embedded() -> None:
     for d in sorted(WEIGHTS_DIR.iterdir()):
         if (d / "unet" / "config.json").exists() and (d / "scheduler").is_dir():
             desc = ""
-            if (d / "card.json").exists():
-                desc = json.loads((d / "card.json").read_text()).get("description", "")
+            for meta in ("card.json", "training.json"):
+                if (d / meta).exists():
+                    desc = desc or json.loads((d / meta).read_text()).get("description", "")
             EMBEDDED[d.name] = desc
 
 

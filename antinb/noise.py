@@ -51,6 +51,7 @@ __all__ = [
     "antithetic",
     "independent",
     "make",
+    "partially_negated",
     "rqmc",
     "simplex",
 ]
@@ -144,9 +145,14 @@ def _seed_sequence(seed: int, stream: int, group: int, *extra: int) -> np.random
     return np.random.SeedSequence(int(seed), spawn_key=(int(stream), int(group), *extra))
 
 
-def _generator(seed: int, stream: int, group: int) -> torch.Generator:
-    """Seeded CPU torch generator of one group: a function of ``(seed, stream, group)`` only."""
-    state = _seed_sequence(seed, stream, group).generate_state(1, np.uint64)[0]
+#: Each design draws from its own streams, so that e.g. ``independent(n, seed=s)`` and
+#: ``antithetic(n, seed=s)`` share no rows (PN vs RR comparisons at one seed stay independent).
+_DESIGN_IDS = {"independent": 0, "antithetic": 1, "simplex": 2, "rqmc": 3}
+
+
+def _generator(seed: int, stream: int, group: int, design: str = "independent") -> torch.Generator:
+    """Seeded CPU torch generator of one group: a function of ``(seed, design, stream, group)`` only."""
+    state = _seed_sequence(seed, stream, group, _DESIGN_IDS[design]).generate_state(1, np.uint64)[0]
     return torch.Generator().manual_seed(int(state))
 
 
@@ -182,7 +188,7 @@ def _grouped_rows(
     rows = _GROUP_ROWS[design]
     out = torch.empty(n_groups * group_size, d, dtype=torch.float32)
     for j in range(n_groups):
-        gen = _generator(seed, stream, first + j)
+        gen = _generator(seed, stream, first + j, design)
         out[j * group_size : (j + 1) * group_size] = rows(gen, group_size, d)
     return out
 
@@ -304,7 +310,7 @@ def rqmc(
         if order is not None:
             u = np.empty((m, d), dtype=np.float64)  # DCT coefficients
             u[:, order[:q]] = x
-            gen = _generator(seed, _INITIAL_STREAM, group)
+            gen = _generator(seed, _INITIAL_STREAM, group, "rqmc")
             u[:, order[q:]] = torch.randn(m, d - q, generator=gen, dtype=torch.float64).numpy()
             x = scipy.fft.idctn(u.reshape(m, *shape), axes=spatial_axes, norm="ortho")
         z[r * m : (r + 1) * m] = x.reshape(m, d)
@@ -397,3 +403,20 @@ class StepNoise:
         )
         offset = g_lo * size
         return out[lo - offset : hi - offset].reshape(hi - lo, *self.batch.shape)
+
+
+def partially_negated(batch: NoiseBatch, mask: torch.Tensor) -> torch.Tensor:
+    """Ablation of the antithetic design: partners negate ``z`` only where ``mask`` is true.
+
+    ``batch`` must be antithetic; ``mask`` is a boolean tensor of one sample's shape. Returns
+    ``(N, *shape)`` with rows ``2i = z_i`` and ``2i+1 = where(mask, -z_i, z_i)``; every row is still
+    exactly ``N(0, I)``. (Initial noise only: use it with deterministic DDIM.)
+    """
+    if batch.design != "antithetic":
+        raise ValueError(f"batch.design={batch.design!r} must be 'antithetic'")
+    mask = torch.as_tensor(mask, dtype=torch.bool)
+    if tuple(mask.shape) != batch.shape:
+        raise ValueError(f"mask has shape {tuple(mask.shape)}, expected {batch.shape}")
+    z = batch.z.clone()
+    z[1::2] = torch.where(mask, z[1::2], z[0::2])
+    return z

@@ -128,7 +128,10 @@ def profile_parameters(profile: str, name: str) -> dict[str, Any]:
 def _read_source(path: Path):
     import jupytext
 
-    return jupytext.read(path)
+    nb = jupytext.read(path)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
 
 
 def notebook_parameters(path: Path) -> dict[str, Any]:
@@ -254,7 +257,9 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
                 os.replace(executed, out_dir / f"{name}.failed.ipynb")
             cause = getattr(err, "ename", type(err).__name__)
             evalue = getattr(err, "evalue", str(err))
-            raise NotebookError(f"{name} failed ({cause}: {evalue}); see {out_dir / (name + '.failed.ipynb')}") from err
+            where = out_dir / f"{name}.failed.ipynb"
+            raise NotebookError(f"{name} failed ({cause}: {evalue})"
+                                + (f"; see {where}" if where.exists() else "")) from err
         finally:
             if old_env is None:
                 os.environ.pop(RECORD_ENV, None)

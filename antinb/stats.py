@@ -33,6 +33,7 @@ __all__ = [
     "ESTIMATORS",
     "Estimate",
     "amc",
+    "antisymmetry_score",
     "estimate_ci",
     "kamc",
     "mc",
@@ -40,6 +41,7 @@ __all__ = [
     "pair_correlation",
     "pair_value_correlation",
     "pearson",
+    "pixel_correlation_map",
     "relative_efficiency",
     "rqmc",
 ]
@@ -333,3 +335,44 @@ def pair_value_correlation(values: ArrayLike, group_size: int = 2) -> float:
     cols = v.reshape(-1, k)
     corr = np.corrcoef(cols, rowvar=False)  # (K, K)
     return float(corr[np.triu_indices(k, 1)].mean())
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def pixel_correlation_map(x: torch.Tensor) -> torch.Tensor:
+    """Per-pixel correlation across pairs: ``x`` ``(2P, C, H, W)`` with consecutive pairs gives
+    ``(C, H, W)``, the Pearson correlation over the ``P`` pairs of ``x[2i][c,h,w]`` with
+    ``x[2i+1][c,h,w]`` (where in the image the pairing acts)."""
+    if x.ndim < 2 or x.shape[0] % 2 or x.shape[0] < 4:
+        raise ValueError(f"x must hold at least two consecutive pairs (2P, ...), got {tuple(x.shape)}")
+    a, b = x[0::2].double(), x[1::2].double()
+    a = a - a.mean(0)
+    b = b - b.mean(0)
+    return ((a * b).sum(0) / (a.square().sum(0).sqrt() * b.square().sum(0).sqrt())).float()
+
+
+def antisymmetry_score(f: ArrayLike, s: ArrayLike) -> np.ndarray:
+    """Antisymmetry score of 1-D slices (science.md §4), for ``f`` ``(..., S)`` sampled on a grid
+    ``s`` ``(S,)`` symmetric about 0 (``s[::-1] == -s``)::
+
+        AS(f) = 1 - int ((f(s) + f(-s))/2 - fbar)^2 ds / int (f(s) - fbar)^2 ds,  fbar = mean of f
+
+    1 for an affine antisymmetric ``f`` (``f(s) + f(-s) = 2 c``), 0 for an even ``f``. Integrals
+    are trapezoid rules on the grid (``scipy.integrate.trapezoid``); fbar is the integral mean.
+    """
+    from scipy.integrate import trapezoid
+
+    s = np.asarray(s, dtype=np.float64)
+    f = np.asarray(f, dtype=np.float64)
+    if s.ndim != 1 or len(s) < 3 or not np.allclose(s[::-1], -s):
+        raise ValueError("s must be a 1-D grid of at least 3 points symmetric about 0")
+    if f.shape[-1] != len(s):
+        raise ValueError(f"f has {f.shape[-1]} points on its last axis, s has {len(s)}")
+    width = s[-1] - s[0]
+    fbar = trapezoid(f, s, axis=-1)[..., None] / width
+    even = (f + f[..., ::-1]) / 2 - fbar
+    num = trapezoid(even**2, s, axis=-1)
+    den = trapezoid((f - fbar) ** 2, s, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1.0 - num / den

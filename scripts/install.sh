@@ -9,7 +9,10 @@ cd "$(dirname "$0")/.."
 need_apt=()
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need_apt+=(dataset-fashion-mnist)
 command -v npm >/dev/null || need_apt+=(npm)
-if [ "${ANTINB_BROWSER:-1}" = 1 ]; then command -v chromium >/dev/null || need_apt+=(chromium); fi
+if [ "${ANTINB_BROWSER:-1}" = 1 ]; then  # the book's browser test (tests/test_book.py); ANTINB_BROWSER=0 skips it
+  command -v chromium >/dev/null || need_apt+=(chromium)
+  command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -q

@@ -292,3 +292,43 @@ def test_percent_improvement_formulas():
         M.percent_improvement(0.1, 0.0, higher_is_more_diverse=True)
     with pytest.raises(ValueError, match="pn"):
         M.percent_improvement(float("nan"), 0.5, higher_is_more_diverse=True)
+
+
+# ------------------------------------------------------------------ reconstruction error (DPS)
+
+
+def test_l1_error_and_psnr_by_hand():
+    ref = torch.zeros(3, 4, 4)  # model space 0 -> 0.5 on the unit scale
+    x = torch.stack([ref, ref + 0.2, ref - 0.2])  # unit-scale offsets 0, +0.1, -0.1
+    l1 = M.l1_error(x, ref)
+    torch.testing.assert_close(l1, torch.tensor([0.0, 0.1, 0.1]))
+    p = M.psnr(x, ref)
+    assert p.dtype == torch.float64 and p.shape == (3,)
+    assert p[0] == math.inf  # identical images: scikit-image's inf
+    # MSE 0.01 on the unit scale -> 10 log10(1 / 0.01) = 20 dB
+    torch.testing.assert_close(p[1:], torch.tensor([20.0, 20.0], dtype=torch.float64))
+
+
+def test_psnr_known_mse_and_value_ranges():
+    gen = torch.Generator().manual_seed(0)
+    ref = torch.rand(2, 1, 6, 6, generator=gen)  # data space [0, 1]
+    x = ref.clone()
+    x[0, 0, 0, 0] += 0.6  # one pixel of 36 off by 0.6 -> MSE 0.01 -> 20 dB
+    x[1] += 0.05  # every pixel off by 0.05 -> MSE 0.0025 -> 26.02 dB
+    p = M.psnr(x, ref, value_range=(0, 1))
+    torch.testing.assert_close(p, torch.tensor([20.0, 10 * math.log10(1 / 0.0025)], dtype=torch.float64))
+    # the same images in model space give the same numbers
+    torch.testing.assert_close(M.psnr(_unit_to_model(x), _unit_to_model(ref)), p)
+    torch.testing.assert_close(M.l1_error(x, ref, value_range=(0, 1)), torch.tensor([0.6 / 36, 0.05]))
+    torch.testing.assert_close(M.l1_error(_unit_to_model(x), _unit_to_model(ref)), torch.tensor([0.6 / 36, 0.05]))
+
+
+def test_reconstruction_metrics_bad_reference_raises():
+    x = torch.zeros(2, 1, 4, 4)
+    for fn in (M.l1_error, M.psnr):
+        with pytest.raises(ValueError, match="reference must have shape"):
+            fn(x, torch.zeros(1, 5, 4))
+        with pytest.raises(ValueError, match="reference must have shape"):
+            fn(x, torch.zeros(3, 1, 4, 4))
+        with pytest.raises(ValueError, match="value_range"):
+            fn(x, x, value_range=(0, 255))

@@ -241,3 +241,30 @@ def test_relative_efficiency_is_length_ratio_squared():
 def test_bad_input_raises_value_error_naming_the_parameter(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --------------------------------------------------------------------------- structure helpers
+
+
+def test_antisymmetry_score_exact_cases():
+    s = np.linspace(-1, 1, 21)
+    assert stats.antisymmetry_score(3 * s + 2, s) == pytest.approx(1.0)
+    assert stats.antisymmetry_score(np.sin(2 * s) - 0.4, s) == pytest.approx(1.0)  # odd plus a constant
+    assert stats.antisymmetry_score(s**2, s) == pytest.approx(0.0, abs=1e-12)  # even
+    mixed = stats.antisymmetry_score(s + 0.5 * s**2, s)
+    assert 0.5 < mixed < 0.99
+    batch = stats.antisymmetry_score(np.stack([s, s**2, np.cos(s)]), s)
+    assert batch.shape == (3,) and batch[0] == pytest.approx(1) and abs(batch[1]) < 1e-12
+    with pytest.raises(ValueError, match="symmetric"):
+        stats.antisymmetry_score(s, np.linspace(0, 1, 21))
+
+
+def test_pixel_correlation_map():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(200, 1, 4, 4, generator=g)
+    x = torch.stack([z, -z], 1).flatten(0, 1)  # exact negation: -1 everywhere
+    x[1::2, 0, :2] = x[0::2, 0, :2]  # top half: identical partners, +1
+    m = stats.pixel_correlation_map(x)
+    assert m.shape == (1, 4, 4)
+    torch.testing.assert_close(m[0, :2], torch.ones(2, 4))
+    torch.testing.assert_close(m[0, 2:], -torch.ones(2, 4))

@@ -1,0 +1,709 @@
+"""Build the antinb Jupyter Book: ``python -m antinb.book build`` (what ``make book`` runs).
+
+:func:`build` does, in order, and stops with a :class:`BookError` that says what to do at the
+first failure:
+
+1. **executed notebooks** — every chapter of :data:`CHAPTERS` must have a fresh executed copy
+   ``book/executed/NN_name.ipynb`` (:func:`antinb.runner.is_stale`). A missing or stale copy is
+   re-executed with ``antinb.runner.run(name, profile=...)`` when ``execute_stale``; otherwise the
+   build fails and names the refresh command ``antinb run NN_name --profile book``. Copies that
+   contain error outputs are refused.
+2. **generated pages** — ``book/results.md`` (every finding's numbers beside the paper's, from the
+   JSON summaries, see :data:`FINDINGS` and :data:`PAPER`), ``book/models.md`` with the embedded
+   models' cards copied to ``book/models/<name>/``, and ``book/profiles.md`` (the parameter
+   profiles, included by ``book/reproduce.md``).
+3. **HTML** — ``jupyter-book build <root> --builder html -W -n --keep-going --all``: any Sphinx
+   warning (a broken reference, a missing citation, an unparsable page) fails the build.
+4. **offline assets** — MathJax 3 from the npm package ``mathjax`` is copied to
+   ``_build/html/_static/mathjax/`` (``_config.yml`` sets ``mathjax_path`` to it), and no page may
+   load a script, stylesheet, font or image from the network.
+
+Record names
+------------
+``results.md`` is driven by a declarative spec: each :class:`Finding` lists :class:`Column`\\ s whose
+``record`` is a template such as ``"corr_mean/{model}/{sampler}/pn/centered"``. A notebook records
+``antinb.record("corr_mean/mnist/ddim/pn/centered", r.mean())``; every record matching a template
+becomes a row keyed by the template's fields (``{model}`` may contain ``/``, as hub ids do; other
+fields are one path segment). Rows the paper reports (keys of :data:`PAPER`) are always listed, with
+"not run" where we have no number. Records that no template matches are listed per notebook under
+"Other recorded numbers", so nothing recorded is lost from the page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from . import runner
+
+__all__ = ["BookError", "CHAPTERS", "Column", "Finding", "FINDINGS", "PAPER", "MODEL_LABELS", "build",
+           "ensure_executed", "write_results", "write_models", "write_profiles", "mathjax_dir", "main"]
+
+ROOT = runner.ROOT
+BOOK_DIR = ROOT / "book"
+BUILD_HTML = ROOT / "_build" / "html"
+
+#: The chapters of the book, in order (the files ``_toc.yml`` lists under ``book/executed/``).
+CHAPTERS: tuple[str, ...] = ("01_correlation", "02_timestep_evolution", "03_symmetry", "04_diversity",
+                             "05_uncertainty", "06_dps")
+
+
+class BookError(RuntimeError):
+    """The book cannot be built; the message says why and which command fixes it."""
+
+
+# --------------------------------------------------------------------------- the paper's numbers
+
+CIFAR = "google/ddpm-cifar10-32"
+CELEBA = "google/ddpm-celebahq-256"
+CHURCH = "google/ddpm-church-256"
+BEDROOM = "google/ddpm-bedroom-256"
+DIT = "facebook/DiT-XL-2-256"
+SD = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+FFHQ_DPS = "dps-ffhq-256"
+
+#: Display names of the paper's models (our embedded models are shown by name).
+MODEL_LABELS: dict[str, str] = {
+    CIFAR: "CIFAR-10 (`google/ddpm-cifar10-32`)",
+    CELEBA: "CelebA-HQ (`google/ddpm-celebahq-256`)",
+    CHURCH: "LSUN-Church (`google/ddpm-church-256`)",
+    BEDROOM: "LSUN-Bedroom (`google/ddpm-bedroom-256`)",
+    DIT: "DiT ImageNet (`facebook/DiT-XL-2-256`)",
+    SD: "Stable Diffusion 1.5",
+    f"{SD}:drawbench": "Stable Diffusion 1.5, DrawBench prompts",
+    f"{SD}:pick-a-pic": "Stable Diffusion 1.5, Pick-a-Pic prompts",
+    FFHQ_DPS: "FFHQ-256 (DPS checkpoint)",
+}
+
+# Blog Table 2 (science.md §6): (CI length MC, QMC, AMC; efficiency QMC, AMC); None = not reported.
+_TABLE2: dict[str, dict[str, tuple[float, float | None, float, float | None, float]]] = {
+    SD: {"brightness": (5.45, 1.35, 1.26, 16.13, 18.83), "pixel_mean": (5.59, 1.42, 1.41, 15.23, 15.84),
+         "contrast": (2.18, 1.03, 0.89, 4.46, 6.25), "centroid": (4.03, 1.88, 1.62, 4.54, 6.15)},
+    CIFAR: {"brightness": (2.00, 0.35, 0.35, 32.05, 32.66), "pixel_mean": (2.04, 0.39, 0.39, 26.94, 27.12),
+            "contrast": (1.08, 0.22, 0.23, 23.43, 22.05), "centroid": (0.11, 0.04, 0.04, 7.35, 6.96)},
+    CELEBA: {"brightness": (1.82, None, 0.26, None, 50.16), "pixel_mean": (1.76, None, 0.31, None, 33.15),
+             "contrast": (0.60, None, 0.19, None, 10.18), "centroid": (0.60, None, 0.20, None, 8.27)},
+    CHURCH: {"brightness": (1.67, None, 0.14, None, 136.37), "pixel_mean": (1.67, None, 0.16, None, 106.79),
+             "contrast": (1.02, None, 0.20, None, 27.16), "centroid": (0.70, None, 0.40, None, 3.14)},
+}
+
+
+def _table2() -> dict[str, float]:
+    out: dict[str, float] = {}
+    for model, rows in _TABLE2.items():
+        for stat, (l_mc, l_qmc, l_amc, e_qmc, e_amc) in rows.items():
+            for name, value in ((f"ci_length/{model}/{stat}/mc", l_mc), (f"ci_length/{model}/{stat}/rqmc", l_qmc),
+                                (f"ci_length/{model}/{stat}/amc", l_amc), (f"efficiency/{model}/{stat}/rqmc", e_qmc),
+                                (f"efficiency/{model}/{stat}/amc", e_amc)):
+                if value is not None:
+                    out[name] = value
+    return out
+
+
+#: The paper's numbers (science.md), keyed by the record name our notebooks use for the same
+#: quantity. Keys may contain ``*`` (fnmatch) for claims that hold for every model; values are
+#: numbers or short strings (``"> 0.99"``).
+PAPER: dict[str, float | str] = {
+    # finding 1: mean per-pair correlation of PN pairs (DDIM unless the sampler says ddpm)
+    f"corr_mean/{CELEBA}/ddim/pn/centered": -0.78,
+    f"corr_mean/{CHURCH}/ddim/pn/centered": -0.41,
+    f"corr_mean/{BEDROOM}/ddim/pn/centered": -0.62,
+    f"corr_mean/{DIT}/ddim/pn/centered": -0.45,
+    f"corr_mean/{SD}/ddim/pn/centered": -0.73,
+    f"corr_mean/{CIFAR}/ddpm/pn/standard": -0.73,
+    f"corr_mean/{CIFAR}/ddpm/pn/centered": -0.80,
+    # finding 2: PN trajectories start exactly mirrored
+    "xt_corr_first/*": -1.0,
+    "eps_corr_first/*": "≈ −1",
+    # finding 3: antisymmetry score over many 1-D slices
+    f"antisymmetry_mean/{CIFAR}": "> 0.99",
+    f"antisymmetry_q10/{CIFAR}": "> 0.97",
+    f"antisymmetry_mean/{CHURCH}": "> 0.99",
+    f"antisymmetry_q10/{CHURCH}": "> 0.97",
+    # finding 4: diversity improvement of PN over RR pairs, percent (blog table)
+    f"ssim_improvement_pct/{CIFAR}": 86.1, f"lpips_improvement_pct/{CIFAR}": 8.3,
+    f"ssim_improvement_pct/{CHURCH}": 34.0, f"lpips_improvement_pct/{CHURCH}": 4.2,
+    f"ssim_improvement_pct/{CELEBA}": 32.9, f"lpips_improvement_pct/{CELEBA}": 18.1,
+    f"ssim_improvement_pct/{SD}:drawbench": 21.5, f"lpips_improvement_pct/{SD}:drawbench": 4.8,
+    f"ssim_improvement_pct/{SD}:pick-a-pic": 19.0, f"lpips_improvement_pct/{SD}:pick-a-pic": 5.4,
+    # finding 5: blog Table 2
+    **_table2(),
+    # finding 6: DPS inpainting, efficiency of AMC over MC
+    f"dps_efficiency/{FFHQ_DPS}/l1": "≈ 1.5",
+    f"dps_efficiency/{FFHQ_DPS}/psnr": "≈ 1.8",
+}
+
+
+# --------------------------------------------------------------------------- the results spec
+
+
+@dataclass(frozen=True)
+class Column:
+    """One number of a results table.
+
+    Attributes:
+        header: column title.
+        record: record-name template with ``{field}`` placeholders (the table's row keys).
+        fmt: format spec for numbers (``".3f"``, ``"+.1f"``, ``"s"``).
+        compare: add a "paper" column beside it, from :data:`PAPER`.
+    """
+
+    header: str
+    record: str
+    fmt: str = ".3f"
+    compare: bool = True
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A results table: one row per key tuple, one cell (and a paper cell) per column.
+
+    ``paper_alias`` maps one of our key values to the paper's name for the same thing (e.g. our
+    statistic ``centroid_distance`` is compared with the paper's ``centroid``).
+    """
+
+    title: str
+    notebook: str
+    keys: tuple[str, ...]
+    columns: tuple[Column, ...]
+    note: str = ""
+    paper_alias: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+FINDINGS: tuple[Finding, ...] = (
+    Finding(
+        "Finding 1: PN pairs are negatively correlated", "01_correlation", ("model", "sampler"),
+        (Column("PN centered", "corr_mean/{model}/{sampler}/pn/centered"),
+         Column("PN standard", "corr_mean/{model}/{sampler}/pn/standard"),
+         Column("RR centered", "corr_mean/{model}/{sampler}/rr/centered", compare=False),
+         Column("RR standard", "corr_mean/{model}/{sampler}/rr/standard", compare=False),
+         Column("PN, z only, centered", "corr_mean/{model}/{sampler}/pn(zonly)/centered", compare=False)),
+        note="Mean per-pair pixel correlation. The paper also reports consistency models (−0.75 to −0.91), "
+             "a VAE on MNIST (−0.41) and Glow on CIFAR-10 (−0.57); those are not diffusion samplers and are "
+             "outside this package. \"PN, z only\" negates the initial noise but not the per-step noise "
+             "(DDPM only: it shows why the partner chain needs −ξ_t at every step)."),
+    Finding(
+        "Finding 2: the correlation along the trajectory", "02_timestep_evolution", ("model", "sampler"),
+        (Column("corr(x_t) first step", "xt_corr_first/{model}/{sampler}"),
+         Column("corr(eps) first step", "eps_corr_first/{model}/{sampler}"),
+         Column("corr(x_t) mid", "xt_corr_mid/{model}/{sampler}", compare=False),
+         Column("corr(eps) mid", "eps_corr_mid/{model}/{sampler}", compare=False),
+         Column("corr(x_0) final", "xt_corr_last/{model}/{sampler}", compare=False)),
+        note="Mean over PN pairs of the standard correlation of the states x_t and of the noise predictions, "
+             "at the first sampler step (t = T), the middle step and the final sample."),
+    Finding(
+        "Finding 3: the noise predictor is nearly affine antisymmetric", "03_symmetry", ("model",),
+        (Column("AS mean", "antisymmetry_mean/{model}", ".4f"),
+         Column("AS 10 % quantile", "antisymmetry_q10/{model}", ".4f"),
+         Column("slices", "antisymmetry_n/{model}", "d", compare=False)),
+        note="Antisymmetry score of 1-D slices s ↦ eps(s·x, t) over s ∈ [−1, 1] (methods page)."),
+    Finding(
+        "Finding 4: PN pairs are more diverse", "04_diversity", ("model",),
+        (Column("SSIM PN", "ssim_pn/{model}", compare=False),
+         Column("SSIM RR", "ssim_rr/{model}", compare=False),
+         Column("SSIM improvement %", "ssim_improvement_pct/{model}", "+.1f"),
+         Column("LPIPS improvement %", "lpips_improvement_pct/{model}", "+.1f"),
+         Column("perceptual metric", "perceptual_metric/{model}", "s", compare=False)),
+        note="Improvement of PN over RR pairs in percent (positive = PN more diverse)."),
+    Finding(
+        "Finding 5: shorter confidence intervals", "05_uncertainty", ("model", "stat"),
+        (Column("MC CI length", "ci_length/{model}/{stat}/mc", ".3g"),
+         Column("QMC CI length", "ci_length/{model}/{stat}/rqmc", ".3g"),
+         Column("QMC efficiency", "efficiency/{model}/{stat}/rqmc", ".2f"),
+         Column("AMC CI length", "ci_length/{model}/{stat}/amc", ".3g"),
+         Column("AMC efficiency", "efficiency/{model}/{stat}/amc", ".2f"),
+         Column("K-AMC efficiency", "efficiency/{model}/{stat}/kamc", ".2f", compare=False),
+         Column("ρ", "rho/{model}/{stat}", "+.3f", compare=False)),
+        note="95 % CI lengths at equal sample count and relative efficiency (CI length of MC / CI length)². "
+             "CI lengths depend on the image scale and N, so only the efficiencies are comparable across "
+             "models; the paper's lengths are on its own scale. ρ = corr(S(DM(z)), S(DM(−z))).",
+        paper_alias={"stat": {"centroid_distance": "centroid"}}),
+    Finding(
+        "Finding 6: antithetic diffusion posterior sampling", "06_dps", ("model", "metric"),
+        (Column("MC CI length", "dps_ci_length/{model}/{metric}/mc", ".3g", compare=False),
+         Column("AMC CI length", "dps_ci_length/{model}/{metric}/amc", ".3g", compare=False),
+         Column("AMC efficiency", "dps_efficiency/{model}/{metric}", ".2f"),
+         Column("ρ", "dps_rho/{model}/{metric}", "+.3f", compare=False)),
+        note="Inpainting with DPS; metric `pixel` is the median over pixels of the per-pixel posterior-mean "
+             "efficiency."),
+)
+
+
+# --------------------------------------------------------------------------- results generation
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", template)
+    out = ""
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            out += re.escape(part)
+        else:
+            out += f"(?P<{part}>.+)" if part == "model" else f"(?P<{part}>[^/]+)"
+    return re.compile(f"^{out}$")
+
+
+def _fields(template: str) -> list[str]:
+    return re.findall(r"\{(\w+)\}", template)
+
+
+def paper_value(name: str) -> float | str | None:
+    """The paper's number for record ``name`` (exact key first, then ``*`` patterns), or None."""
+    if name in PAPER:
+        return PAPER[name]
+    for key, value in PAPER.items():
+        if "*" in key and fnmatch.fnmatchcase(name, key):
+            return value
+    return None
+
+
+def _format(value: Any, fmt: str) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        try:
+            text = format(value, fmt)
+        except (ValueError, TypeError):
+            text = format(value, "g") if isinstance(value, float) else str(value)
+        return text.replace("-", "−")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_format(v, fmt) for v in value[:6]) + (", …" if len(value) > 6 else "") + "]"
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _model_label(model: str) -> str:
+    return MODEL_LABELS.get(model, f"`{model}`")
+
+
+def _row_label(key: str, value: str) -> str:
+    return _model_label(value) if key == "model" else f"`{value}`"
+
+
+def _finding_rows(finding: Finding, recs: dict[str, Any]) -> list[dict[str, str]]:
+    """Row keys, ours (from ``recs``, in recording order) first, then rows only the paper has."""
+    rows: list[dict[str, str]] = []
+    seen: set[tuple[str, ...]] = set()
+
+    def add(keys: dict[str, str]) -> None:
+        t = tuple(keys.get(k, "") for k in finding.keys)
+        if t not in seen:
+            seen.add(t)
+            rows.append({k: keys.get(k, "") for k in finding.keys})
+
+    regexes = [_template_regex(c.record) for c in finding.columns]
+    for name in recs:
+        for rx in regexes:
+            m = rx.match(name)
+            if m:
+                add(m.groupdict())
+                break
+    inverse = {k: {v: ours for ours, v in alias.items()} for k, alias in finding.paper_alias.items()}
+    for name in PAPER:
+        if "*" in name:
+            continue
+        for col, rx in zip(finding.columns, regexes):
+            m = rx.match(name)
+            if m and col.compare:
+                keys = m.groupdict()
+                aliased = {k: inverse.get(k, {}).get(v, v) for k, v in keys.items()}
+                t = tuple(aliased.get(k, "") for k in finding.keys)
+                add(aliased if t in seen else keys)
+                break
+    return rows
+
+
+def _consumed(recs: dict[str, Any], finding: Finding) -> set[str]:
+    regexes = [_template_regex(c.record) for c in finding.columns]
+    return {n for n in recs if any(rx.match(n) for rx in regexes)}
+
+
+def _finding_table(finding: Finding, summary: dict[str, Any] | None) -> list[str]:
+    recs = (summary or {}).get("records", {})
+    rows = _finding_rows(finding, recs)
+    header = [k for k in finding.keys]
+    for col in finding.columns:
+        header.append(col.header)
+        if col.compare:
+            header.append("paper")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    if not rows:
+        lines.append("| " + " | ".join(["not run"] * len(header)) + " |")
+    for keys in rows:
+        cells = [_row_label(k, keys[k]) for k in finding.keys]
+        for col in finding.columns:
+            fields = _fields(col.record)
+            name = col.record.format(**{f: keys.get(f, "") for f in fields})
+            cells.append("not run" if name not in recs else _format(recs[name], col.fmt))
+            if col.compare:
+                alias_keys = {f: finding.paper_alias.get(f, {}).get(keys.get(f, ""), keys.get(f, "")) for f in fields}
+                paper = paper_value(col.record.format(**alias_keys))
+                if paper is None:
+                    paper = paper_value(name)
+                cells.append("—" if paper is None else _format(paper, col.fmt))
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return lines
+
+
+def _load_summary(name: str, executed_dir: Path) -> dict[str, Any] | None:
+    js = executed_dir / f"{name}.json"
+    nb = executed_dir / f"{name}.ipynb"
+    if nb.exists():
+        stamp = runner.stamp_of(nb)
+        if stamp:
+            return stamp
+    if js.exists():
+        return json.loads(js.read_text())
+    return None
+
+
+def _provenance_table(summaries: dict[str, dict[str, Any] | None]) -> list[str]:
+    lines = ["| chapter | profile | device | executed (UTC) | wall time | git | numbers |",
+             "|---|---|---|---|---|---|---|"]
+    for name, s in summaries.items():
+        link = f"{{doc}}`{name} <executed/{name}>`"
+        if not s:
+            lines.append(f"| {link} | not run | | | | | |")
+            continue
+        env = s.get("environment", {})
+        finished = str(s.get("finished", "?")).replace("T", " ").replace("+00:00", "")
+        wall = s.get("wall_s")
+        wall_txt = f"{wall / 60:.1f} min" if isinstance(wall, (int, float)) else "?"
+        cells = [link, f"`{s.get('profile', '?')}`", env.get("device", "?"), finished, wall_txt,
+                 f"`{s.get('git_commit')}`", str(len(s.get("records", {})))]
+        lines.append("| " + " | ".join(_cell(str(c)) for c in cells) + " |")
+    return lines
+
+
+def _other_records(name: str, recs: dict[str, Any], consumed: set[str]) -> list[str]:
+    rest = [(k, v) for k, v in recs.items() if k not in consumed and not isinstance(v, dict)]
+    if not rest:
+        return []
+    lines = [f":::{{dropdown}} Other recorded numbers of {name}", "", "| record | value |", "|---|---|"]
+    lines += [f"| `{_cell(k)}` | {_cell(_format(v, '.4g'))} |" for k, v in rest]
+    lines += ["", ":::", ""]
+    return lines
+
+
+def results_markdown(summaries: dict[str, dict[str, Any] | None]) -> str:
+    """The text of ``book/results.md`` from the notebooks' summaries (``None`` = not run)."""
+    lines = ["# Results", "",
+             "<!-- generated by `python -m antinb.book build` from book/executed/*.json; do not edit -->", "",
+             "Every number the chapters recorded, beside the paper's number for the same quantity "
+             "{cite}`jia2025antithetic` where it reports one (\"—\": the paper has no such number; "
+             "\"not run\": we have not measured it, usually because the model's weights need a download). "
+             "Our numbers come from the embedded models under the profile named in the provenance table, "
+             "so they test whether each *phenomenon* appears, not whether the paper's digits are reproduced "
+             "on its checkpoints; {doc}`reproduce` shows how to run a chapter on those.", ""]
+    for finding in FINDINGS:
+        summary = summaries.get(finding.notebook)
+        lines += [f"## {finding.title}", "",
+                  f"Chapter: {{doc}}`executed/{finding.notebook}`. {finding.note}", ""]
+        lines += _finding_table(finding, summary)
+        lines.append("")
+    lines += ["## Provenance", "",
+              "Each chapter's own provenance cell lists its full parameters, versions and source hashes.", ""]
+    lines += _provenance_table(summaries)
+    lines.append("")
+    consumed_by_nb: dict[str, set[str]] = {}
+    for finding in FINDINGS:
+        recs = (summaries.get(finding.notebook) or {}).get("records", {})
+        consumed_by_nb.setdefault(finding.notebook, set()).update(_consumed(recs, finding))
+    extra: list[str] = []
+    for name, s in summaries.items():
+        if s:
+            extra += _other_records(name, s.get("records", {}), consumed_by_nb.get(name, set()))
+    if extra:
+        lines += ["## Other recorded numbers", ""] + extra
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_results(executed_dir: Path | None = None, out: Path | None = None) -> Path:
+    """Write ``book/results.md`` from the summaries in ``executed_dir``; returns its path."""
+    executed_dir = Path(executed_dir or runner.EXECUTED_DIR)
+    out = Path(out or BOOK_DIR / "results.md")
+    summaries = {name: _load_summary(name, executed_dir) for name in CHAPTERS}
+    out.write_text(results_markdown(summaries))
+    return out
+
+
+# --------------------------------------------------------------------------- models and profiles
+
+
+def embedded_model_dirs() -> list[Path]:
+    """Folders of the embedded diffusion models (same rule as :mod:`antinb.models`)."""
+    weights = runner.ROOT / "antinb" / "weights"
+    if not weights.is_dir():
+        return []
+    return [d for d in sorted(weights.iterdir())
+            if (d / "unet" / "config.json").exists() and (d / "scheduler").is_dir()]
+
+
+def write_models(out_dir: Path | None = None, page: Path | None = None, *, strict: bool = True) -> Path:
+    """Copy every embedded model's card (README.md and its figures) to ``book/models/<name>/`` and
+    write ``book/models.md`` that includes them; a missing card fails when ``strict``."""
+    out_dir = Path(out_dir or BOOK_DIR / "models")
+    page = Path(page or BOOK_DIR / "models.md")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    lines = ["# Embedded models", "",
+             "<!-- generated by `python -m antinb.book build` from antinb/weights/*/README.md; do not edit -->", "",
+             "The chapters run on these small DDPMs, trained on the CPU on offline data and shipped in "
+             "`antinb/weights/`. Each card below was measured by `antinb card` on the model as shipped: "
+             "quality against real data, real vs generated distributions of the statistics the uncertainty "
+             "chapter estimates, and the antithetic sanity check.", ""]
+    dirs = embedded_model_dirs()
+    if not dirs:
+        raise BookError("no embedded models found in antinb/weights/ (each needs unet/ and scheduler/)")
+    missing = []
+    for d in dirs:
+        card = d / "README.md"
+        rel = d.relative_to(runner.ROOT)
+        if not card.exists():
+            missing.append(f"{rel}/README.md (write it with `antinb card {rel}`)")
+            lines += [f"## Model `{d.name}`", "", f"The card of this model has not been written yet "
+                      f"(`antinb card {rel}`).", ""]
+            continue
+        dest = out_dir / d.name
+        dest.mkdir()
+        text = card.read_text()
+        for ref in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text):
+            src = d / ref
+            if re.match(r"^[a-z]+://", ref) or not src.is_file():
+                missing.append(f"{rel}/{ref} (an image the card shows; rewrite the card with `antinb card {rel}`)")
+                continue
+            (dest / ref).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / ref)
+        (dest / "README.md").write_text(text)
+        lines += ["```{include} " + f"models/{d.name}/README.md", ":heading-offset: 1", ":relative-images:",
+                  "```", ""]
+    if missing and strict:
+        raise BookError("model cards are incomplete:\n  " + "\n  ".join(missing))
+    page.write_text("\n".join(lines).rstrip() + "\n")
+    return page
+
+
+def write_profiles(out: Path | None = None) -> Path:
+    """Write ``book/profiles.md`` (included by ``reproduce.md``): each profile's parameters."""
+    out = Path(out or BOOK_DIR / "profiles.md")
+    params_dir = runner.NOTEBOOK_DIR / "params"
+    files = sorted(params_dir.glob("*.yml")) if params_dir.is_dir() else []
+    order = {"ci": 0, "book": 1, "full": 2}
+    files.sort(key=lambda p: (order.get(p.stem, 9), p.stem))
+    lines = ["<!-- generated by `python -m antinb.book build` from notebooks/params/*.yml; do not edit -->", ""]
+    if not files:
+        lines.append("*No parameter profiles found in `notebooks/params/`.*")
+    for f in files:
+        data = yaml.safe_load(f.read_text()) or {}
+        lines += [f"**`{f.stem}`** (`notebooks/params/{f.name}`)", "", "| notebook | parameters |", "|---|---|"]
+        for section, values in data.items():
+            values = values or {}
+            text = ", ".join(f"`{k}={v!r}`" for k, v in values.items()) or "(defaults)"
+            label = "every notebook" if section == "all" else f"`{section}`"
+            lines.append(f"| {label} | {_cell(text)} |")
+        lines.append("")
+    out.write_text("\n".join(lines).rstrip() + "\n")
+    return out
+
+
+# --------------------------------------------------------------------------- executed notebooks
+
+
+def _refresh(name: str) -> str:
+    return f"antinb run {name} --profile book"
+
+
+def _error_outputs(path: Path) -> list[str]:
+    nb = json.loads(path.read_text())
+    errors = []
+    for i, cell in enumerate(nb.get("cells", [])):
+        if "raises-exception" in cell.get("metadata", {}).get("tags", []):
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                errors.append(f"cell {i}: {out.get('ename')}: {out.get('evalue')}")
+    return errors
+
+
+def ensure_executed(*, execute_stale: bool = True, profile: str = "book",
+                    log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
+    """Make sure every chapter has a fresh executed copy; returns ``{name: stamp}``."""
+    stamps: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for name in CHAPTERS:
+        source = runner.NOTEBOOK_DIR / f"{name}.py"
+        executed = runner.EXECUTED_DIR / f"{name}.ipynb"
+        if not source.exists():
+            problems.append(f"{name}: the source notebooks/{name}.py does not exist")
+            continue
+        reason = runner.is_stale(executed, source)
+        if reason is not None:
+            if not execute_stale:
+                problems.append(f"{name}: {reason}; refresh it with `{_refresh(name)}`")
+                continue
+            log(f"{name}: {reason}; executing it with profile {profile} ...")
+            try:
+                stamp = runner.run(name, profile=profile)
+            except (runner.NotebookError, ValueError) as err:
+                problems.append(f"{name}: execution failed: {err}")
+                continue
+            log(f"{name}: executed in {stamp['wall_s']:.0f} s")
+        stamp = runner.stamp_of(executed)
+        errors = _error_outputs(executed)
+        if errors:
+            problems.append(f"{name}: the executed copy contains error outputs ({'; '.join(errors[:3])}); "
+                            f"fix the notebook and run `{_refresh(name)}`")
+            continue
+        if stamp.get("profile") != profile:
+            log(f"{name}: note: executed with profile {stamp.get('profile')!r}, not {profile!r}")
+        stamps[name] = stamp
+    if problems:
+        raise BookError("executed notebooks are not ready:\n  " + "\n  ".join(problems))
+    return stamps
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def mathjax_dir() -> Path:
+    """The ``es5`` folder of the npm package ``mathjax`` (global install or ``node_modules``)."""
+    candidates = [runner.ROOT / "node_modules" / "mathjax" / "es5"]
+    npm = shutil.which("npm")
+    if npm:
+        try:
+            root = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, timeout=60).stdout.strip()
+            if root:
+                candidates.insert(0, Path(root) / "mathjax" / "es5")
+        except (OSError, subprocess.SubprocessError):
+            pass
+    for c in candidates:
+        if (c / "tex-chtml.js").is_file():
+            return c
+    raise BookError("MathJax 3 is not installed: run `npm install -g mathjax@3` (scripts/install.sh does); "
+                    f"looked in {', '.join(str(c) for c in candidates)}")
+
+
+# The combined bundles the book does not load (it uses tex-chtml.js and its lazily loaded parts).
+_MATHJAX_SKIP = ("*-svg*.js", "*-full*.js", "mml-*.js", "tex-mml-*.js", "node-main.js", "latest.js")
+
+
+def copy_mathjax(html_dir: Path) -> Path:
+    """Copy the local MathJax into ``<html_dir>/_static/mathjax``; returns that folder."""
+    src = mathjax_dir()
+    dest = Path(html_dir) / "_static" / "mathjax"
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns(*_MATHJAX_SKIP))
+    return dest
+
+
+_REMOTE_ATTR = re.compile(r"<(script|link|img|iframe|source|video|audio|embed)\b[^>]*?\b(src|href)\s*=\s*[\"']"
+                          r"((?:https?:)?//[^\"']+)", re.I)
+_REMOTE_CSS = re.compile(r"(?:url\(\s*[\"']?|@import\s+[\"'])((?:https?:)?//[^\"')\s]+)", re.I)
+
+
+def remote_assets(html_dir: Path) -> list[str]:
+    """``file: url`` for every script, stylesheet, image, frame or CSS url() that is not local."""
+    html_dir = Path(html_dir)
+    found = []
+    for page in sorted(html_dir.rglob("*.html")):
+        if "_static/mathjax" in page.as_posix():
+            continue
+        for m in _REMOTE_ATTR.finditer(page.read_text(errors="replace")):
+            if m.group(1).lower() == "link" and not re.search(r"rel=[\"'](stylesheet|icon|preload|modulepreload)",
+                                                             m.group(0), re.I):
+                continue
+            found.append(f"{page.relative_to(html_dir)}: {m.group(3)}")
+    for css in sorted(html_dir.rglob("*.css")):
+        for m in _REMOTE_CSS.finditer(css.read_text(errors="replace")):
+            found.append(f"{css.relative_to(html_dir)}: {m.group(1)}")
+    return found
+
+
+def _jupyter_book(root: Path, *, strict: bool, log: Callable[[str], None]) -> None:
+    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(root),
+           "--builder", "html", "--all"]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    log("$ jupyter-book build " + " ".join(cmd[4:]))
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    output = proc.stdout + proc.stderr
+    log(output.rstrip())
+    if proc.returncode != 0:
+        issues = [ln for ln in output.splitlines() if re.search(r"WARNING|ERROR|Error|Exception", ln)]
+        raise BookError(f"jupyter-book build failed (exit {proc.returncode}); "
+                        f"{'warnings are errors (-W); ' if strict else ''}the problems:\n  "
+                        + "\n  ".join(issues[-40:] or output.splitlines()[-40:]))
+
+
+def build(*, execute_stale: bool = True, profile: str = "book", strict: bool = True,
+          log: Callable[[str], None] = print) -> Path:
+    """Build the book into ``_build/html``; returns that folder. Raises :class:`BookError`.
+
+    Args:
+        execute_stale: run missing or stale notebooks (``antinb.runner.run``) instead of failing.
+        profile: the parameter profile for notebooks executed here.
+        strict: Sphinx warnings are errors (``-W -n --keep-going``) and model cards must be complete.
+    """
+    root = runner.ROOT
+    ensure_executed(execute_stale=execute_stale, profile=profile, log=log)
+    write_results()
+    write_models(strict=strict)
+    write_profiles()
+    _jupyter_book(root, strict=strict, log=log)
+    html_dir = root / "_build" / "html"
+    if not (html_dir / "index.html").exists():
+        raise BookError(f"jupyter-book reported success but {html_dir / 'index.html'} is missing")
+    copy_mathjax(html_dir)
+    remote = remote_assets(html_dir)
+    if remote:
+        raise BookError("the HTML loads assets from the network (the book must work offline):\n  "
+                        + "\n  ".join(remote[:40]))
+    log(f"book built: {html_dir / 'index.html'}")
+    return html_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m antinb.book", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="execute stale notebooks, generate pages, build the HTML book")
+    b.add_argument("--no-execute", action="store_true",
+                   help="fail (naming the refresh command) instead of executing missing or stale notebooks")
+    b.add_argument("--profile", default="book", help="profile for notebooks executed here (default book)")
+    b.add_argument("--no-strict", action="store_true", help="allow Sphinx warnings and incomplete model cards")
+    r = sub.add_parser("results", help="only regenerate book/results.md from the JSON summaries")
+    r.set_defaults(command="results")
+    args = p.parse_args(argv)
+    try:
+        if args.command == "results":
+            print(write_results())
+            return 0
+        build(execute_stale=not args.no_execute, profile=args.profile, strict=not args.no_strict)
+    except BookError as err:
+        print(f"antinb.book: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,363 @@
+"""The book: executed notebooks are fresh and small, the HTML builds with warnings as errors, and
+every page works offline in a real browser (Debian's chromium driven by Selenium).
+
+The browser visits every page of ``_build/html`` once (served from 127.0.0.1, all other hosts
+unresolvable) and the tests below check what it saw:
+
+- every ``<img>`` loaded (``naturalWidth > 0``);
+- no Python traceback or notebook error output;
+- every formula rendered by MathJax (MathJax loaded where there is math, an ``mjx-container`` in
+  every math element, no raw ``$$``, ``$...$``, ``\\[``, ``\\(`` or TeX commands left in the text);
+- no request, and no script/stylesheet/image/frame URL in the DOM, leaves 127.0.0.1;
+- every local link resolves to an existing file and, with a fragment, to an existing anchor.
+
+The tests need the real executed notebooks in ``book/executed/``; without them the build fails
+and names the ``antinb run NN --profile book`` commands that produce them.
+"""
+
+from __future__ import annotations
+
+import functools
+import html as htmllib
+import http.server
+import json
+import os
+import re
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from antinb import book, runner
+
+ROOT = Path(__file__).resolve().parents[1]
+EXECUTED = ROOT / "book" / "executed"
+MAX_NOTEBOOK_BYTES = 5 * 1024 * 1024
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+# --------------------------------------------------------------------------- executed notebooks
+
+
+@pytest.mark.parametrize("name", book.CHAPTERS)
+def test_executed_notebook_is_fresh_and_small(name):
+    path = EXECUTED / f"{name}.ipynb"
+    refresh = f"`antinb run {name} --profile book`"
+    assert path.exists(), f"{path.relative_to(ROOT)} is missing: run {refresh}"
+    reason = runner.is_stale(path)
+    assert reason is None, f"{reason}: run {refresh}"
+    size = path.stat().st_size
+    assert size <= MAX_NOTEBOOK_BYTES, (
+        f"{path.name} is {size / 1e6:.1f} MB (limit {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB): lower the figure dpi or "
+        f"the number of images shown, then run {refresh}")
+    stamp = runner.stamp_of(path)
+    assert stamp.get("records"), f"{path.name} recorded no numbers (antinb.record): results.md would be empty"
+
+
+def test_every_chapter_is_in_the_toc():
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert [f for f in files if f.startswith("book/executed/")] == [f"book/executed/{n}" for n in book.CHAPTERS]
+    for f in files:
+        if not f.startswith("book/executed/") and f not in ("book/results", "book/models"):
+            assert (ROOT / f"{f}.md").exists(), f"{f}.md is listed in _toc.yml but missing"
+
+
+# --------------------------------------------------------------------------- the builder's parts
+
+
+def test_stale_notebook_names_the_refresh_command(tmp_path, monkeypatch):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    for name in book.CHAPTERS:
+        (nbdir / f"{name}.py").write_text("# %%\nx = 1\n")
+    monkeypatch.setattr(runner, "NOTEBOOK_DIR", nbdir)
+    monkeypatch.setattr(runner, "EXECUTED_DIR", tmp_path / "executed")
+    with pytest.raises(book.BookError) as err:
+        book.ensure_executed(execute_stale=False, log=lambda s: None)
+    for name in book.CHAPTERS:
+        assert f"antinb run {name} --profile book" in str(err.value)
+
+
+def test_results_page_puts_ours_beside_the_papers():
+    recs = {"corr_mean/mnist/ddim/pn/centered": -0.512, "corr_mean/google/ddpm-cifar10-32/ddpm/pn/centered": -0.79,
+            "efficiency/mnist/centroid_distance/amc": 4.0, "something_else/mnist": 3.5}
+    summaries = {name: None for name in book.CHAPTERS}
+    summaries["01_correlation"] = {"profile": "book", "records": recs, "finished": "2025-01-01T00:00:00+00:00",
+                                   "environment": {"device": "cpu"}, "wall_s": 60, "git_commit": "abc"}
+    summaries["05_uncertainty"] = {"profile": "ci", "records": recs, "environment": {"device": "cuda"}}
+    text = book.results_markdown(summaries)
+    row = next(ln for ln in text.splitlines() if ln.startswith("| `mnist` | `ddim` |"))
+    assert "−0.512" in row and "not run" in row                     # ours; RR not recorded
+    cifar = next(ln for ln in text.splitlines() if "CIFAR-10" in ln and "`ddpm`" in ln)
+    assert "−0.790" in cifar and "−0.800" in cifar                 # ours beside the paper's -0.80
+    celeba = next(ln for ln in text.splitlines() if "CelebA-HQ" in ln and "`ddim`" in ln)
+    assert "not run" in celeba and "−0.780" in celeba
+    centroid = next(ln for ln in text.splitlines() if ln.startswith("| `mnist` | `centroid_distance` |"))
+    assert "4.00" in centroid
+    assert "something_else/mnist" in text                           # unmatched records are still shown
+    assert "not run" in next(ln for ln in text.splitlines() if "02_timestep_evolution <" in ln)
+
+
+def test_paper_numbers_match_science_md():
+    assert book.PAPER["corr_mean/google/ddpm-celebahq-256/ddim/pn/centered"] == -0.78
+    assert book.PAPER["efficiency/google/ddpm-church-256/brightness/amc"] == 136.37
+    assert book.PAPER["ci_length/stable-diffusion-v1-5/stable-diffusion-v1-5/contrast/rqmc"] == 1.03
+    assert book.paper_value("xt_corr_first/mnist/ddim") == -1.0
+
+
+# --------------------------------------------------------------------------- the built book
+
+
+@pytest.fixture(scope="session")
+def book_html() -> Path:
+    log: list[str] = []
+    t0 = time.time()
+    try:
+        html_dir = book.build(execute_stale=False, log=log.append)
+    except book.BookError as err:
+        pytest.fail(f"the book does not build:\n{err}", pytrace=False)
+    print(f"\nbook built in {time.time() - t0:.0f} s")
+    return html_dir
+
+
+def test_book_builds_offline(book_html):
+    assert (book_html / "index.html").exists()
+    assert (book_html / "_static" / "mathjax" / "tex-chtml.js").exists()
+    assert book.remote_assets(book_html) == []
+    results = (book_html / "book" / "results.html").read_text()
+    for name in book.CHAPTERS:
+        assert name in results
+
+
+def _pages(html_dir: Path) -> list[Path]:
+    skip = ("_static", "_sources", "_images")
+    return sorted(p for p in html_dir.rglob("*.html") if p.relative_to(html_dir).parts[0] not in skip)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # noqa: D401 - silence the access log
+        pass
+
+
+@pytest.fixture(scope="session")
+def server(book_html):
+    handler = functools.partial(_QuietHandler, directory=str(book_html))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def driver():
+    if os.environ.get("ANTINB_BROWSER", "1") == "0":
+        pytest.skip("ANTINB_BROWSER=0: the browser test is switched off")
+    for exe, pkg in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not Path(exe).exists():
+            pytest.fail(f"{exe} is missing: apt-get install chromium chromium-driver (scripts/install.sh), "
+                        "or set ANTINB_BROWSER=0 to skip the browser test", pytrace=False)
+    os.environ.setdefault("SE_OFFLINE", "true")  # selenium-manager must never download anything
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                "--disable-extensions", "--disable-default-apps", "--window-size=1280,900",
+                # only 127.0.0.1 resolves: a remote request fails fast (and is still logged below)
+                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    drv.set_page_load_timeout(60)
+    drv.set_script_timeout(60)
+    yield drv
+    drv.quit()
+
+
+_WAIT_JS = r"""
+const done = arguments[arguments.length - 1];
+const t0 = Date.now();
+for (const img of document.images) { img.loading = "eager"; }
+const images = Promise.all([...document.images].map(img => img.complete ? null :
+    new Promise(r => { img.addEventListener("load", r); img.addEventListener("error", r); })));
+function math() {
+  return new Promise(resolve => {
+    (function poll() {
+      if (!document.querySelector(".math, mjx-container")) return resolve(null);
+      const mj = window.MathJax;
+      if (mj && mj.startup && mj.startup.promise) {
+        return mj.startup.promise.then(() => resolve(null), e => resolve("MathJax failed: " + e));
+      }
+      if (Date.now() - t0 > 30000) return resolve("MathJax did not start within 30 s");
+      setTimeout(poll, 100);
+    })();
+  });
+}
+Promise.all([images, math()]).then(([_, err]) => done(err), e => done(String(e)));
+"""
+
+_INSPECT_JS = r"""
+const skip = new Set(["PRE", "CODE", "SCRIPT", "STYLE", "TEXTAREA", "MJX-CONTAINER", "NOSCRIPT"]);
+function visibleText(node, out) {
+  for (const c of node.childNodes) {
+    if (c.nodeType === Node.TEXT_NODE) out.push(c.textContent);
+    else if (c.nodeType === Node.ELEMENT_NODE && !skip.has(c.tagName.toUpperCase()) &&
+             !c.classList.contains("highlight")) visibleText(c, out);
+  }
+  return out;
+}
+const urls = [];
+for (const [sel, attr] of [["script[src]", "src"], ["img[src]", "src"], ["iframe[src]", "src"],
+                           ["source[src]", "src"], ["video[src]", "src"], ["audio[src]", "src"],
+                           ["embed[src]", "src"], ["object[data]", "data"], ["link[href]", "href"]]) {
+  for (const el of document.querySelectorAll(sel)) {
+    if (sel === "link[href]" && !/stylesheet|icon|preload|modulepreload|manifest/i.test(el.rel)) continue;
+    urls.push(el[attr] || el.getAttribute(attr));
+  }
+}
+const stderr = [...document.querySelectorAll(".output.stderr, .output.stream.stderr")].map(e => e.innerText);
+return {
+  url: location.href,
+  images: [...document.images].map(i => ({src: i.currentSrc || i.src, w: i.naturalWidth, complete: i.complete})),
+  text: document.body ? document.body.innerText : "",
+  visible: document.body ? visibleText(document.body, []).join(" ") : "",
+  error_outputs: document.querySelectorAll(".output.error, .output.traceback, .cell_output .traceback").length,
+  stderr: stderr,
+  math: document.querySelectorAll(".math").length,
+  math_unrendered: [...document.querySelectorAll(".math")].filter(e => !e.querySelector("mjx-container"))
+                       .map(e => e.textContent.slice(0, 80)),
+  mathjax_script: !!document.querySelector('script[src*="mathjax"]'),
+  mjx: document.querySelectorAll("mjx-container").length,
+  dom_urls: urls,
+  resources: performance.getEntriesByType("resource").map(e => e.name),
+  links: [...document.querySelectorAll("a[href]")].map(a => a.href),
+};
+"""
+
+
+@pytest.fixture(scope="session")
+def pages(book_html, server, driver) -> dict[str, dict]:
+    """What the browser saw on every page, keyed by the page's path in the build."""
+    seen: dict[str, dict] = {}
+    t0 = time.time()
+    for page in _pages(book_html):
+        rel = page.relative_to(book_html).as_posix()
+        driver.get(server + urllib.parse.quote(rel))
+        wait_error = driver.execute_async_script(_WAIT_JS)
+        info = driver.execute_script(_INSPECT_JS)
+        info["wait_error"] = wait_error
+        info["requests"] = _logged_requests(driver)
+        seen[rel] = info
+    print(f"\nbrowser visited {len(seen)} pages in {time.time() - t0:.0f} s")
+    return seen
+
+
+def _logged_requests(driver) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg.get("method") == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    return urls
+
+
+def _is_local(url: str, server: str) -> bool:
+    return url.startswith((server, "data:", "blob:", "about:")) or url == ""
+
+
+def test_browser_visits_every_page(pages, book_html):
+    assert len(pages) == len(_pages(book_html))
+    for name in book.CHAPTERS:
+        assert f"book/executed/{name}.html" in pages
+
+
+def test_images_load(pages):
+    broken = [f"{rel}: {img['src']}" for rel, info in pages.items() for img in info["images"] if img["w"] == 0]
+    assert not broken, "images that did not load:\n  " + "\n  ".join(broken)
+
+
+_ERROR_IN_STDERR = re.compile(r"\b[A-Z]\w*Error\b|Traceback")
+
+
+def test_no_tracebacks_or_error_outputs(pages):
+    bad = []
+    for rel, info in pages.items():
+        if "Traceback (most recent call last)" in info["text"]:
+            bad.append(f"{rel}: contains a Python traceback")
+        if info["error_outputs"]:
+            bad.append(f"{rel}: {info['error_outputs']} notebook error output(s)")
+        for s in info["stderr"]:
+            if _ERROR_IN_STDERR.search(s):
+                bad.append(f"{rel}: stderr output with an error: {s[:200]!r}")
+    assert not bad, "\n".join(bad)
+
+
+_RAW_TEX = re.compile(r"\$\$|\\\[|\\\(|\\(?:begin|frac|operatorname|mathrm|mathbb|mathcal|sqrt|sum|int)\b"
+                      r"|\$[^$\s][^$\n]{0,200}?[^$\s\\]\$")
+
+
+def test_formulas_are_rendered(pages):
+    bad = []
+    for rel, info in pages.items():
+        if info["wait_error"]:
+            bad.append(f"{rel}: {info['wait_error']}")
+        if info["math"] and not info["mathjax_script"]:
+            bad.append(f"{rel}: has {info['math']} formulas but no MathJax script")
+        if info["math_unrendered"]:
+            bad.append(f"{rel}: {len(info['math_unrendered'])} formula(s) not rendered, e.g. "
+                       f"{info['math_unrendered'][0]!r}")
+        if info["math"] and info["mjx"] < info["math"]:
+            bad.append(f"{rel}: {info['math']} math elements but only {info['mjx']} rendered by MathJax")
+        m = _RAW_TEX.search(info["visible"])
+        if m:
+            i = m.start()
+            bad.append(f"{rel}: raw TeX left in the text: {info['visible'][max(0, i - 40):i + 60]!r}")
+    assert not bad, "\n".join(bad)
+    assert sum(info["mjx"] for info in pages.values()) > 0, "no formula was rendered anywhere"
+    assert pages["book/methods.html"]["mjx"] >= 10
+
+
+def test_no_request_leaves_the_machine(pages, server):
+    bad = []
+    for rel, info in pages.items():
+        for kind in ("requests", "resources", "dom_urls"):
+            for url in info[kind]:
+                if not _is_local(url, server):
+                    bad.append(f"{rel}: {kind}: {url}")
+    assert not bad, "non-local URLs (the book must work offline):\n  " + "\n  ".join(sorted(set(bad)))
+
+
+@functools.lru_cache(maxsize=None)
+def _anchors(path: Path) -> frozenset[str]:
+    text = path.read_text(errors="replace")
+    return frozenset(htmllib.unescape(m) for m in re.findall(r"""\b(?:id|name)\s*=\s*["']([^"']+)["']""", text))
+
+
+def test_internal_links_resolve(pages, server, book_html):
+    bad = []
+    for rel, info in pages.items():
+        for href in info["links"]:
+            if not href.startswith(server):
+                continue
+            parsed = urllib.parse.urlparse(href)
+            local = urllib.parse.unquote(parsed.path)[len(urllib.parse.urlparse(server).path):]
+            target = book_html / local
+            if local == "" or local.endswith("/"):
+                target = target / "index.html"
+            if not target.is_file():
+                bad.append(f"{rel}: {href} -> missing file {local}")
+                continue
+            frag = urllib.parse.unquote(parsed.fragment)
+            if frag and target.suffix == ".html" and frag not in _anchors(target):
+                bad.append(f"{rel}: {href} -> no anchor #{frag} in {local}")
+    assert not bad, "broken internal links:\n  " + "\n  ".join(sorted(set(bad)))

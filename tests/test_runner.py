@@ -1,0 +1,100 @@
+"""The notebook runner: parameters are checked before anything runs, stamps, records, no loss on failure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from antinb import runner
+
+
+def test_notebooks_are_listed_in_order():
+    names = runner.notebooks()
+    assert names[:3] == ["01_correlation", "02_timestep_evolution", "03_symmetry"]
+    assert runner.resolve("01") == runner.resolve("correlation") == runner.NOTEBOOK_DIR / "01_correlation.py"
+    with pytest.raises(ValueError, match="notebook="):
+        runner.resolve("99_nothing")
+
+
+def test_every_notebook_has_one_parameters_cell_with_device_and_seed():
+    for name in runner.notebooks():
+        params = runner.notebook_parameters(runner.NOTEBOOK_DIR / f"{name}.py")
+        assert params["device"] == "auto" and params["seed"] == 0, name
+
+
+def test_profiles_only_name_known_parameters():
+    for profile in ("ci", "book", "full"):
+        for name in runner.notebooks():
+            params = runner.profile_parameters(profile, name)
+            runner._check_parameters(runner.NOTEBOOK_DIR / f"{name}.py", params)  # raises on a bad one
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"n_pairz": 3}, "unknown"),
+    ({"n_pairs": "many"}, "must be int"),
+    ({"n_pairs": 2.5}, "must be int"),
+    ({"models": "mnist"}, "must be list"),
+])
+def test_bad_parameter_is_rejected_before_running(tmp_path, params, match):
+    with pytest.raises(ValueError, match=match):
+        runner.run("01_correlation", profile="ci", parameters=params, output_dir=tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing executed, nothing written
+
+
+def test_unknown_profile():
+    with pytest.raises(ValueError, match="profile="):
+        runner.profile_parameters("huge", "01_correlation")
+
+
+def test_cli_exits_nonzero_with_the_cause(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "antinb", "run", "01", "--profile", "ci", "-p", "n_pairz", "3",
+                          "--output-dir", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode != 0 and "n_pairz" in out.stderr
+
+
+def test_failing_cell_keeps_previous_copy_and_names_cause(tmp_path):
+    previous = tmp_path / "03_symmetry.ipynb"
+    previous.write_text("previous good copy")
+    # n_s must be odd: the notebook's own call raises ValueError naming it
+    with pytest.raises(runner.NotebookError, match="n_s=4"):
+        runner.run("03_symmetry", profile="ci", parameters={"n_s": 4, "models": ["mnist"]}, output_dir=tmp_path)
+    assert previous.read_text() == "previous good copy"
+    assert (tmp_path / "03_symmetry.failed.ipynb").exists()
+
+
+def test_missing_model_fails_with_its_name(tmp_path):
+    with pytest.raises(runner.NotebookError, match="no-such/model"):
+        runner.run("03_symmetry", profile="ci", parameters={"models": ["no-such/model"]}, output_dir=tmp_path)
+
+
+def test_record_writes_jsonl(tmp_path, monkeypatch):
+    f = tmp_path / "r.jsonl"
+    monkeypatch.setenv(runner.RECORD_ENV, str(f))
+    import numpy as np
+    import torch
+    assert runner.record("a", torch.tensor(0.5)) == 0.5
+    runner.record("b", {"x": np.float64(2.0), "y": [1, float("nan")]})
+    lines = [json.loads(s) for s in f.read_text().splitlines()]
+    assert lines == [{"name": "a", "value": 0.5}, {"name": "b", "value": {"x": 2.0, "y": [1, None]}}]
+    with pytest.raises(ValueError, match="name="):
+        runner.record("", 1)
+
+
+def test_stamp_and_staleness(tmp_path):
+    stamp = runner.run("03_symmetry", profile="ci", parameters={"models": ["mnist"]}, output_dir=tmp_path)
+    nb = nbformat.read(tmp_path / "03_symmetry.ipynb", as_version=4)
+    meta = nb.metadata["antinb"]
+    for key in ("source_hash", "package_hash", "parameters", "environment", "git_commit", "finished", "records"):
+        assert key in meta
+    assert meta["parameters"]["models"] == ["mnist"] and meta["parameters"]["n_x"] == 4  # profile + override
+    assert "device" in meta["environment"] and "torch" in meta["environment"]
+    assert nb.cells[-1].metadata["tags"] == ["antinb-provenance"]
+    assert json.loads((tmp_path / "03_symmetry.json").read_text())["records"] == stamp["records"]
+    assert runner.is_stale(tmp_path / "03_symmetry.ipynb") is None
+    meta["source_hash"] = "0" * 16
+    nbformat.write(nb, tmp_path / "03_symmetry.ipynb")
+    assert "changed" in runner.is_stale(tmp_path / "03_symmetry.ipynb")
