@@ -124,13 +124,13 @@ PAPER: dict[str, float | str] = {
     f"corr_mean/{CIFAR}/ddpm/pn/standard": -0.73,
     f"corr_mean/{CIFAR}/ddpm/pn/centered": -0.80,
     # finding 2: PN trajectories start exactly mirrored
-    "xt_corr_first/*": -1.0,
-    "eps_corr_first/*": "≈ −1",
+    "traj_x_first/*": -1.0,
+    "traj_eps_first/*": "≈ −1",
     # finding 3: antisymmetry score over many 1-D slices
-    f"antisymmetry_mean/{CIFAR}": "> 0.99",
-    f"antisymmetry_q10/{CIFAR}": "> 0.97",
-    f"antisymmetry_mean/{CHURCH}": "> 0.99",
-    f"antisymmetry_q10/{CHURCH}": "> 0.97",
+    f"as_mean/{CIFAR}": "> 0.99",
+    f"as_q10/{CIFAR}": "> 0.97",
+    f"as_mean/{CHURCH}": "> 0.99",
+    f"as_q10/{CHURCH}": "> 0.97",
     # finding 4: diversity improvement of PN over RR pairs, percent (blog table)
     f"ssim_improvement_pct/{CIFAR}": 86.1, f"lpips_improvement_pct/{CIFAR}": 8.3,
     f"ssim_improvement_pct/{CHURCH}": 34.0, f"lpips_improvement_pct/{CHURCH}": 4.2,
@@ -192,22 +192,25 @@ FINDINGS: tuple[Finding, ...] = (
         note="Mean per-pair pixel correlation. The paper also reports consistency models (−0.75 to −0.91), "
              "a VAE on MNIST (−0.41) and Glow on CIFAR-10 (−0.57); those are not diffusion samplers and are "
              "outside this package. \"PN, z only\" negates the initial noise but not the per-step noise "
-             "(DDPM only: it shows why the partner chain needs −ξ_t at every step)."),
+             "(DDPM only: it shows why the partner chain needs $-\\xi_t$ at every step)."),
     Finding(
         "Finding 2: the correlation along the trajectory", "02_timestep_evolution", ("model", "sampler"),
-        (Column("corr(x_t) first step", "xt_corr_first/{model}/{sampler}"),
-         Column("corr(eps) first step", "eps_corr_first/{model}/{sampler}"),
-         Column("corr(x_t) mid", "xt_corr_mid/{model}/{sampler}", compare=False),
-         Column("corr(eps) mid", "eps_corr_mid/{model}/{sampler}", compare=False),
-         Column("corr(x_0) final", "xt_corr_last/{model}/{sampler}", compare=False)),
-        note="Mean over PN pairs of the standard correlation of the states x_t and of the noise predictions, "
-             "at the first sampler step (t = T), the middle step and the final sample."),
+        (Column("corr(x_t) first step", "traj_x_first/{model}/{sampler}"),
+         Column("corr(eps) first step", "traj_eps_first/{model}/{sampler}"),
+         Column("corr(x_t) mid", "traj_x_mid/{model}/{sampler}", compare=False),
+         Column("corr(eps) mid", "traj_eps_mid/{model}/{sampler}", compare=False),
+         Column("corr(x_0) final", "traj_final/{model}/{sampler}", compare=False),
+         Column("steps with corr(x_t) < −0.5", "traj_steps_below_-0.5/{model}/{sampler}", "d", compare=False)),
+        note="Mean over PN pairs of the standard correlation of the states $x_t$ and of the noise "
+             "predictions $\\epsilon_\\theta(x_t, t)$ at the first sampler step ($t = T$), the middle step and "
+             "the final sample."),
     Finding(
         "Finding 3: the noise predictor is nearly affine antisymmetric", "03_symmetry", ("model",),
-        (Column("AS mean", "antisymmetry_mean/{model}", ".4f"),
-         Column("AS 10 % quantile", "antisymmetry_q10/{model}", ".4f"),
-         Column("slices", "antisymmetry_n/{model}", "d", compare=False)),
-        note="Antisymmetry score of 1-D slices s ↦ eps(s·x, t) over s ∈ [−1, 1] (methods page)."),
+        (Column("AS mean", "as_mean/{model}", ".4f"),
+         Column("AS 10 % quantile", "as_q10/{model}", ".4f"),
+         Column("slices", "as_n/{model}", "d", compare=False)),
+        note="Antisymmetry score of 1-D slices $s \\mapsto \\epsilon_\\theta(s x, t)_k$, $s \\in [-1, 1]$ "
+             "({doc}`methods`)."),
     Finding(
         "Finding 4: PN pairs are more diverse", "04_diversity", ("model",),
         (Column("SSIM PN", "ssim_pn/{model}", compare=False),
@@ -225,9 +228,11 @@ FINDINGS: tuple[Finding, ...] = (
          Column("AMC efficiency", "efficiency/{model}/{stat}/amc", ".2f"),
          Column("K-AMC efficiency", "efficiency/{model}/{stat}/kamc", ".2f", compare=False),
          Column("ρ", "rho/{model}/{stat}", "+.3f", compare=False)),
-        note="95 % CI lengths at equal sample count and relative efficiency (CI length of MC / CI length)². "
+        note="95 % CI lengths at equal sample count and the relative efficiency "
+             "$(\\text{CI length of MC} / \\text{CI length})^2$. "
              "CI lengths depend on the image scale and N, so only the efficiencies are comparable across "
-             "models; the paper's lengths are on its own scale. ρ = corr(S(DM(z)), S(DM(−z))).",
+             "models; the paper's lengths are on its own scale. "
+             "$\\rho = \\operatorname{corr}(S(\\mathrm{DM}(z)), S(\\mathrm{DM}(-z)))$.",
         paper_alias={"stat": {"centroid_distance": "centroid"}}),
     Finding(
         "Finding 6: antithetic diffusion posterior sampling", "06_dps", ("model", "metric"),
@@ -630,7 +635,7 @@ def remote_assets(html_dir: Path) -> list[str]:
         if "_static/mathjax" in page.as_posix():
             continue
         for m in _REMOTE_ATTR.finditer(page.read_text(errors="replace")):
-            if m.group(1).lower() == "link" and not re.search(r"rel=[\"'](stylesheet|icon|preload|modulepreload)",
+            if m.group(1).lower() == "link" and not re.search(r"rel=[\"'][^\"']*(stylesheet|icon|preload|preconnect|prefetch|manifest)",
                                                              m.group(0), re.I):
                 continue
             found.append(f"{page.relative_to(html_dir)}: {m.group(3)}")
@@ -670,8 +675,10 @@ def build(*, execute_stale: bool = True, profile: str = "book", strict: bool = T
     write_results()
     write_models(strict=strict)
     write_profiles()
-    _jupyter_book(root, strict=strict, log=log)
     html_dir = root / "_build" / "html"
+    if html_dir.exists():  # no page of an earlier build may survive (the browser test visits them all)
+        shutil.rmtree(html_dir)
+    _jupyter_book(root, strict=strict, log=log)
     if not (html_dir / "index.html").exists():
         raise BookError(f"jupyter-book reported success but {html_dir / 'index.html'} is missing")
     copy_mathjax(html_dir)

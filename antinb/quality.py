@@ -21,7 +21,7 @@ import numpy as np
 import scipy.linalg
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import load_dataset
 

@@ -103,12 +103,17 @@ def source_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+#: Modules that cannot change a notebook's numbers (building, cards, the command line).
+_NOT_RESULTS = {"book.py", "cards.py", "cli.py", "__main__.py"}
+
+
 @lru_cache(maxsize=1)
 def package_hash() -> str:
     """Hash of the antinb sources and the embedded weights' records: results depend on both."""
     h = hashlib.sha256()
     pkg = Path(__file__).resolve().parent
-    files = sorted(pkg.glob("*.py")) + sorted(pkg.glob("weights/*/training.json"))
+    files = [f for f in sorted(pkg.glob("*.py")) if f.name not in _NOT_RESULTS]
+    files += sorted(pkg.glob("weights/*/unet/*.safetensors"))
     for f in files:
         h.update(f.relative_to(pkg).as_posix().encode())
         h.update(f.read_bytes())

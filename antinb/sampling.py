@@ -30,7 +30,7 @@ from typing import Callable, Protocol
 
 import torch
 from diffusers import DDIMScheduler
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .models import DiffusionModel
 from .noise import NoiseBatch, StepNoise

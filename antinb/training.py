@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
 from diffusers.training_utils import EMAModel
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import load_dataset
 

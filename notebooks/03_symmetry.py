@@ -51,6 +51,7 @@ for name, model in loaded.items():
     antinb.record(f"as_mean/{name}", all_scores.mean())
     antinb.record(f"as_q10/{name}", np.quantile(all_scores, 0.1))
     antinb.record(f"as_min/{name}", all_scores.min())
+    antinb.record(f"as_n/{name}", all_scores.size)
     antinb.record(f"as_mean_by_t/{name}", dict(zip(map(str, ts), slices[name]["scores"].mean(1))))
     antinb.record(f"residual_mean/{name}", resid[name]["residual"].mean())
     antinb.record(f"residual_by_t/{name}", dict(zip(map(str, ts), resid[name]["residual"].mean(1))))

@@ -108,7 +108,7 @@ def test_paper_numbers_match_science_md():
     assert book.PAPER["corr_mean/google/ddpm-celebahq-256/ddim/pn/centered"] == -0.78
     assert book.PAPER["efficiency/google/ddpm-church-256/brightness/amc"] == 136.37
     assert book.PAPER["ci_length/stable-diffusion-v1-5/stable-diffusion-v1-5/contrast/rqmc"] == 1.03
-    assert book.paper_value("xt_corr_first/mnist/ddim") == -1.0
+    assert book.paper_value("traj_x_first/mnist/ddim") == -1.0
 
 
 # --------------------------------------------------------------------------- the built book
@@ -126,6 +126,7 @@ def book_html() -> Path:
     return html_dir
 
 
+@pytest.mark.slow
 def test_book_builds_offline(book_html):
     assert (book_html / "index.html").exists()
     assert (book_html / "_static" / "mathjax" / "tex-chtml.js").exists()
@@ -221,7 +222,7 @@ for (const [sel, attr] of [["script[src]", "src"], ["img[src]", "src"], ["iframe
                            ["source[src]", "src"], ["video[src]", "src"], ["audio[src]", "src"],
                            ["embed[src]", "src"], ["object[data]", "data"], ["link[href]", "href"]]) {
   for (const el of document.querySelectorAll(sel)) {
-    if (sel === "link[href]" && !/stylesheet|icon|preload|modulepreload|manifest/i.test(el.rel)) continue;
+    if (sel === "link[href]" && !/stylesheet|icon|preload|preconnect|prefetch|manifest/i.test(el.rel)) continue;
     urls.push(el[attr] || el.getAttribute(attr));
   }
 }
@@ -275,12 +276,14 @@ def _is_local(url: str, server: str) -> bool:
     return url.startswith((server, "data:", "blob:", "about:")) or url == ""
 
 
+@pytest.mark.slow
 def test_browser_visits_every_page(pages, book_html):
     assert len(pages) == len(_pages(book_html))
     for name in book.CHAPTERS:
         assert f"book/executed/{name}.html" in pages
 
 
+@pytest.mark.slow
 def test_images_load(pages):
     broken = [f"{rel}: {img['src']}" for rel, info in pages.items() for img in info["images"] if img["w"] == 0]
     assert not broken, "images that did not load:\n  " + "\n  ".join(broken)
@@ -289,6 +292,7 @@ def test_images_load(pages):
 _ERROR_IN_STDERR = re.compile(r"\b[A-Z]\w*Error\b|Traceback")
 
 
+@pytest.mark.slow
 def test_no_tracebacks_or_error_outputs(pages):
     bad = []
     for rel, info in pages.items():
@@ -306,6 +310,7 @@ _RAW_TEX = re.compile(r"\$\$|\\\[|\\\(|\\(?:begin|frac|operatorname|mathrm|mathb
                       r"|\$[^$\s][^$\n]{0,200}?[^$\s\\]\$")
 
 
+@pytest.mark.slow
 def test_formulas_are_rendered(pages):
     bad = []
     for rel, info in pages.items():
@@ -327,6 +332,7 @@ def test_formulas_are_rendered(pages):
     assert pages["book/methods.html"]["mjx"] >= 10
 
 
+@pytest.mark.slow
 def test_no_request_leaves_the_machine(pages, server):
     bad = []
     for rel, info in pages.items():
@@ -343,6 +349,7 @@ def _anchors(path: Path) -> frozenset[str]:
     return frozenset(htmllib.unescape(m) for m in re.findall(r"""\b(?:id|name)\s*=\s*["']([^"']+)["']""", text))
 
 
+@pytest.mark.slow
 def test_internal_links_resolve(pages, server, book_html):
     bad = []
     for rel, info in pages.items():

@@ -1,0 +1,69 @@
+"""The shipped models: load by name, sample, and carry measured cards."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import antinb
+from antinb import models, quality
+from antinb import noise as nz
+from antinb.data import load_dataset
+
+SHIPPED = {"fashion-mnist-cond": ("fashion-mnist", (1, 28, 28), 10),
+           "mnist": ("mnist", (1, 28, 28), None),
+           "photo-patches": ("photo-patches", (3, 32, 32), None)}
+
+
+def test_every_model_ships():
+    assert set(SHIPPED) <= set(antinb.available())
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_load_by_name_and_one_ddim_step(name):
+    dataset, shape, classes = SHIPPED[name]
+    m = antinb.load(name, device="cpu")
+    assert m.sample_shape == shape and m.num_classes == classes
+    assert 1e6 < sum(p.numel() for p in m.unet.parameters()) < 1e7
+    x = antinb.ddim(m, nz.antithetic(2, shape), steps=1, progress=False, labels=0 if classes else None)
+    assert x.shape == (2, *shape) and torch.isfinite(x).all()
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_card_has_the_measured_numbers(name):
+    folder = models.weights_dir(name)
+    card = json.loads((folder / "card.json").read_text())
+    c = card["correlation"]
+    assert card["pairs"] >= 256 and "DDIM" in card["sampler"]
+    assert c["pn_centered"]["mean"] <= -0.4, "PN centered correlation (issue 3 criterion)"
+    assert abs(c["rr_centered"]["mean"]) <= 0.05, "RR centered correlation (issue 3 criterion)"
+    fd = card["frechet_distance"]
+    assert fd["generated_vs_test"] > fd["train_vs_test_floor"] >= 0
+    for stat in ("brightness", "contrast", "centroid_x", "centroid_y"):
+        assert stat in card["statistics"]
+    for fig in ("samples.png", "statistics.png", "pn_pairs.png", "README.md"):
+        assert (folder / fig).exists(), fig
+    training = json.loads((folder / "training.json").read_text())
+    assert training["steps_done"] == card["training"]["steps_done"] > 0
+    if SHIPPED[name][2]:
+        assert card["conditional_accuracy"]["accuracy"] >= 0.8, "conditional samples recognised (issue 3)"
+
+
+@pytest.mark.parametrize("dataset, floor", [("fashion-mnist", 0.85), ("mnist", 0.93), ("photo-patches", 0.75)])
+def test_classifier_accuracy_on_real_test_images(dataset, floor):
+    net = quality.load_classifier(dataset)
+    test = load_dataset(dataset, "test")
+    acc = float((quality.classify(net, test.images) == test.labels).float().mean())
+    assert acc >= floor
+
+
+def test_frechet_distance_identities():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(500, 4, generator=g)
+    assert quality.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    shifted = quality.frechet_distance(a, a + torch.tensor([1.0, 0, 0, 0]))
+    assert shifted == pytest.approx(1.0, abs=1e-6)  # a mean shift of 1 adds exactly 1
+    with pytest.raises(ValueError, match="same D"):
+        quality.frechet_distance(a, a[:, :3])
