@@ -64,15 +64,16 @@ print(f"{len(methods)} methods x {n_images} images x {len(loaded)} models, DDIM-
 # ## Equal budget: one run per method and model
 
 # %%
-values, images, estimates, rows = {}, {}, {}, []
+values, estimates, rows = {}, {}, []
 for name, model in loaded.items():
+    images = {}  # this model's images, by method (only the statistics are kept)
     for label, (method, kw) in methods.items():
         run = antinb.estimate("brightness", model, n_images, method=method, seed=seed, steps=ddim_steps,
                               max_batch_size=max_batch_size, keep_images=True, return_run=True, progress=False, **kw)
-        images[name, label] = run.images
-    centre = stats.mean_image(torch.cat([images[name, label] for label in methods])).float()
+        images[label] = run.images
+    centre = stats.mean_image(torch.cat(list(images.values()))).float()
     for label, (method, kw) in methods.items():
-        x = images[name, label]
+        x = images[label]
         for s in statistics:
             values[name, label, s] = metrics.statistic(s)(x).double()
         values[name, label, "squared_distance"] = metrics.squared_distance(x, centre).double()
@@ -100,7 +101,7 @@ long_table.round(4)
 # CI length at level 95 % with the relative efficiency against MC in parentheses
 # (`n = n_images` generated images for every method; DDIM). `rho` is the correlation of the
 # statistic within antithetic pairs and `1/(1+rho)` the AMC efficiency it predicts (up to the
-# ratio of t quantiles).
+# ratio of t quantiles). For grayscale models pixel mean and brightness are the same statistic.
 
 # %%
 table2 = long_table[["model", "statistic"]].copy()

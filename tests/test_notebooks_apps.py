@@ -51,8 +51,9 @@ def test_04_diversity(out):
         assert rec[f"ssim_improvement_pct/{m}"] > 0, m
         assert math.isfinite(rec[f"{slug}_improvement_pct/{m}"])
         assert rec[f"fd_n/{m}"] >= 2
-        for key in ("pn_vs_rr", "pn_vs_real", "rr_vs_real", "real_vs_real"):
-            assert rec[f"fd_{key}/{m}"] >= 0, (m, key)
+        for key in ("pn_vs_rr", "pn_vs_real", "rr_vs_real", "real_vs_real", "pn_vs_rr_half", "rr_vs_rr_half"):
+            assert rec[f"fd_{key}/{m}"] is not None and math.isfinite(rec[f"fd_{key}/{m}"]), (m, key)
+        assert rec[f"fd_real_vs_real/{m}"] > 0
     cm = stamp["parameters"]["class_model"]
     if cm:
         assert rec[f"ssim_improvement_pct/{cm}/guided"] > 0

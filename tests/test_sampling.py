@@ -145,3 +145,61 @@ def test_rgb_class_conditional_shapes():
     out = sampling.ddim(m, nz.simplex(6, m.sample_shape, 3), steps=2, labels=torch.tensor([0, 0, 0, 1, 1, 1]),
                         progress=False)
     assert out.shape == (6, 3, 8, 8) and torch.isfinite(out).all()
+
+
+class _Tokens:
+    def __init__(self, ids):
+        self.input_ids = ids
+
+
+class _ToyTokenizer:
+    """Maps each prompt to a fixed-length id vector (a stand-in for CLIPTokenizer)."""
+
+    model_max_length = 4
+
+    def __call__(self, prompts, **_):
+        ids = [[(sum(map(ord, p)) + i) % 50 if p else 0 for i in range(self.model_max_length)] for p in prompts]
+        return _Tokens(torch.tensor(ids))
+
+
+class _ToyTextEncoder(torch.nn.Module):
+    def __init__(self, dim=8):
+        super().__init__()
+        torch.manual_seed(0)
+        self.emb = torch.nn.Embedding(50, dim)
+
+    def forward(self, ids):
+        return (self.emb(ids),)
+
+
+def test_text_conditioning_with_guidance():
+    from diffusers import UNet2DConditionModel
+
+    from antinb.models import DiffusionModel
+    from conftest import scheduler_config
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, block_out_channels=(8, 16),
+                                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                                up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), layers_per_block=1,
+                                cross_attention_dim=8, attention_head_dim=2, norm_num_groups=4).eval()
+    m = DiffusionModel(unet=unet, scheduler_config=scheduler_config(), name="toy-text", sample_shape=(4, 8, 8),
+                       text_encoder=_ToyTextEncoder(), tokenizer=_ToyTokenizer())
+    assert m.conditioning == "text"
+    batch = nz.antithetic(4, m.sample_shape)
+    calls = []
+    handle = unet.register_forward_hook(lambda mod, i, o: calls.append(i[0].shape[0]))
+    try:
+        guided = sampling.ddim(m, batch, steps=2, prompts="a red bag", guidance_scale=5.0, progress=False)
+    finally:
+        handle.remove()
+    assert calls == [8, 8]  # prompt and null prompt in one forward pass
+    plain = sampling.ddim(m, batch, steps=2, prompts="a red bag", progress=False)
+    other = sampling.ddim(m, batch, steps=2, prompts=["a blue shoe"] * 4, progress=False)
+    uncond = sampling.ddim(m, batch, steps=2, progress=False)
+    assert not torch.allclose(plain, other) and not torch.allclose(plain, uncond)
+    assert not torch.allclose(guided, plain)
+    with pytest.raises(ValueError, match="prompts"):
+        sampling.ddim(m, batch, steps=2, prompts=["one", "two"], progress=False)
+    with pytest.raises(ValueError, match="labels"):
+        sampling.ddim(m, batch, steps=2, labels=1, progress=False)
