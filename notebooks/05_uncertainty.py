@@ -91,6 +91,7 @@ for name, model in loaded.items():
             antinb.record(f"estimate/{name}/{s}/{slugs[label]}", e.estimate)
             if label != "MC":
                 antinb.record(f"eff_{slugs[label]}/{name}/{s}", eff)
+                antinb.record(f"efficiency/{name}/{s}/{slugs[label]}", eff)
             row[f"{label} length"], row[f"{label} eff"] = e.length, eff
         rows.append(row)
 long_table = pd.DataFrame(rows)
@@ -108,10 +109,12 @@ table2 = long_table[["model", "statistic"]].copy()
 table2["MC"] = long_table["MC length"].map("{:.4f}".format)
 for label in methods:
     if label != "MC":
-        table2[label] = [f"{l:.4f} ({e:.2f})" for l, e in zip(long_table[f"{label} length"], long_table[f"{label} eff"])]
+        table2[label] = [f"{length:.4f} ({eff:.2f})"
+                         for length, eff in zip(long_table[f"{label} length"], long_table[f"{label} eff"])]
 table2["rho"] = long_table["rho"].round(3)
 table2["1/(1+rho)"] = long_table["1/(1+rho)"].round(2)
-print(f"Our models, DDIM-{ddim_steps}, n = {n_images} images per method, lengths on the [0, 1] scale (centroids in pixels):")
+print(f"Our models, DDIM-{ddim_steps}, n = {n_images} images per method, "
+      "lengths on the [0, 1] scale (centroids in pixels):")
 table2
 
 # %% [markdown]

@@ -144,17 +144,20 @@ for name, out in runs.items():
 
 # %% [markdown]
 # ## MC vs AMC confidence intervals
-# For each ground-truth image: the CI length of the expected L1 error and of the expected PSNR
-# (scikit-image, data range 1), and the average over pixels of the CI half-width of the per-pixel
-# posterior mean (all pixels, and the hole only), each from `n_samples` MC samples and from
-# `n_samples` AMC samples (`n_samples / 2` pair means). `rho` is the correlation of the L1 error
-# within antithetic pairs. Per model, the pooled efficiency is the squared ratio of the mean CI
-# lengths over images.
+# For each ground-truth image: the CI of the expected L1 error and of the expected PSNR
+# (scikit-image, data range 1) against the truth, and the pixel-wise CIs of the posterior mean,
+# each from `n_samples` MC samples and from `n_samples` AMC samples (`n_samples / 2` pair means).
+# For the pixel-wise CIs we report the average CI length over pixels (all pixels, and the hole
+# only) and two efficiencies: the squared ratio of those averages, and the median over pixels of
+# the per-pixel efficiency. `rho` is the correlation of the L1 error (PSNR) within antithetic
+# pairs. Per model, the L1 and PSNR efficiencies are pooled over images as the squared ratio of
+# the mean CI lengths; the median per-pixel efficiency pools the pixels of all images.
 
 # %%
-rows = []
+rows, eff_maps = [], {}
 for name, out in runs.items():
-    hole = (1 - out["op"].mask).bool().expand(1, *loaded[name].sample_shape)[0]
+    hole = (1 - out["op"].mask).bool().expand(1, *loaded[name].sample_shape)[0]  # (C, H, W)
+    maps = []
     for i in range(n_truth):
         t = out["truth"][i]
         mc_x, amc_x = out["independent"][i], out["antithetic"][i]
@@ -164,42 +167,52 @@ for name, out in runs.items():
             row[f"{label} MC"], row[f"{label} AMC"] = mc.estimate, amc.estimate
             row[f"{label} CI MC"], row[f"{label} CI AMC"] = mc.length, amc.length
             row[f"{label} eff"] = stats.relative_efficiency(mc, amc)
-        row["rho L1"] = stats.pair_value_correlation(metrics.l1_error(amc_x, t))
+            row[f"rho {label}"] = stats.pair_value_correlation(fn(amc_x, t))
         hw_mc = experiments.pixelwise_half_width(metrics.to_unit(mc_x), "mc")
         hw_amc = experiments.pixelwise_half_width(metrics.to_unit(amc_x), "amc")
-        row["pixel hw MC"], row["pixel hw AMC"] = hw_mc.mean().item(), hw_amc.mean().item()
-        row["hole hw MC"], row["hole hw AMC"] = hw_mc[hole].mean().item(), hw_amc[hole].mean().item()
-        row["pixel eff"] = (row["pixel hw MC"] / row["pixel hw AMC"]) ** 2
-        row["hole eff"] = (row["hole hw MC"] / row["hole hw AMC"]) ** 2
+        maps.append((hw_mc / hw_amc) ** 2)
+        for label, where in (("pixel", torch.ones_like(hole)), ("hole", hole)):
+            row[f"{label} CI MC"] = 2 * hw_mc[where].mean().item()
+            row[f"{label} CI AMC"] = 2 * hw_amc[where].mean().item()
+            row[f"{label} eff (avg CI)"] = (row[f"{label} CI MC"] / row[f"{label} CI AMC"]) ** 2
+            row[f"{label} eff (median)"] = maps[-1][where].median().item()
         rows.append(row)
+    eff_maps[name] = torch.stack(maps)  # (n_truth, C, H, W) per-pixel efficiency
 per_image = pd.DataFrame(rows)
 pooled = per_image.groupby("model", sort=False).mean(numeric_only=True)
-pooled["L1 eff"] = (pooled["L1 CI MC"] / pooled["L1 CI AMC"]) ** 2
-pooled["PSNR eff"] = (pooled["PSNR CI MC"] / pooled["PSNR CI AMC"]) ** 2
-pooled["pixel eff"] = (pooled["pixel hw MC"] / pooled["pixel hw AMC"]) ** 2
-pooled["hole eff"] = (pooled["hole hw MC"] / pooled["hole hw AMC"]) ** 2
 for name, r in pooled.iterrows():
-    antinb.record(f"eff_l1/{name}", r["L1 eff"])
-    antinb.record(f"eff_psnr/{name}", r["PSNR eff"])
-    antinb.record(f"eff_pixel_mean/{name}", r["pixel eff"])
-    antinb.record(f"eff_pixel_mean_hole/{name}", r["hole eff"])
-    antinb.record(f"rho_l1/{name}", r["rho L1"])
-    antinb.record(f"l1_mean/{name}", (r["L1 MC"] + r["L1 AMC"]) / 2)
-    antinb.record(f"psnr_mean/{name}", (r["PSNR MC"] + r["PSNR AMC"]) / 2)
-    antinb.record(f"eff_l1_by_image/{name}", per_image.loc[per_image["model"] == name, "L1 eff"].tolist())
-    antinb.record(f"eff_psnr_by_image/{name}", per_image.loc[per_image["model"] == name, "PSNR eff"].tolist())
+    hole = (1 - runs[name]["op"].mask).bool().expand(n_truth, *loaded[name].sample_shape)
+    effs = {"l1": (r["L1 CI MC"] / r["L1 CI AMC"]) ** 2, "psnr": (r["PSNR CI MC"] / r["PSNR CI AMC"]) ** 2,
+            "pixel": eff_maps[name].median().item(), "hole": eff_maps[name][hole].median().item(),
+            "pixel_avg_ci": (r["pixel CI MC"] / r["pixel CI AMC"]) ** 2,
+            "hole_avg_ci": (r["hole CI MC"] / r["hole CI AMC"]) ** 2}
+    for metric, value in effs.items():
+        antinb.record(f"dps_efficiency/{name}/{metric}", value)
+        pooled.loc[name, f"efficiency {metric}"] = value
+    for metric, label in (("l1", "L1"), ("psnr", "PSNR"), ("pixel", "pixel"), ("hole", "hole")):
+        antinb.record(f"dps_ci_length/{name}/{metric}/mc", r[f"{label} CI MC"])
+        antinb.record(f"dps_ci_length/{name}/{metric}/amc", r[f"{label} CI AMC"])
+    antinb.record(f"dps_rho/{name}/l1", r["rho L1"])
+    antinb.record(f"dps_rho/{name}/psnr", r["rho PSNR"])
+    antinb.record(f"dps_l1/{name}", (r["L1 MC"] + r["L1 AMC"]) / 2)
+    antinb.record(f"dps_psnr/{name}", (r["PSNR MC"] + r["PSNR AMC"]) / 2)
+    for metric, label in (("l1", "L1"), ("psnr", "PSNR")):
+        antinb.record(f"dps_efficiency_by_image/{name}/{metric}",
+                      per_image.loc[per_image["model"] == name, f"{label} eff"].tolist())
 overall = {k: (per_image[f"{k} CI MC"].mean() / per_image[f"{k} CI AMC"].mean()) ** 2 for k in ("L1", "PSNR")}
-antinb.record("eff_l1/all", overall["L1"])
-antinb.record("eff_psnr/all", overall["PSNR"])
+antinb.record("dps_efficiency_pooled/l1", overall["L1"])
+antinb.record("dps_efficiency_pooled/psnr", overall["PSNR"])
 per_image.round(4)
 
 # %%
-long = per_image.melt(id_vars=["model", "image"], value_vars=["L1 eff", "PSNR eff", "pixel eff", "hole eff"],
+long = per_image.melt(id_vars=["model", "image"], value_vars=["L1 eff", "PSNR eff", "pixel eff (median)",
+                                                              "hole eff (median)", "hole eff (avg CI)"],
                       var_name="quantity", value_name="efficiency")
-ax = sns.stripplot(data=long, x="quantity", y="efficiency", hue="model", dodge=True, size=6)
+fig, ax = plt.subplots(figsize=(8, 3.5))
+sns.stripplot(data=long, x="quantity", y="efficiency", hue="model", dodge=True, size=6, ax=ax)
 ax.axhline(1, color="gray", lw=0.8, ls="--")
 ax.plot([0, 1], [1.5, 1.8], "k*", ms=12, label="paper (L1, PSNR)")
-ax.set(yscale="log", title=f"AMC vs MC efficiency per ground-truth image, DPS-{dps_steps}, n = {n_samples}")
+ax.set(yscale="log", xlabel="", title=f"AMC vs MC efficiency per ground-truth image, DPS-{dps_steps}, n = {n_samples}")
 ax.legend(fontsize=7)
 
 # %% [markdown]
@@ -211,8 +224,10 @@ print(f"Box inpainting (centred hole, {box_fraction:.0%} of the side), sigma = {
       f"images per model, {n_samples} MC and {n_samples} AMC samples per image.")
 print("\nData consistency, mean |error| on the [0, 1] scale (observed pixels / hole):")
 print(consistency.round(4).to_string())
-print("\nAMC vs MC, pooled over images (squared ratio of the mean CI lengths):")
-print(pooled[["L1 MC", "L1 eff", "PSNR MC", "PSNR eff", "pixel eff", "hole eff", "rho L1"]].round(3).to_string())
+print("\nAMC vs MC efficiency per model, pooled over images (L1, PSNR: squared ratio of the mean CI lengths; "
+      "pixel, hole: median per-pixel efficiency; *_avg_ci: squared ratio of the average per-pixel CI lengths):")
+eff_cols = [c for c in pooled.columns if c.startswith("efficiency ")]
+print(pooled[["L1 MC", "PSNR MC", "rho L1", "rho PSNR"] + eff_cols].round(3).to_string())
 print(f"\nAll models pooled: efficiency L1 {overall['L1']:.2f}, PSNR {overall['PSNR']:.2f} "
       f"(paper: about 1.5 and 1.8); per image L1 {per_image['L1 eff'].min():.2f} to {per_image['L1 eff'].max():.2f}, "
       f"PSNR {per_image['PSNR eff'].min():.2f} to {per_image['PSNR eff'].max():.2f}.")

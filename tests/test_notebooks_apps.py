@@ -50,14 +50,17 @@ def test_04_diversity(out):
         assert rec[f"ssim_pn/{m}"] < rec[f"ssim_rr/{m}"], m  # PN pairs are less similar
         assert rec[f"ssim_improvement_pct/{m}"] > 0, m
         assert math.isfinite(rec[f"{slug}_improvement_pct/{m}"])
+        assert rec[f"perceptual_improvement_pct/{m}"] == rec[f"{slug}_improvement_pct/{m}"]
+        assert rec[f"perceptual_metric/{m}"] == label
+        assert f"lpips_improvement_pct/{m}" not in rec or slug == "lpips"
         assert rec[f"fd_n/{m}"] >= 2
         for key in ("pn_vs_rr", "pn_vs_real", "rr_vs_real", "real_vs_real", "pn_vs_rr_half", "rr_vs_rr_half"):
             assert rec[f"fd_{key}/{m}"] is not None and math.isfinite(rec[f"fd_{key}/{m}"]), (m, key)
         assert rec[f"fd_real_vs_real/{m}"] > 0
     cm = stamp["parameters"]["class_model"]
     if cm:
-        assert rec[f"ssim_improvement_pct/{cm}/guided"] > 0
-        assert len(rec[f"ssim_improvement_pct/{cm}/by_class"]) == 10
+        assert rec[f"guided_ssim_improvement_pct/{cm}"] > 0
+        assert len(rec[f"guided_ssim_improvement_pct_by_class/{cm}"]) == 10
 
 
 def test_05_uncertainty(out):
@@ -71,8 +74,9 @@ def test_05_uncertainty(out):
         # the even statistic: positive within-pair correlation, AMC does not help
         assert rec[f"rho/{m}/squared_distance"] > 0
         assert rec[f"eff_amc/{m}/squared_distance"] < rec[f"eff_amc/{m}/brightness"]
-        for slug in ("rqmc", "kamc4", "kamc8"):
+        for slug in ("amc", "rqmc", "kamc4", "kamc8"):
             assert rec[f"eff_{slug}/{m}/brightness"] > 0
+            assert rec[f"efficiency/{m}/brightness/{slug}"] == rec[f"eff_{slug}/{m}/brightness"]
     reps = rec["coverage_reps"]
     cov = {k: v for k, v in rec.items() if k.startswith("coverage/")}
     assert len(cov) == 6 * 6  # 5 methods + all pooled, 6 statistics
@@ -91,7 +95,9 @@ def test_06_dps(out):
     for m in models:
         # guidance works: the samples agree with the measurement far better than unconditional ones
         assert rec[f"dps_observed_l1/{m}"] < 0.7 * rec[f"uncond_observed_l1/{m}"], m
-        for key in ("eff_l1", "eff_psnr", "eff_pixel_mean", "eff_pixel_mean_hole"):
-            assert 0 < rec[f"{key}/{m}"] < math.inf, (m, key)
-        assert -1 <= rec[f"rho_l1/{m}"] <= 1
-    assert rec["eff_l1/all"] > 0 and rec["eff_psnr/all"] > 0
+        for metric in ("l1", "psnr", "pixel", "hole", "pixel_avg_ci", "hole_avg_ci"):
+            assert 0 < rec[f"dps_efficiency/{m}/{metric}"] < math.inf, (m, metric)
+        for metric in ("l1", "psnr", "pixel", "hole"):
+            assert 0 < rec[f"dps_ci_length/{m}/{metric}/amc"] and 0 < rec[f"dps_ci_length/{m}/{metric}/mc"]
+        assert -1 <= rec[f"dps_rho/{m}/l1"] <= 1
+    assert rec["dps_efficiency_pooled/l1"] > 0 and rec["dps_efficiency_pooled/psnr"] > 0
