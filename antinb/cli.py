@@ -1,9 +1,10 @@
-"""The ``antinb`` command line: ``antinb train``, ``antinb models``, ``antinb card``, ``antinb run``."""
+"""The ``antinb`` command line: ``antinb train``, ``antinb models``, ``antinb card``, ``antinb run``, ``antinb bench``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import fields
 
@@ -38,14 +39,71 @@ def _card(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .runner import NotebookError, run_cli
+    from .runner import NOTEBOOK_DIR, NotebookError, notebook_parameters, notebooks, resolve, run_cli
 
+    overrides = list(args.p or [])
     try:
-        return run_cli(args.notebook, profile=args.profile, overrides=args.p or [], output_dir=args.output_dir,
+        if args.processes is not None:
+            if args.processes < 1:
+                raise ValueError(f"--processes {args.processes} must be at least 1")
+            names = notebooks() if args.notebook == "all" else [resolve(args.notebook).stem]
+            having = [n for n in names if "processes" in notebook_parameters(NOTEBOOK_DIR / f"{n}.py")]
+            if not having:
+                raise ValueError(f"--processes needs a notebook with a 'processes' parameter; "
+                                 f"{', '.join(names)} has none (notebooks that have one: "
+                                 f"{[n for n in notebooks() if 'processes' in notebook_parameters(NOTEBOOK_DIR / f'{n}.py')]})")
+            overrides = [o for o in overrides if o[0] != "processes"] + [["processes", str(args.processes)]]
+        return run_cli(args.notebook, profile=args.profile, overrides=overrides, output_dir=args.output_dir,
                        stale_only=args.stale_only)
     except (NotebookError, ValueError) as err:
         print(f"antinb run: {err}", file=sys.stderr)
         return 2
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from . import stats
+    from .generate import GenerationSpec, generate, prepare
+    from .models import ModelNotFoundError
+
+    method = {"independent": "mc", "antithetic": "amc", "simplex": "kamc", "rqmc": "rqmc"}
+    try:
+        spec = GenerationSpec(model=args.model, design=args.design, n=args.n, k=args.k, replicates=args.replicates,
+                              seed=args.seed, sampler=args.sampler, steps=args.steps, eta=args.eta,
+                              labels=args.labels, guidance_scale=args.guidance_scale,
+                              statistics=tuple(args.statistics or ()), keep_images=args.keep_images,
+                              chunk_groups=args.chunk_groups)
+        out = generate(spec, args.store, processes=args.processes, device=args.device,
+                       max_batch_size=args.max_batch_size, threads=args.threads, progress=not args.no_progress)
+    except (ValueError, ModelNotFoundError) as err:
+        print(f"antinb generate: {err}", file=sys.stderr)
+        return 2
+    from .generate import _in_distributed_launch
+    if _in_distributed_launch() and int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under accelerate launch: one summary, from the main process
+    store = prepare(spec, args.store)
+    extra = {"k": spec.k} if spec.design == "simplex" else {"replicates": spec.replicates} if spec.design == "rqmc" else {}
+    summary = {"store": str(store.folder), "chunks": store.n_chunks, "n": spec.n, "config": store.config,
+               "statistics": {}}
+    for s in spec.statistics:
+        est = stats.estimate_ci(out[s], method[spec.design], level=args.level, **extra)
+        summary["statistics"][s] = {"estimate": est.estimate, "ci_low": est.ci_low, "ci_high": est.ci_high,
+                                    "method": est.method, "n_units": est.n_units, "level": est.level}
+    if spec.keep_images:
+        summary["images"] = list(out["images"].shape)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import markdown, run
+
+    report = run(args.models or None, device=args.device, batch=args.batch, steps=args.steps, repeats=args.repeats,
+                 batch_sizes=tuple(args.batch_sizes), threads=tuple(args.threads) if args.threads else None,
+                 options=tuple(args.options) if args.options is not None else None, notebooks=args.notebooks,
+                 out=args.out)
+    print(markdown(report))
+    print(f"report written to {report['path']}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +142,51 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="override a parameter")
     r.add_argument("--output-dir", default=None, help="where executed notebooks go (default book/executed)")
     r.add_argument("--stale-only", action="store_true", help="skip notebooks whose executed copy is fresh")
+    r.add_argument("--processes", type=int, default=None,
+                   help="= -p processes N: generation workers (accelerate) for notebooks with that parameter")
     r.set_defaults(func=_run)
+
+    from .metrics import STATISTICS
+    from .noise import DESIGNS
+    from .sampling import SAMPLERS
+    g = sub.add_parser("generate", help="sharded, resumable generation of image statistics into a sample store")
+    g.add_argument("--model", required=True, help="embedded model name, diffusers folder or cached hub id")
+    g.add_argument("--design", required=True, choices=sorted(DESIGNS))
+    g.add_argument("--n", type=int, required=True, help="number of images (a multiple of the group size)")
+    g.add_argument("--k", type=int, default=None, help="simplex group size (default 4)")
+    g.add_argument("--replicates", type=int, default=None, help="RQMC replicates (default 16)")
+    g.add_argument("--statistics", nargs="+", default=[], choices=sorted(STATISTICS), metavar="NAME",
+                   help=f"statistics to keep: {', '.join(sorted(STATISTICS))}")
+    g.add_argument("--keep-images", action="store_true", help="store the images too")
+    g.add_argument("--store", required=True, help="root folder of the sample stores")
+    g.add_argument("--processes", type=int, default=1, help="workers started with accelerate launch")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--sampler", default="ddim", choices=sorted(SAMPLERS))
+    g.add_argument("--steps", type=int, default=50)
+    g.add_argument("--eta", type=float, default=None)
+    g.add_argument("--labels", type=int, default=None, help="class label for class-conditional models")
+    g.add_argument("--guidance-scale", type=float, default=None)
+    g.add_argument("--chunk-groups", type=int, default=None, help="groups per chunk (default: about 64 images)")
+    g.add_argument("--level", type=float, default=0.95, help="confidence level of the printed intervals")
+    g.add_argument("--device", default="auto")
+    g.add_argument("--max-batch-size", type=int, default=256)
+    g.add_argument("--threads", type=int, default=None, help="torch threads per worker (default CPUs / processes)")
+    g.add_argument("--no-progress", action="store_true")
+    g.set_defaults(func=_generate)
+
+    b = sub.add_parser("bench", help="measure sampler speed (vs diffusers, PN vs RR, UNet share, throughput)")
+    b.add_argument("models", nargs="*", help="model names or folders (default: every embedded model)")
+    b.add_argument("--device", default="auto")
+    b.add_argument("--batch", type=int, default=64, help="batch size of the comparisons")
+    b.add_argument("--steps", type=int, default=20, help="DDIM steps of the comparisons")
+    b.add_argument("--repeats", type=int, default=7)
+    b.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 128], help="throughput grid")
+    b.add_argument("--threads", type=int, nargs="+", default=None, help="throughput grid (default 1 and all cores)")
+    b.add_argument("--options", nargs="*", default=None,
+                   help="speed options to compare: channels_last fp16 bf16 compile (default: by device)")
+    b.add_argument("--notebooks", action="store_true", help="also time every notebook under the ci profile")
+    b.add_argument("--out", default=None, help="report path (default benchmarks/results/<device>.json)")
+    b.set_defaults(func=_bench)
     return p
 
 

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from .models import DiffusionModel
 from .noise import NoiseBatch, StepNoise
-from .sampling import _check_noise, _labels, make_scheduler, predict_eps
+from .sampling import _check_noise, _labels, chunk_bounds, make_scheduler, predict_eps
 
 __all__ = [
     "OPERATORS",
@@ -343,16 +343,12 @@ def dps(model: DiffusionModel, noise: torch.Tensor | NoiseBatch, operator: Opera
             raise ValueError("step_noise is required when noise is a raw tensor "
                              "(pass antinb.noise.StepNoise(batch) to mirror it inside pairs)")
         step_noise = StepNoise(noise)
-    chunk = (max_batch_size // group) * group if isinstance(max_batch_size, int) else 0
-    if chunk < 1:
-        raise ValueError(f"max_batch_size={max_batch_size!r} is too small: one pass must hold a whole "
-                         f"group of {group} rows")
+    bounds = chunk_bounds(n, group, max_batch_size)
 
     device = model.device
     scheduler = make_scheduler(model, steps)
     lab = _labels(model, labels, n, device)
     abar = scheduler.alphas_cumprod.to(device=device, dtype=torch.float32)
-    bounds = [(i, min(i + chunk, n)) for i in range(0, n, chunk)]
     # inference_mode(False): the caller may be inside inference mode, where autograd is off even
     # under enable_grad; clones make fresh, non-inference tensors.
     with torch.inference_mode(False):

@@ -274,17 +274,8 @@ def squared_distance(
     Returns:
         ``(B,)`` mean squared difference on the ``[0, 1]`` scale (units: intensity squared).
     """
-    _check_images(x)
-    if not isinstance(reference, torch.Tensor):
-        raise ValueError(f"reference must be a torch.Tensor, got {type(reference).__name__}")
-    ref = reference.unsqueeze(0) if reference.ndim == 3 else reference
-    if ref.ndim != 4 or ref.shape[1:] != x.shape[1:] or ref.shape[0] not in (1, x.shape[0]):
-        raise ValueError(
-            f"reference must have shape {tuple(x.shape[1:])}, (1, *that) or {tuple(x.shape)} "
-            f"to match x; got {tuple(reference.shape)}"
-        )
-    diff = to_unit(x, value_range) - to_unit(ref.to(dtype=x.dtype, device=x.device), value_range)
-    return diff.square().mean(dim=(1, 2, 3))
+    u, r = _unit_pair(x, reference, value_range)
+    return (u - r).square().mean(dim=(1, 2, 3))
 
 
 #: Scalar statistics by name; each maps ``(B, C, H, W)`` images to ``(B,)``.

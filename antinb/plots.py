@@ -11,7 +11,7 @@ import torch
 
 from . import metrics
 
-__all__ = ["image_grid", "pair_grid", "real_vs_generated", "correlation_histograms", "band"]
+__all__ = ["image_grid", "pair_grid", "real_vs_generated", "correlation_histograms", "band", "throughput"]
 
 
 def _to_numpy_images(x: torch.Tensor, value_range) -> np.ndarray:
@@ -85,3 +85,19 @@ def band(x: np.ndarray, values: np.ndarray, *, ax, label: str, quantiles=(0.1, 0
     lo, hi = np.quantile(values, quantiles, axis=0)
     ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
     return ax
+
+
+def throughput(rows: Sequence[dict], *, title: str | None = None) -> plt.Figure:
+    """Images per second against batch size (log-log), one line per model and thread count, from
+    :func:`antinb.bench.throughput` rows."""
+    import pandas as pd
+
+    df = pd.DataFrame(list(rows))
+    df["threads"] = df["threads"].astype(str) + " thread(s)"
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    sns.lineplot(df, x="batch", y="images_per_s", hue="model", style="threads", markers=True, ax=ax)
+    ax.set(xscale="log", yscale="log", xlabel="batch size (images per forward pass)", ylabel="images per second",
+           title=title or f"DDIM-{int(df['steps'].iloc[0])} throughput")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -103,8 +103,8 @@ def source_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-#: Modules that cannot change a notebook's numbers (building, cards, the command line).
-_NOT_RESULTS = {"book.py", "cards.py", "cli.py", "__main__.py"}
+#: Modules that cannot change a notebook's numbers (building, cards, the command line, benchmarks).
+_NOT_RESULTS = {"book.py", "cards.py", "cli.py", "__main__.py", "bench.py"}
 
 
 @lru_cache(maxsize=1)

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from .models import DiffusionModel
 from .noise import NoiseBatch, StepNoise
 
-__all__ = ["SAMPLERS", "sample", "ddim", "ddpm", "predict_eps", "make_scheduler", "Callback"]
+__all__ = ["SAMPLERS", "sample", "ddim", "ddpm", "predict_eps", "make_scheduler", "chunk_bounds", "Callback"]
 
 #: Sampler name -> its eta (``None``: the caller chooses, default 0).
 SAMPLERS: dict[str, float | None] = {"ddim": None, "ddpm": 1.0}
@@ -66,7 +66,7 @@ def predict_eps(model: DiffusionModel, x: torch.Tensor, t: torch.Tensor | int, *
     conditional and unconditional halves go through the network in **one** forward pass.
     """
     unet = model.unet
-    x_in = x.to(model.dtype)
+    x_in = x.to(dtype=model.dtype, memory_format=model.memory_format)
     b = x.shape[0]
     cfg = guidance_scale is not None
     if cfg:
@@ -105,6 +105,20 @@ def _check_noise(model: DiffusionModel, noise: torch.Tensor | NoiseBatch) -> tup
     if not torch.isfinite(z).all():
         raise ValueError("noise contains NaN or infinite values")
     return z, group
+
+
+def chunk_bounds(n: int, group: int, max_batch_size: int, *, guided: bool = False) -> list[tuple[int, int]]:
+    """Row ranges ``[(lo, hi), ...]`` of the forward passes over ``n`` rows: at most
+    ``max_batch_size`` network inputs per pass (guidance doubles each row), rounded down to whole
+    groups of ``group`` rows so that the members of a pair (or simplex, or QMC replicate) always
+    share a pass."""
+    if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int):
+        raise ValueError(f"max_batch_size={max_batch_size!r} must be an integer")
+    chunk = (max_batch_size // (2 if guided else 1) // group) * group
+    if chunk < 1:
+        raise ValueError(f"max_batch_size={max_batch_size!r} is too small: one forward pass must hold a whole "
+                         f"group of {group} rows{' twice (guidance)' if guided else ''}")
+    return [(i, min(i + chunk, n)) for i in range(0, n, chunk)]
 
 
 def _labels(model: DiffusionModel, labels, n: int, device) -> torch.Tensor | None:
@@ -171,29 +185,28 @@ def sample(model: DiffusionModel, noise: torch.Tensor | NoiseBatch, *, sampler: 
                              "(pass antinb.noise.StepNoise(batch) to mirror it inside pairs)")
         step_noise = StepNoise(noise)
     n = z.shape[0]
-    per_call = max_batch_size // (2 if guidance_scale is not None else 1)
-    chunk = (per_call // group) * group
-    if chunk < 1:
-        raise ValueError(f"max_batch_size={max_batch_size!r} is too small: one forward pass must hold a whole "
-                         f"group of {group} rows{' twice (guidance)' if guidance_scale is not None else ''}")
+    bounds = chunk_bounds(n, group, max_batch_size, guided=guidance_scale is not None)
 
     device = model.device
     scheduler = make_scheduler(model, steps)
     lab = _labels(model, labels, n, device)
     context, null_context = _contexts(model, prompts, n)
     x = z.to(device=device, dtype=torch.float32) * scheduler.init_noise_sigma
-    eps = torch.empty_like(x)
-    bounds = [(i, min(i + chunk, n)) for i in range(0, n, chunk)]
+    eps = torch.empty_like(x) if len(bounds) > 1 else None
     bar = tqdm(scheduler.timesteps, desc=f"{sampler} x{n}", disable=not progress, leave=False)
     for step, t in enumerate(bar):
         x_in = scheduler.scale_model_input(x, t)
         for lo, hi in bounds:
-            eps[lo:hi] = predict_eps(
+            out = predict_eps(
                 model, x_in[lo:hi], t,
                 labels=None if lab is None else lab[lo:hi],
                 context=None if context is None else context[lo:hi],
                 null_context=None if null_context is None else null_context[lo:hi],
                 guidance_scale=guidance_scale)
+            if eps is None:  # one chunk: use the network's output as it is, no copy
+                eps = out
+            else:
+                eps[lo:hi] = out
         if callback is not None:
             callback(step, int(t), x, eps)
         variance_noise = None
@@ -203,6 +216,8 @@ def sample(model: DiffusionModel, noise: torch.Tensor | NoiseBatch, *, sampler: 
                 raise ValueError(f"step_noise returned shape {tuple(variance_noise.shape)}, expected {tuple(x.shape)}")
         x = scheduler.step(eps, t, x, eta=eta, use_clipped_model_output=eta > 0,
                            variance_noise=variance_noise).prev_sample
+        if len(bounds) == 1:
+            eps = None
     bar.close()
     if decode and model.vae is not None:
         x = torch.cat([model.decode(x[lo:hi]).float() for lo, hi in bounds])

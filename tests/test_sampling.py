@@ -203,3 +203,23 @@ def test_text_conditioning_with_guidance():
         sampling.ddim(m, batch, steps=2, prompts=["one", "two"], progress=False)
     with pytest.raises(ValueError, match="labels"):
         sampling.ddim(m, batch, steps=2, labels=1, progress=False)
+
+
+def test_speed_options_keep_the_samples(tmp_path):
+    """channels-last and half precision change the layout and rounding, not the maths."""
+    from diffusers import DDPMScheduler
+
+    from conftest import tiny_unet
+    from antinb import models
+
+    tiny_unet(channels=3, size=8).save_pretrained(tmp_path / "unet")
+    DDPMScheduler(num_train_timesteps=1000).save_pretrained(tmp_path / "scheduler")
+    batch = nz.antithetic(6, (3, 8, 8), seed=2)
+    plain = sampling.ddim(models.load(tmp_path, device="cpu"), batch, steps=5, progress=False)
+    fast = models.load(tmp_path, device="cpu").optimize(channels_last=True)
+    assert fast.memory_format == torch.channels_last
+    torch.testing.assert_close(sampling.ddim(fast, batch, steps=5, progress=False), plain, atol=1e-5, rtol=1e-5)
+    half = models.load(tmp_path, device="cpu", dtype=torch.bfloat16)
+    out = sampling.ddim(half, batch, steps=5, progress=False)
+    assert out.dtype == torch.float32  # the sampler's state stays float32
+    assert 0 < (out - plain).abs().mean() < 0.03  # bf16 keeps 8 mantissa bits: close, not equal

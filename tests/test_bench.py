@@ -1,0 +1,98 @@
+"""The benchmark's bookkeeping: call counts, interleaving, ratios, targets, report and page.
+
+Speed itself is never asserted (timings live in ``benchmarks/results``, not in pass/fail)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from diffusers import DDPMScheduler
+
+from antinb import bench, noise, plots, runner, sampling
+from conftest import tiny_unet
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-bench")
+    tiny_unet(channels=1, size=8).save_pretrained(folder / "unet")
+    DDPMScheduler(num_train_timesteps=1000).save_pretrained(folder / "scheduler")
+    return folder
+
+
+def test_count_unet_counts_one_call_per_step_per_chunk_and_restores(model):
+    with bench.count_unet(model, timed=True) as tally:
+        sampling.ddim(model, noise.antithetic(10, model.sample_shape), steps=6, max_batch_size=4, progress=False)
+    assert tally["calls"] == 6 * 3
+    assert tally["seconds"] > 0
+    assert "forward" not in vars(model.unet)  # the class's forward is back
+
+
+def test_time_interleaved_alternates_order_and_summarises():
+    order = []
+    calls = {"a": lambda: order.append("a"), "b": lambda: order.append("b")}
+    t = bench.time_interleaved(calls, images=4, repeats=4, warmup=1)
+    assert order == ["a", "b"] + ["a", "b", "b", "a", "a", "b", "b", "a"]
+    assert len(t["a"].seconds) == 4
+    t["a"].seconds = [3.0, 1.0, 2.0, 10.0]
+    assert (t["a"].min, t["a"].median, t["a"].images_per_s) == (1.0, 2.5, 1.6)
+    with pytest.raises(ValueError, match="repeats"):
+        bench.time_interleaved(calls, images=1, repeats=0)
+
+
+def test_comparisons_report_consistent_ratios(model, cond_model):
+    p = bench.compare_pipeline(model, batch=4, steps=3, repeats=2)
+    assert p["ratio"] == pytest.approx(p["diffusers"]["median_s"] / p["antinb"]["median_s"])
+    assert p["ratio_best"] == pytest.approx(p["diffusers"]["min_s"] / p["antinb"]["min_s"])
+    assert "skipped" in bench.compare_pipeline(cond_model, batch=4, steps=3, repeats=1)
+    q = bench.compare_pairing(cond_model, batch=4, steps=3, repeats=2)
+    assert q["time_ratio"] == pytest.approx(q["PN"]["median_s"] / q["RR"]["median_s"])
+    assert q["deviation"] == pytest.approx(abs(q["time_ratio"] - 1))
+    s = bench.unet_share(model, batch=4, steps=5, repeats=2)
+    assert s["unet_calls"] == 5 and 0 < s["share"] <= 1
+
+
+def test_targets_and_markdown_flag_a_missed_target():
+    report = {"pipeline": [{"model": "a", "ratio": 0.99, "ratio_best": 1.0, "antinb": {"images_per_s": 99.0},
+                            "diffusers": {"images_per_s": 100.0}}, {"model": "b", "skipped": "conditional"}],
+              "pairing": [{"model": "a", "deviation": 0.03, "time_ratio": 1.03}],
+              "unet_share": [{"model": "a", "share": 0.97, "unet_calls": 20}]}
+    t = bench._targets(report)
+    assert t["pipeline_ratio"]["met"] and t["unet_share"]["met"]
+    assert not t["pairing_deviation"]["met"] and t["pairing_deviation"]["worst"] == 0.03
+    report.update(targets=t, config={"batch": 8, "steps": 20, "repeats": 3}, device="cpu", cores=2, torch="x",
+                  started="now", throughput=[], options=[], notebooks={})
+    text = bench.markdown(report)
+    assert "| |PN time / RR time - 1| | 0.0300 | <= 0.02 | **no** |" in text
+    assert "b: conditional." in text
+
+
+def test_run_writes_a_complete_report(tiny_folder, tmp_path):
+    out = tmp_path / "r.json"
+    report = bench.run([str(tiny_folder)], device="cpu", batch=4, steps=2, repeats=1, batch_sizes=(2, 4),
+                       threads=(1,), options=("channels_last",), out=out, progress=False)
+    saved = json.loads(out.read_text())
+    assert saved["config"]["models"] == [str(tiny_folder)]
+    assert [r["batch"] for r in saved["throughput"]] == [2, 4]
+    assert all(r["threads"] == 1 for r in saved["throughput"])
+    opts = saved["options"][0]["options"]
+    assert set(opts) == {"plain", "channels_last"}
+    assert opts["channels_last"]["max_abs_difference"] < 1e-4
+    assert set(saved["targets"]) == {"pipeline_ratio", "pairing_deviation", "unet_share"}
+    assert report["path"] == str(out)
+    fig = plots.throughput(saved["throughput"])
+    assert len(fig.axes[0].lines) >= 1
+
+
+def test_notebook_times_read_the_book_stamps():
+    times = bench.notebook_times()
+    assert set(times["book"]) == set(runner.notebooks())
+    assert all(v["wall_s"] > 0 for v in times["book"].values())
+    assert times["ci"] == {}
+
+
+def test_bad_option_is_rejected(tiny_folder):
+    with pytest.raises(ValueError, match="unknown options"):
+        bench.compare_options(str(tiny_folder), batch=2, steps=1, repeats=1, options=("turbo",))
