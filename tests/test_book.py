@@ -64,7 +64,7 @@ def test_every_chapter_is_in_the_toc():
     files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
     assert [f for f in files if f.startswith("book/executed/")] == [f"book/executed/{n}" for n in book.CHAPTERS]
     for f in files:
-        if not f.startswith("book/executed/") and f not in ("book/results", "book/models"):
+        if not f.startswith("book/executed/") and f not in ("book/results", "book/models", "book/performance"):
             assert (ROOT / f"{f}.md").exists(), f"{f}.md is listed in _toc.yml but missing"
 
 
@@ -284,6 +284,18 @@ def test_browser_visits_every_page(pages, book_html):
 
 
 @pytest.mark.slow
+def test_performance_appendix_shows_the_committed_benchmarks(pages):
+    from antinb import bench
+
+    reports = bench.load_reports()
+    assert reports, "no benchmark report committed in benchmarks/results/ (run `antinb bench --notebooks`)"
+    info = pages["book/performance.html"]
+    figures = [img for img in info["images"] if "/performance/throughput-" in img["src"]]
+    assert len(figures) == sum(1 for r in reports if r.get("throughput"))
+    assert all(img["w"] > 0 for img in figures)
+    assert "DDIMPipeline" in info["text"] and "UNet" in info["text"]
+
+
 def test_images_load(pages):
     broken = [f"{rel}: {img['src']}" for rel, info in pages.items() for img in info["images"] if img["w"] == 0]
     assert not broken, "images that did not load:\n  " + "\n  ".join(broken)
