@@ -39,6 +39,8 @@ level = 0.95
 device = "auto"
 seed = 0
 max_batch_size = 512
+store_dir = ""           # folder of a resumable sample store (empty: no store, generate in memory)
+processes = 1            # generation workers started with accelerate (results do not depend on it)
 
 # %%
 import matplotlib.pyplot as plt
@@ -88,7 +90,8 @@ for name, model in loaded.items():
     images = {}  # this model's images, by method (only the statistics are kept)
     for label, (method, kw) in methods.items():
         run = antinb.estimate("brightness", model, n_images, method=method, seed=seed, steps=ddim_steps,
-                              max_batch_size=max_batch_size, keep_images=True, return_run=True, progress=False, **kw)
+                              max_batch_size=max_batch_size, keep_images=True, return_run=True, progress=False,
+                              store=store_dir or None, processes=processes, **kw)
         images[label] = run.images
     centre = stats.mean_image(torch.cat(list(images.values()))).float()
     for label, (method, kw) in methods.items():
@@ -221,7 +224,7 @@ if coverage_model:
         draw_kw = {"replicates": coverage_reps * coverage_replicates} if method == "rqmc" else kw
         run = antinb.estimate("brightness", cmodel, total, method=method, seed=seed + 1, steps=coverage_steps,
                               max_batch_size=max_batch_size, keep_images=True, return_run=True, progress=False,
-                              **draw_kw)
+                              store=store_dir or None, processes=processes, **draw_kw)
         cov_images[label] = run.images
     centre = stats.mean_image(torch.cat(list(cov_images.values()))).float()
     for label, x in cov_images.items():
