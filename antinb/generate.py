@@ -375,6 +375,10 @@ def generate(spec: GenerationSpec, store_root: str | os.PathLike, *, processes: 
     processes). Inside a distributed launch this process is one of the workers.
     """
     processes = _int("processes", processes, 1)
+    if processes > 1 and not _in_distributed_launch() and device != "cpu" and torch.cuda.is_available() \
+            and processes > torch.cuda.device_count():
+        raise ValueError(f"processes={processes} needs one GPU each, but {torch.cuda.device_count()} are visible; "
+                         "use fewer processes or device='cpu'")
     store = prepare(spec, store_root)
     if _in_distributed_launch():
         _run_worker(store, model=model, device=device, max_batch_size=max_batch_size, threads=threads,

@@ -208,7 +208,7 @@ def test_estimate_with_store(tmp_path, model_dir, loaded):
     assert calls == [] and torch.equal(again.values, run.values)  # everything came from the store
 
 
-def test_bad_specs_fail_before_sampling(tmp_path, model_dir, loaded):
+def test_bad_specs_fail_before_sampling(tmp_path, model_dir, loaded, monkeypatch):
     base = dict(model=str(model_dir), design="antithetic", n=8, statistics=("brightness",))
     bad = [({"statistics": ("sharpness",)}, "statistic 'sharpness' is unknown"),
            ({"design": "sobol"}, "design='sobol' is unknown"),
@@ -231,6 +231,12 @@ def test_bad_specs_fail_before_sampling(tmp_path, model_dir, loaded):
     spec = GenerationSpec(**base)
     with pytest.raises(ValueError, match="processes=0"):
         generate(spec, tmp_path, processes=0, model=loaded)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match="needs one GPU each, but 1 are visible"):
+        generate(spec, tmp_path, processes=2)
+    monkeypatch.undo()
+    assert not any(tmp_path.iterdir())
     with pytest.raises(ValueError, match="named statistic"):
         antinb.estimate(lambda x: x.mean(dim=(1, 2, 3)), loaded, 8, store=tmp_path)
     with pytest.raises(ValueError, match="labels must be an int"):
