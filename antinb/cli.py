@@ -1,4 +1,4 @@
-"""The ``antinb`` command line: ``antinb train``, ``antinb models``, ``antinb card``, ``antinb run``, ``antinb bench``."""
+"""The ``antinb`` command line: ``antinb train``, ``models``, ``card``, ``run``, ``generate``, ``bench``."""
 
 from __future__ import annotations
 

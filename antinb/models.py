@@ -93,6 +93,8 @@ class DiffusionModel:
     text_encoder: torch.nn.Module | None = None
     tokenizer: Any = None
     card: dict[str, Any] = field(default_factory=dict)
+    #: What :func:`load` was given (embedded name, folder or hub id): how another process loads it again.
+    source: str | None = None
     #: Memory format of the network's inputs (``torch.channels_last`` after :meth:`optimize`).
     memory_format: torch.memory_format = torch.contiguous_format
 
@@ -199,6 +201,11 @@ def _load_folder(path: Path, name: str, device: torch.device, dtype: torch.dtype
     return model.to(device)
 
 
+def _with_source(model: DiffusionModel, source: str) -> DiffusionModel:
+    model.source = source
+    return model
+
+
 def load(spec: str | os.PathLike, *, device: str | torch.device = "auto", dtype: torch.dtype | None = None,
          allow_download: bool = False) -> DiffusionModel:
     """Load an embedded model by name, a local diffusers folder, or a cached hub id.
@@ -209,10 +216,10 @@ def load(spec: str | os.PathLike, *, device: str | torch.device = "auto", dtype:
     dev = resolve_device(device)
     spec_str = os.fspath(spec)
     if spec_str in EMBEDDED:
-        return _load_folder(weights_dir(spec_str), spec_str, dev, dtype)
+        return _with_source(_load_folder(weights_dir(spec_str), spec_str, dev, dtype), spec_str)
     path = Path(spec_str).expanduser()
     if path.is_dir():
-        return _load_folder(path, path.name, dev, dtype)
+        return _with_source(_load_folder(path, path.name, dev, dtype), str(path.resolve()))
     parts = spec_str.split("/")
     if len(parts) == 2 and all(parts) and not spec_str.startswith((".", "/", "~")):
         from huggingface_hub import snapshot_download
@@ -226,6 +233,6 @@ def load(spec: str | os.PathLike, *, device: str | torch.device = "auto", dtype:
                 "(or set HF_HOME to it), pass a local diffusers folder, call "
                 f"load({spec_str!r}, allow_download=True) where the hub is reachable, or use an embedded "
                 f"model: {available()}") from err
-        return _load_folder(Path(folder), spec_str, dev, dtype)
+        return _with_source(_load_folder(Path(folder), spec_str, dev, dtype), spec_str)
     raise ValueError(f"spec={spec_str!r} is not an embedded model name, a local folder or a hub id "
                      f"'owner/name'; embedded models: {available()}")

@@ -201,11 +201,15 @@ def test_estimate_with_store(tmp_path, model_dir, loaded):
     plain = antinb.estimate("brightness", loaded, 16, **kw)  # no store: sampled in one call, as before
     torch.testing.assert_close(run.values, plain.values, atol=1e-6, rtol=0)
     calls = _counting(loaded)
-    with pytest.raises(ValueError, match="cannot tell how to load"):  # a loaded folder model has no spec
-        antinb.estimate("brightness", loaded, 16, store=tmp_path, **kw)
-    loaded.name = str(model_dir)  # what a loaded embedded model or hub id carries: a loadable name
+    assert loaded.source == str(model_dir.resolve())  # load() records how workers reload it
     again = antinb.estimate("brightness", loaded, 16, store=tmp_path, **kw)
     assert calls == [] and torch.equal(again.values, run.values)  # everything came from the store
+    source, loaded.source, loaded.name = loaded.source, None, "built-in-memory"
+    try:
+        with pytest.raises(ValueError, match="cannot tell how to load"):  # a model no process can reload
+            antinb.estimate("brightness", loaded, 16, store=tmp_path, **kw)
+    finally:
+        loaded.source, loaded.name = source, model_dir.name
 
 
 def test_bad_specs_fail_before_sampling(tmp_path, model_dir, loaded, monkeypatch):

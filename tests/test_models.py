@@ -71,3 +71,11 @@ def test_folder_without_unet_is_reported(tmp_path):
 def test_bad_device():
     with pytest.raises(ValueError, match="device="):
         models.resolve_device("gpu-please")
+
+
+def test_load_records_its_source_for_other_processes(cifar_folder):
+    from antinb.generate import model_spec
+
+    m = models.load(cifar_folder, device="cpu")
+    assert m.source == str(cifar_folder.resolve())
+    assert model_spec(m) == m.source
