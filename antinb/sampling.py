@@ -193,12 +193,16 @@ def sample(model: DiffusionModel, noise: torch.Tensor | NoiseBatch, *, sampler: 
     context, null_context = _contexts(model, prompts, n)
     x = z.to(device=device, dtype=torch.float32) * scheduler.init_noise_sigma
     eps = torch.empty_like(x) if len(bounds) > 1 else None
+    # The network gets its timesteps from a tensor already on the device (a CPU scalar would be
+    # copied, and on CUDA waited for, at every step); the scheduler keeps its CPU timesteps.
+    t_device = scheduler.timesteps.to(device)
+    pin = device.type == "cuda"
     bar = tqdm(scheduler.timesteps, desc=f"{sampler} x{n}", disable=not progress, leave=False)
     for step, t in enumerate(bar):
         x_in = scheduler.scale_model_input(x, t)
         for lo, hi in bounds:
             out = predict_eps(
-                model, x_in[lo:hi], t,
+                model, x_in[lo:hi], t_device[step],
                 labels=None if lab is None else lab[lo:hi],
                 context=None if context is None else context[lo:hi],
                 null_context=None if null_context is None else null_context[lo:hi],
@@ -211,7 +215,10 @@ def sample(model: DiffusionModel, noise: torch.Tensor | NoiseBatch, *, sampler: 
             callback(step, int(t), x, eps)
         variance_noise = None
         if eta > 0:
-            variance_noise = step_noise(step).to(device=device, dtype=torch.float32)
+            variance_noise = step_noise(step).float()  # drawn on the CPU: the same on every device
+            if pin:  # page-locked memory makes the copy asynchronous: no host/device sync per step
+                variance_noise = variance_noise.pin_memory()
+            variance_noise = variance_noise.to(device, non_blocking=pin)
             if variance_noise.shape != x.shape:
                 raise ValueError(f"step_noise returned shape {tuple(variance_noise.shape)}, expected {tuple(x.shape)}")
         x = scheduler.step(eps, t, x, eta=eta, use_clipped_model_output=eta > 0,
