@@ -45,7 +45,7 @@ from .models import DiffusionModel, available, load
 from .sampling import sample
 
 __all__ = ["Timing", "TARGETS", "time_interleaved", "count_unet", "paired_ratio", "compare_pipeline", "compare_pairing",
-           "unet_share", "throughput", "compare_options", "notebook_times", "run", "markdown", "device_slug",
+           "unet_share", "throughput", "compare_options", "notebook_times", "run", "PARTS", "markdown", "device_slug",
            "load_reports", "RESULTS_DIR"]
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
@@ -233,6 +233,9 @@ def throughput(model: DiffusionModel, *, batch_sizes: list[int], threads: list[i
                repeats: int) -> list[dict[str, Any]]:
     """Images per second of antithetic DDIM for every (threads, batch size); ``None`` threads
     means torch's current setting (on GPU threads hardly matter)."""
+    odd = [b for b in batch_sizes if b < 2 or b % 2]
+    if odd:
+        raise ValueError(f"batch sizes {odd} are not even: antithetic sampling needs whole pairs")
     rows = []
     for n_threads in threads:
         with _threads(n_threads):
@@ -332,17 +335,27 @@ def _targets(report: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: The measurements of :func:`run`, in order (``notebooks`` is handled separately).
+PARTS = ("pipeline", "pairing", "unet_share", "throughput", "options")
+
+
 def run(models: list[str] | None = None, *, device: str = "auto", batch: int = 64, steps: int = 20,
-        repeats: int = 7, batch_sizes: tuple[int, ...] = (1, 8, 32, 128), threads: tuple[int, ...] | None = None,
+        repeats: int = 7, batch_sizes: tuple[int, ...] = (2, 8, 32, 128), threads: tuple[int, ...] | None = None,
         options: tuple[str, ...] | None = None, notebooks: bool = False, out: str | Path | None = None,
-        progress: bool = True) -> dict[str, Any]:
+        only: tuple[str, ...] | None = None, progress: bool = True) -> dict[str, Any]:
     """Run every measurement and write the JSON report (default ``benchmarks/results/<device>.json``).
 
     ``models`` default to every embedded model; ``threads`` default to 1 .. all cores on CPU;
     ``options`` to ``channels_last`` on CPU and ``fp16``, ``channels_last``, ``compile`` on GPU.
+    ``only`` re-measures some parts (names in :data:`PARTS`, or ``"notebooks"``) for ``models`` and
+    updates the existing report in place (the update is listed in its ``updates``).
     """
     from tqdm import tqdm
 
+    if only is not None:
+        unknown = set(only) - set(PARTS) - {"notebooks"}
+        if unknown or not only:
+            raise ValueError(f"only={only!r}: choose from {list(PARTS) + ['notebooks']}")
     models = list(models or available())
     if not models:
         raise ValueError("no models to benchmark: none are embedded and none were given")
@@ -352,16 +365,21 @@ def run(models: list[str] | None = None, *, device: str = "auto", batch: int = 6
         threads = tuple(sorted({1, os.cpu_count() or 1})) if dev.type == "cpu" else (None,)
     if options is None:
         options = ("channels_last",) if dev.type == "cpu" else ("fp16", "channels_last", "compile")
-    report: dict[str, Any] = {
-        "device": dev.type if dev.type == "cpu" else torch.cuda.get_device_name(dev),
-        "device_type": dev.type, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-        "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "config": {"models": models, "batch": batch, "steps": steps, "repeats": repeats,
-                   "batch_sizes": list(batch_sizes), "threads": list(threads), "options": list(options)},
-        "pipeline": [], "pairing": [], "unet_share": [], "throughput": [], "options": [], "notebooks": {},
-    }
-    work = [(name, part) for name in models for part in ("pipeline", "pairing", "unet_share", "throughput", "options")]
+    path = Path(out) if out else RESULTS_DIR / f"{device_slug(dev)}.json"
+    parts = PARTS if only is None else tuple(p for p in PARTS if p in only)
+    if only is not None:
+        if not path.exists():
+            raise ValueError(f"only= updates an existing report, and {path} does not exist: run the full bench first")
+        report = json.loads(path.read_text())
+        names = {loaded[m].name for m in models} | set(models)  # rows carry the model's name
+        for part in parts:
+            report[part] = [r for r in report[part] if r["model"] not in names]
+        report.setdefault("updates", []).append(
+            {"parts": list(only), "models": models, "batch": batch, "steps": steps, "repeats": repeats,
+             "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
+    else:
+        report = _new_report(dev, models, batch, steps, repeats, batch_sizes, threads, options)
+    work = [(name, part) for name in models for part in parts]
     bar = tqdm(work, desc="bench", disable=not progress)
     for name, part in bar:
         bar.set_postfix_str(f"{name} {part}")
@@ -378,16 +396,29 @@ def run(models: list[str] | None = None, *, device: str = "auto", batch: int = 6
         elif part == "options" and options:
             report["options"].append(compare_options(name, batch=batch, steps=steps, repeats=max(1, repeats // 2),
                                                      device=str(dev), options=tuple(options)))
-    report["notebooks"] = notebook_times(run_ci=notebooks)
+    if only is None or "notebooks" in only:
+        report["notebooks"] = notebook_times(run_ci=notebooks)
     report["targets"] = _targets(report)
     report["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    path = Path(out) if out else RESULTS_DIR / f"{device_slug(dev)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report, indent=1))
     os.replace(tmp, path)
     report["path"] = str(path)
     return report
+
+
+def _new_report(dev: torch.device, models: list[str], batch: int, steps: int, repeats: int,
+                batch_sizes: tuple[int, ...], threads: tuple, options: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "device": dev.type if dev.type == "cpu" else torch.cuda.get_device_name(dev),
+        "device_type": dev.type, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+        "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": {"models": models, "batch": batch, "steps": steps, "repeats": repeats,
+                   "batch_sizes": list(batch_sizes), "threads": list(threads), "options": list(options)},
+        "pipeline": [], "pairing": [], "unet_share": [], "throughput": [], "options": [], "notebooks": {},
+    }
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -402,6 +433,9 @@ def markdown(report: dict[str, Any], *, figure: str | None = None) -> str:
              f"Batch {cfg['batch']}, DDIM-{cfg['steps']}, {cfg['repeats']} interleaved repeats; a ratio is the "
              "median of the per-repeat ratios of back-to-back runs (best = ratio of the minimum times).", "",
              "| target | measured (worst model) | target | met |", "|---|---|---|---|"]
+    for u in report.get("updates", []):
+        lines[4:4] = [f"Re-measured {u['time']}: {', '.join(u['parts'])} for {', '.join(u['models'])} (batch "
+                      f"{u['batch']}, DDIM-{u['steps']}, {u['repeats']} repeats); these rows replace the first run's.", ""]
     for name, t in report.get("targets", {}).items():
         lines.append(f"| {t['description']} | {t['worst']:.4f} | {t['target']} | {'yes' if t['met'] else '**no**'} |")
     lines += ["", "| model | antinb img/s | diffusers img/s | ratio (paired) | ratio (best) | PN/RR time (paired) | "

@@ -100,7 +100,7 @@ def _bench(args: argparse.Namespace) -> int:
     report = run(args.models or None, device=args.device, batch=args.batch, steps=args.steps, repeats=args.repeats,
                  batch_sizes=tuple(args.batch_sizes), threads=tuple(args.threads) if args.threads else None,
                  options=tuple(args.options) if args.options is not None else None, notebooks=args.notebooks,
-                 out=args.out)
+                 out=args.out, only=tuple(args.only) if args.only else None)
     print(markdown(report))
     print(f"report written to {report['path']}")
     return 0
@@ -180,12 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", type=int, default=64, help="batch size of the comparisons")
     b.add_argument("--steps", type=int, default=20, help="DDIM steps of the comparisons")
     b.add_argument("--repeats", type=int, default=7)
-    b.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 128], help="throughput grid")
+    b.add_argument("--batch-sizes", type=int, nargs="+", default=[2, 8, 32, 128], help="throughput grid (even: whole pairs)")
     b.add_argument("--threads", type=int, nargs="+", default=None, help="throughput grid (default 1 and all cores)")
     b.add_argument("--options", nargs="*", default=None,
                    help="speed options to compare: channels_last fp16 bf16 compile (default: by device)")
     b.add_argument("--notebooks", action="store_true", help="also time every notebook under the ci profile")
     b.add_argument("--out", default=None, help="report path (default benchmarks/results/<device>.json)")
+    b.add_argument("--only", nargs="+", default=None, metavar="PART",
+                   help="re-measure only these parts (pipeline pairing unet_share throughput options notebooks) "
+                        "and update the existing report")
     b.set_defaults(func=_bench)
     return p
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from antinb import bench, noise, plots, runner, sampling
+from antinb import bench, models, noise, plots, runner, sampling
 from conftest import tiny_unet
 
 
@@ -90,6 +90,17 @@ def test_run_writes_a_complete_report(tiny_folder, tmp_path):
     assert report["path"] == str(out)
     fig = plots.throughput(saved["throughput"])
     assert len(fig.axes[0].lines) >= 1
+    # re-measuring one part replaces its rows and keeps the others
+    updated = bench.run([str(tiny_folder)], device="cpu", batch=4, steps=2, repeats=3, only=("pairing",), out=out,
+                        progress=False)
+    assert len(updated["pairing"]) == 1 and len(updated["pairing"][0]["PN"]["seconds"]) == 3
+    assert updated["pipeline"] == saved["pipeline"] and updated["throughput"] == saved["throughput"]
+    assert [u["parts"] for u in updated["updates"]] == [["pairing"]]
+    assert "Re-measured" in bench.markdown(updated)
+    with pytest.raises(ValueError, match="does not exist"):
+        bench.run([str(tiny_folder)], device="cpu", only=("pairing",), out=tmp_path / "none.json", progress=False)
+    with pytest.raises(ValueError, match="choose from"):
+        bench.run([str(tiny_folder)], device="cpu", only=("speed",), out=out, progress=False)
 
 
 def test_notebook_times_read_the_book_stamps():
@@ -102,3 +113,5 @@ def test_notebook_times_read_the_book_stamps():
 def test_bad_option_is_rejected(tiny_folder):
     with pytest.raises(ValueError, match="unknown options"):
         bench.compare_options(str(tiny_folder), batch=2, steps=1, repeats=1, options=("turbo",))
+    with pytest.raises(ValueError, match="not even"):
+        bench.throughput(models.load(tiny_folder, device="cpu"), batch_sizes=[1, 4], threads=[1], steps=1, repeats=1)
