@@ -397,7 +397,10 @@ def run(models: list[str] | None = None, *, device: str = "auto", batch: int = 6
             report["options"].append(compare_options(name, batch=batch, steps=steps, repeats=max(1, repeats // 2),
                                                      device=str(dev), options=tuple(options)))
     if only is None or "notebooks" in only:
-        report["notebooks"] = notebook_times(run_ci=notebooks)
+        times = notebook_times(run_ci=notebooks)
+        if not notebooks and only is not None:  # an update without a ci run keeps the ci times it had
+            times["ci"] = report.get("notebooks", {}).get("ci", {})
+        report["notebooks"] = times
     report["targets"] = _targets(report)
     report["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     path.parent.mkdir(parents=True, exist_ok=True)

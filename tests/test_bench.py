@@ -97,6 +97,12 @@ def test_run_writes_a_complete_report(tiny_folder, tmp_path):
     assert updated["pipeline"] == saved["pipeline"] and updated["throughput"] == saved["throughput"]
     assert [u["parts"] for u in updated["updates"]] == [["pairing"]]
     assert "Re-measured" in bench.markdown(updated)
+    data = json.loads(out.read_text())
+    data["notebooks"]["ci"] = {"01_correlation": {"wall_s": 12.5}}
+    out.write_text(json.dumps(data))
+    refreshed = bench.run([str(tiny_folder)], device="cpu", only=("notebooks",), out=out, progress=False)
+    assert refreshed["notebooks"]["ci"] == {"01_correlation": {"wall_s": 12.5}}  # kept: no ci run asked for
+    assert set(refreshed["notebooks"]["book"]) == set(runner.notebooks())
     with pytest.raises(ValueError, match="does not exist"):
         bench.run([str(tiny_folder)], device="cpu", only=("pairing",), out=tmp_path / "none.json", progress=False)
     with pytest.raises(ValueError, match="choose from"):
