@@ -431,7 +431,7 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 def markdown(report: dict[str, Any], *, figure: str | None = None) -> str:
     """Markdown tables of one report (used by the book's performance appendix)."""
     cfg = report["config"]
-    lines = [f"### {report['device']} ({report['cores']} cores, torch {report['torch']}), measured "
+    lines = [f"## {report['device']} ({report['cores']} cores, torch {report['torch']}), measured "
              f"{report['started']}", "",
              f"Batch {cfg['batch']}, DDIM-{cfg['steps']}, {cfg['repeats']} interleaved repeats; a ratio is the "
              "median of the per-repeat ratios of back-to-back runs (best = ratio of the minimum times).", "",

@@ -96,7 +96,16 @@ def test_ddpm_result_does_not_depend_on_chunking(tmp_path, model_dir, loaded):
 # ----------------------------------------------------------------------------- processes
 
 
-def test_two_accelerate_processes_equal_one_bit_for_bit(tmp_path, model_dir, loaded):
+@pytest.fixture
+def one_thread():
+    """Float results of CPU kernels depend on the thread count: compare runs at the workers' 1 thread."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def test_two_accelerate_processes_equal_one_bit_for_bit(tmp_path, model_dir, loaded, one_thread):
     spec = GenerationSpec(model=str(model_dir), design="simplex", k=3, n=18, sampler="ddpm", steps=3, labels=1,
                           statistics=("brightness", "contrast", "centroid_x"), keep_images=True, chunk_groups=1)
     one = generate(spec, tmp_path / "one", progress=False)  # loads spec.model in this process
@@ -120,7 +129,7 @@ def test_launch_command_uses_accelerate_on_cpu(tmp_path):
     assert cmd[cmd.index("-m", 3):][:3] == ["-m", "antinb.generate", str(tmp_path)]
 
 
-def test_killed_run_resumes_with_only_the_unfinished_work(tmp_path, model_dir, loaded):
+def test_killed_run_resumes_with_only_the_unfinished_work(tmp_path, model_dir, loaded, one_thread):
     steps = 10
     spec = GenerationSpec(model=str(model_dir), design="antithetic", n=48, steps=steps, statistics=("brightness",),
                           chunk_groups=1)
