@@ -290,7 +290,7 @@ def test_performance_appendix_shows_the_committed_benchmarks(pages):
     reports = bench.load_reports()
     assert reports, "no benchmark report committed in benchmarks/results/ (run `antinb bench --notebooks`)"
     info = pages["book/performance.html"]
-    figures = [img for img in info["images"] if "/performance/throughput-" in img["src"]]
+    figures = [img for img in info["images"] if "throughput-" in img["src"].rsplit("/", 1)[-1]]
     assert len(figures) == sum(1 for r in reports if r.get("throughput"))
     assert all(img["w"] > 0 for img in figures)
     assert "DDIMPipeline" in info["text"] and "UNet" in info["text"]
