@@ -80,9 +80,11 @@ def write_card(folder: str | Path, *, pairs: int = 256, steps: int = 50, per_cla
         cond = ddim(model, noise.independent(len(labels), shape, seed=2), labels=labels,
                     guidance_scale=guidance_scale, **kw)
         pred = quality.classify(clf, metrics.to_unit(cond, (-1, 1)).clamp(0, 1))
-        card["conditional_accuracy"] = {"accuracy": float((pred == labels).float().mean()),
+        hit = (pred == labels).float().view(model.num_classes, per_class)
+        card["conditional_accuracy"] = {"accuracy": float(hit.mean()),
                                         "guidance_scale": guidance_scale, "per_class": per_class,
-                                        "n": len(labels)}
+                                        "n": len(labels),
+                                        "by_class": dict(zip(real_test.class_names, hit.mean(1).tolist()))}
         grid_imgs = cond.view(model.num_classes, per_class, *shape)[:, :8].flatten(0, 1)  # a row per class
     else:
         grid_imgs = rr[:64]
@@ -139,6 +141,9 @@ def _markdown(card: dict) -> str:
         ca = card["conditional_accuracy"]
         lines += [f"Class-conditional samples ({ca['per_class']} per class, guidance scale {ca['guidance_scale']}) "
                   f"are recognised as their class by the classifier: **{ca['accuracy']:.3f}**.", ""]
+        if "by_class" in ca:
+            lines += ["| class | " + " | ".join(ca["by_class"]) + " |", "|---" * (len(ca["by_class"]) + 1) + "|",
+                      "| accuracy | " + " | ".join(f"{v:.2f}" for v in ca["by_class"].values()) + " |", ""]
     lines += ["![samples](samples.png)", "",
               "Real (test split) vs generated distributions of the statistics the uncertainty findings estimate:",
               "", "| statistic | real mean | real sd | generated mean | generated sd |", "|---|---|---|---|---|"]

@@ -1,0 +1,38 @@
+"""Model cards: ``write_card`` measures a model folder and writes its numbers, figures and README."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from antinb import cards, training
+
+
+@pytest.fixture(scope="module")
+def card_folder(tmp_path_factory):
+    cfg = training.TrainConfig(dataset="mnist", conditional=True, architecture="tiny", steps=2, batch_size=8,
+                               seed=0, threads=1)
+    return training.train(cfg, tmp_path_factory.mktemp("card") / "m", progress=False)
+
+
+def test_card_numbers_and_files(card_folder):
+    card = cards.write_card(card_folder, pairs=8, steps=2, per_class=3, progress=False)
+    assert card == json.loads((card_folder / "card.json").read_text())
+    assert card["pairs"] == 8 and card["sampler"] == "DDIM (eta=0), 2 steps"
+    for key in ("pn_standard", "rr_standard", "pn_centered", "rr_centered"):
+        assert -1 <= card["correlation"][key]["mean"] <= 1
+    fd = card["frechet_distance"]
+    assert fd["n"] == 32 and fd["generated_vs_test"] > fd["train_vs_test_floor"] > 0
+    ca = card["conditional_accuracy"]
+    assert ca["n"] == 30 and ca["per_class"] == 3 and len(ca["by_class"]) == 10
+    # the overall accuracy is the mean of the per-class accuracies (equal class counts), each a multiple of 1/3
+    assert ca["accuracy"] == pytest.approx(sum(ca["by_class"].values()) / 10)
+    assert all(round(3 * v) == pytest.approx(3 * v) for v in ca["by_class"].values())
+    assert set(card["statistics"]) == set(cards.CARD_STATISTICS)
+    assert card["training"]["steps_done"] == 2
+    readme = (card_folder / "README.md").read_text()
+    assert f"**{ca['accuracy']:.3f}**" in readme and f"**{fd['generated_vs_test']:.2f}**" in readme
+    assert "| accuracy | " in readme
+    for fig in ("samples.png", "statistics.png", "pn_pairs.png"):
+        assert (card_folder / fig).stat().st_size > 1000, fig
