@@ -34,7 +34,8 @@ def _models(args: argparse.Namespace) -> int:
 def _card(args: argparse.Namespace) -> int:
     from .cards import write_card
 
-    write_card(args.folder, pairs=args.pairs, steps=args.steps, per_class=args.per_class)
+    write_card(args.folder, pairs=args.pairs, steps=args.steps, per_class=args.per_class,
+               guidance_scales=tuple(args.guidance_scales))
     return 0
 
 
@@ -134,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--pairs", type=int, default=256)
     c.add_argument("--steps", type=int, default=50)
     c.add_argument("--per-class", type=int, default=30, help="conditional samples per class for the accuracy")
+    c.add_argument("--guidance-scales", type=float, nargs="+", default=[1.0, 3.0], metavar="W",
+                   help="classifier-free guidance scales of the accuracy (1 = plain conditional; the first is the headline)")
     c.set_defaults(func=_card)
 
     r = sub.add_parser("run", help="execute notebooks with papermill under a parameter profile")

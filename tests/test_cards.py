@@ -17,7 +17,7 @@ def card_folder(tmp_path_factory):
 
 
 def test_card_numbers_and_files(card_folder):
-    card = cards.write_card(card_folder, pairs=8, steps=2, per_class=3, progress=False)
+    card = cards.write_card(card_folder, pairs=8, steps=2, per_class=3, guidance_scales=(1.0, 2.5), progress=False)
     assert card == json.loads((card_folder / "card.json").read_text())
     assert card["pairs"] == 8 and card["sampler"] == "DDIM (eta=0), 2 steps"
     for key in ("pn_standard", "rr_standard", "pn_centered", "rr_centered"):
@@ -25,14 +25,23 @@ def test_card_numbers_and_files(card_folder):
     fd = card["frechet_distance"]
     assert fd["n"] == 32 and fd["generated_vs_test"] > fd["train_vs_test_floor"] > 0
     ca = card["conditional_accuracy"]
-    assert ca["n"] == 30 and ca["per_class"] == 3 and len(ca["by_class"]) == 10
-    # the overall accuracy is the mean of the per-class accuracies (equal class counts), each a multiple of 1/3
-    assert ca["accuracy"] == pytest.approx(sum(ca["by_class"].values()) / 10)
-    assert all(round(3 * v) == pytest.approx(3 * v) for v in ca["by_class"].values())
+    assert ca["n"] == 30 and ca["per_class"] == 3 and [r["guidance_scale"] for r in ca["runs"]] == [1.0, 2.5]
+    assert ca["guidance_scale"] == 1.0 and ca["accuracy"] == ca["runs"][0]["accuracy"]  # the headline is w = 1
+    for run in ca["runs"]:
+        assert len(run["by_class"]) == 10
+        # the overall accuracy is the mean of the per-class accuracies (equal class counts), each a multiple of 1/3
+        assert run["accuracy"] == pytest.approx(sum(run["by_class"].values()) / 10)
+        assert all(round(3 * v) == pytest.approx(3 * v) for v in run["by_class"].values())
     assert set(card["statistics"]) == set(cards.CARD_STATISTICS)
     assert card["training"]["steps_done"] == 2
     readme = (card_folder / "README.md").read_text()
     assert f"**{ca['accuracy']:.3f}**" in readme and f"**{fd['generated_vs_test']:.2f}**" in readme
-    assert "| accuracy | " in readme
-    for fig in ("samples.png", "statistics.png", "pn_pairs.png"):
+    assert f"| 2.5 | {ca['runs'][1]['accuracy']:.3f} |" in readme and "](samples_w2.5.png)" in readme
+    for fig in ("samples.png", "samples_w2.5.png", "statistics.png", "pn_pairs.png"):
         assert (card_folder / fig).stat().st_size > 1000, fig
+
+
+def test_bad_guidance_scales(card_folder):
+    for bad in ((), (0.5,), (float("nan"),)):
+        with pytest.raises(ValueError, match="guidance_scales="):
+            cards.write_card(card_folder, pairs=2, steps=1, guidance_scales=bad, progress=False)
