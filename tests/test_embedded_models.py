@@ -48,9 +48,12 @@ def test_card_has_the_measured_numbers(name):
     training = json.loads((folder / "training.json").read_text())
     assert training["steps_done"] == card["training"]["steps_done"] > 0
     if SHIPPED[name][2]:
-        # Issue 3 asks for >= 0.8; the shipped model (1,051 steps) measures 0.45, reported in its card.
-        # This floor (4.5x chance for 10 classes) guards against a broken conditioning path.
-        assert card["conditional_accuracy"]["accuracy"] >= 0.3, "conditional samples recognised"
+        ca = card["conditional_accuracy"]
+        assert ca["guidance_scale"] == 1.0 and {r["guidance_scale"] for r in ca["runs"]} >= {1.0, 3.0}
+        # Issue 3 asks for >= 0.8; the shipped model (6,257 steps) measures 0.773 for plain conditional samples
+        # (w = 1) and 0.29 at w = 3, both reported in its card. This floor (6x chance for 10 classes) guards
+        # against a broken conditioning path.
+        assert ca["accuracy"] >= 0.6, "conditional samples recognised"
 
 
 @pytest.mark.parametrize("dataset, floor", [("fashion-mnist", 0.85), ("mnist", 0.93), ("photo-patches", 0.75)])
