@@ -35,8 +35,14 @@ __all__ = ["write_card", "CARD_STATISTICS"]
 CARD_STATISTICS = ("brightness", "contrast", "centroid_x", "centroid_y")
 
 
-def _grid_name(w: float, scales) -> str:
-    return "samples.png" if w == scales[0] else f"samples_w{w:g}.png"
+def _grid_name(i: int, w: float) -> str:
+    """File of the sample grid of the ``i``-th guidance scale ``w`` (the headline's is ``samples.png``)."""
+    return "samples.png" if i == 0 else f"samples_w{w:g}.png"
+
+
+def _save(fig, path: Path) -> None:
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
 
 
 def write_card(folder: str | Path, *, pairs: int = 256, steps: int = 50, per_class: int = 30,
@@ -91,7 +97,7 @@ def write_card(folder: str | Path, *, pairs: int = 256, steps: int = 50, per_cla
         labels = torch.arange(model.num_classes).repeat_interleave(per_class)
         z = noise.independent(len(labels), shape, seed=2)
         runs = []
-        for w in guidance_scales:
+        for i, w in enumerate(guidance_scales):
             # w = 1 is plain conditional sampling (eps_u + 1 (eps_c - eps_u) = eps_c): one pass, no guidance
             cond = ddim(model, z, labels=labels, guidance_scale=None if w == 1 else w, **kw)
             pred = quality.classify(clf, metrics.to_unit(cond, (-1, 1)).clamp(0, 1))
@@ -99,14 +105,11 @@ def write_card(folder: str | Path, *, pairs: int = 256, steps: int = 50, per_cla
             runs.append({"guidance_scale": float(w), "accuracy": float(hit.mean()),
                          "by_class": dict(zip(real_test.class_names, hit.mean(1).tolist()))})
             grid = cond.view(model.num_classes, per_class, *shape)[:, :8].flatten(0, 1)  # a row per class
-            fig = plots.image_grid(grid, nrow=8, value_range=(-1, 1))
-            fig.savefig(folder / _grid_name(w, guidance_scales), dpi=90, bbox_inches="tight")
-            plt.close(fig)
-        card["conditional_accuracy"] = {**runs[0], "per_class": per_class, "n": len(labels), "runs": runs}
+            _save(plots.image_grid(grid, nrow=8, value_range=(-1, 1)), folder / _grid_name(i, w))
+        card["conditional_accuracy"] = {"guidance_scale": runs[0]["guidance_scale"], "accuracy": runs[0]["accuracy"],
+                                        "per_class": per_class, "n": len(labels), "runs": runs}
     else:
-        fig = plots.image_grid(rr[:64], nrow=8, value_range=(-1, 1))
-        fig.savefig(folder / "samples.png", dpi=90, bbox_inches="tight")
-        plt.close(fig)
+        _save(plots.image_grid(rr[:64], nrow=8, value_range=(-1, 1)), folder / "samples.png")
 
     stat_rows = {}
     for name in CARD_STATISTICS:
@@ -117,12 +120,8 @@ def write_card(folder: str | Path, *, pairs: int = 256, steps: int = 50, per_cla
                            "generated_mean": float(gen_v.mean()), "generated_sd": float(gen_v.std())}
     card["statistics"] = stat_rows
 
-    fig = plots.real_vs_generated(test_imgs, generated, CARD_STATISTICS)
-    fig.savefig(folder / "statistics.png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    fig = plots.pair_grid(pn[:32], value_range=(-1, 1))
-    fig.savefig(folder / "pn_pairs.png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    _save(plots.real_vs_generated(test_imgs, generated, CARD_STATISTICS), folder / "statistics.png")
+    _save(plots.pair_grid(pn[:32], value_range=(-1, 1)), folder / "pn_pairs.png")
 
     card["training"] = {k: training[k] for k in ("steps_done", "wall_time_s", "final_loss", "n_parameters")}
     card["training"]["config"] = training["config"]
@@ -155,17 +154,17 @@ def _markdown(card: dict) -> str:
     ]
     if "conditional_accuracy" in card:
         ca = card["conditional_accuracy"]
-        runs = ca.get("runs", [ca])
-        names = list(runs[0]["by_class"]) if "by_class" in runs[0] else []
+        runs = ca["runs"]
+        names = list(runs[0]["by_class"])
         lines += [f"Class-conditional samples ({ca['per_class']} per class, {card['sampler']}) recognised as their "
                   f"class by the classifier, by classifier-free guidance scale w (w = 1: plain conditional "
                   f"sampling): **{ca['accuracy']:.3f}** at w = {runs[0]['guidance_scale']:g}.", "",
                   "| w | all | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
         lines += [f"| {r['guidance_scale']:g} | {r['accuracy']:.3f} | "
-                  + " | ".join(f"{v:.2f}" for v in r.get("by_class", {}).values()) + " |" for r in runs]
+                  + " | ".join(f"{v:.2f}" for v in r["by_class"].values()) + " |" for r in runs]
         lines += [""] + [f"Samples at w = {r['guidance_scale']:g} (a row per class):\n\n"
-                         f"![w={r['guidance_scale']:g}]({_grid_name(r['guidance_scale'], [x['guidance_scale'] for x in runs])})\n"
-                         for r in runs]
+                         f"![w={r['guidance_scale']:g}]({_grid_name(i, r['guidance_scale'])})\n"
+                         for i, r in enumerate(runs)]
     else:
         lines += ["![samples](samples.png)", ""]
     lines += ["Real (test split) vs generated distributions of the statistics the uncertainty findings estimate:",
