@@ -71,8 +71,10 @@ def test_05_uncertainty(out):
         # antithetic pairs tighten the brightness interval at equal n (rho close to -1 here)
         assert rec[f"ci_length/{m}/brightness/amc"] < rec[f"ci_length/{m}/brightness/mc"], m
         assert rec[f"eff_amc/{m}/brightness"] > 1 and rec[f"rho/{m}/brightness"] < 0
-        # the even statistic: positive within-pair correlation, AMC does not help
-        assert rec[f"rho/{m}/squared_distance"] > 0
+        # squared_distance is even in the *image* (about the mean image), so it is even in the noise only as far
+        # as the model is odd about its mean: it must be far less anti-correlated than brightness, but its sign is
+        # the model's (the 2,408-step mnist measures rho = -0.25 at the book's n = 256; fashion-mnist-cond +0.07)
+        assert rec[f"rho/{m}/squared_distance"] > rec[f"rho/{m}/brightness"] + 0.2, m
         assert rec[f"eff_amc/{m}/squared_distance"] < rec[f"eff_amc/{m}/brightness"]
         for slug in ("amc", "rqmc", "kamc4", "kamc8"):
             assert rec[f"eff_{slug}/{m}/brightness"] > 0
