@@ -172,7 +172,8 @@ def compare_pipeline(model: DiffusionModel, *, batch: int, steps: int, repeats: 
 
     def diffusers_call():
         gen = torch.Generator(device=model.device).manual_seed(0)
-        return pipe(batch_size=batch, generator=gen, num_inference_steps=steps, eta=0.0, output_type="np")
+        return pipe(batch_size=batch, generator=gen, num_inference_steps=steps, eta=0.0,
+                    use_clipped_model_output=True, output_type="np")  # the update rule antinb uses
 
     t = time_interleaved({"antinb": _sampler(model, z, steps, batch), "diffusers": diffusers_call},
                          images=batch, repeats=repeats, device=model.device)
