@@ -8,7 +8,10 @@
 # `(CI length MC / CI length method)^2` of about 4 to 136: e.g. brightness 32.7 (AMC, CIFAR-10),
 # 18.8 (AMC, Stable Diffusion). Since `Var(AMC) = Var(MC) (1 + rho)` with
 # `rho = corr(S(DM(z)), S(DM(-z)))`, AMC helps statistics that are close to odd in the noise and
-# cannot help an even one.
+# cannot help one that is even in the noise (`rho = 1`). A statistic even in the *image*, such as
+# `squared_distance` below, is even in the noise only as far as the model is odd about its mean
+# image: it usually has `rho` well above that of brightness, but a trained model can still make it
+# anti-correlated (a thick bright digit paired with a thin faint one are both far from the mean).
 #
 # **Design.** For every embedded model and every method — MC, AMC, K-AMC (simplex groups of `K`,
 # units = group means), RQMC (scrambled Sobol' noise, `R` replicates, units = replicate means) — we
@@ -282,7 +285,8 @@ print(f"\nBrightness, AMC: efficiency {amc_bright.min():.1f} to {amc_bright.max(
       f"(paper: 18.8 to 136.4 on its models).")
 print("Even statistic squared_distance: rho " + ", ".join(f"{m} {r:+.2f}" for m, r in even["rho"].items())
       + "; AMC efficiency " + ", ".join(f"{m} {e:.2f}" for m, e in even["AMC eff"].items())
-      + " (rho > 0 means AMC is worse than MC, as expected for an even statistic).")
+      + " (rho > 0 means AMC is worse than MC; an image-even statistic is only as even in the noise as the"
+      " model is odd about its mean image).")
 if len(spread):
     print("\nCaveat: " + ", ".join(f"{m} ({'reproduces' if ok else 'does NOT reproduce'} the data's spread; "
                                    f"min sd ratio {spread[spread.model == m].ratio.min():.2f})"
