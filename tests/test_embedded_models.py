@@ -50,18 +50,21 @@ def test_card_has_the_measured_numbers(name):
     if SHIPPED[name][2]:
         ca = card["conditional_accuracy"]
         assert ca["guidance_scale"] == 1.0 and {r["guidance_scale"] for r in ca["runs"]} >= {1.0, 3.0}
-        # Issue 3 asks for >= 0.8; the shipped model (6,257 steps) measures 0.773 for plain conditional samples
-        # (w = 1) and 0.29 at w = 3, both reported in its card. This floor (6x chance for 10 classes) guards
-        # against a broken conditioning path.
-        assert ca["accuracy"] >= 0.6, "conditional samples recognised"
+        # Issue 3 asks for >= 0.8. The shipped model (7,669 steps) measures 0.973 for guided samples at w = 3,
+        # the scale the conditional findings use, and 0.78 for plain conditional samples (w = 1; Shirt and Coat pull it
+        # down, the classifier's own weakest classes: 0.58 and 0.69 on real test images). Both are in its card; the w = 1 floor (6x chance
+        # for 10 classes) guards against a broken conditioning path.
+        by_w = {r["guidance_scale"]: r["accuracy"] for r in ca["runs"]}
+        assert by_w[3.0] >= 0.8, "guided conditional samples recognised (issue 3 criterion)"
+        assert ca["accuracy"] >= 0.6, "plain conditional samples recognised"
 
 
 def test_guidance_sharpens_the_class_of_the_shipped_conditional_model():
     """Classifier-free guidance at w = 3 must make samples *more* recognisable as their class.
 
     With the raw network noise paired with a clipped x0 (diffusers' DDIM default at eta = 0) the
-    guided samples broke: 0.47 on this sample against 0.97 with the noise re-derived from the
-    clipped x0 (antinb.sampling). 3 samples per class, DDIM-20.
+    guided samples broke: on the 6,257-step model, 0.47 on this sample against 0.97 with the noise
+    re-derived from the clipped x0 (antinb.sampling). 3 samples per class, DDIM-20.
     """
     m = antinb.load("fashion-mnist-cond", device="cpu")
     clf = quality.load_classifier("fashion-mnist")
