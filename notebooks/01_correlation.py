@@ -119,7 +119,11 @@ fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="per-pixel corr. across 
 # %% [markdown]
 # ## Ablation 2: classifier-free guidance scale
 # PN pairs of the class-conditional model, both members conditioned on the same class
-# (classes cycle over the pairs), for several guidance scales.
+# (classes cycle over the pairs), for several guidance scales, beside RR pairs of the same classes.
+# The centre is the mean image of *all* classes, so even independent same-class (RR) pairs
+# correlate positively, the more so as guidance makes a class's samples alike: the antithetic
+# effect here is the gap between the PN and the RR curve, not the sign of the PN one (the paper's
+# Stable Diffusion pairs share a prompt in the same way).
 
 # %%
 sweep = []
