@@ -32,7 +32,7 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _card(args: argparse.Namespace) -> int:
-    from .cards import write_card
+    from .book.cards import write_card
 
     write_card(args.folder, pairs=args.pairs, steps=args.steps, per_class=args.per_class,
                guidance_scales=tuple(args.guidance_scales))
@@ -40,7 +40,7 @@ def _card(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .runner import NOTEBOOK_DIR, NotebookError, notebook_parameters, notebooks, resolve, run_cli
+    from .book.runner import NOTEBOOK_DIR, NotebookError, notebook_parameters, notebooks, resolve, run_cli
 
     overrides = list(args.p or [])
     try:
@@ -62,11 +62,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from . import stats
+    from . import noise, stats
     from .generate import GenerationSpec, generate, prepare
     from .models import ModelNotFoundError
 
-    method = {"independent": "mc", "antithetic": "amc", "simplex": "kamc", "rqmc": "rqmc"}
     try:
         spec = GenerationSpec(model=args.model, design=args.design, n=args.n, k=args.k, replicates=args.replicates,
                               seed=args.seed, sampler=args.sampler, steps=args.steps, eta=args.eta,
@@ -82,11 +81,12 @@ def _generate(args: argparse.Namespace) -> int:
     if _in_distributed_launch() and int(os.environ.get("RANK", "0")) != 0:
         return 0  # under accelerate launch: one summary, from the main process
     store = prepare(spec, args.store)
-    extra = {"k": spec.k} if spec.design == "simplex" else {"replicates": spec.replicates} if spec.design == "rqmc" else {}
+    design = noise.DESIGNS[spec.design]
+    extra = design.kwargs(spec.k if design.param == "k" else spec.replicates)
     summary = {"store": str(store.folder), "chunks": store.n_chunks, "n": spec.n, "config": store.config,
                "statistics": {}}
     for s in spec.statistics:
-        est = stats.estimate_ci(out[s], method[spec.design], level=args.level, **extra)
+        est = stats.estimate_ci(out[s], design.method, level=args.level, **extra)
         summary["statistics"][s] = {"estimate": est.estimate, "ci_low": est.ci_low, "ci_high": est.ci_high,
                                     "method": est.method, "n_units": est.n_units, "level": est.level}
     if spec.keep_images:
@@ -96,7 +96,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import markdown, run
+    from .book.bench import markdown, run
 
     report = run(args.models or None, device=args.device, batch=args.batch, steps=args.steps, repeats=args.repeats,
                  batch_sizes=tuple(args.batch_sizes), threads=tuple(args.threads) if args.threads else None,

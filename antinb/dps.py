@@ -39,7 +39,8 @@ from tqdm import tqdm
 
 from .models import DiffusionModel
 from .noise import NoiseBatch, StepNoise
-from .sampling import _check_noise, _labels, chunk_bounds, make_scheduler, predict_eps
+from .sampling import StepNoiseSource, _check_noise, _labels, chunk_bounds, make_scheduler, predict_eps
+from ._checks import check_int as _check_int
 
 __all__ = [
     "OPERATORS",
@@ -59,18 +60,10 @@ class DPSCallback(Protocol):
     def __call__(self, step: int, t: int, x_t: torch.Tensor, x0_hat: torch.Tensor) -> None: ...
 
 
-StepNoiseSource = Callable[..., torch.Tensor]
-
 
 # --------------------------------------------------------------------------------------------
 # Measurement operators
 # --------------------------------------------------------------------------------------------
-
-
-def _check_int(name: str, value: object, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
-    return value
 
 
 def _check_sample_shape(shape: object) -> tuple[int, int, int]:

@@ -29,11 +29,7 @@ from . import metrics, noise, stats
 from .models import DiffusionModel, load
 from .sampling import sample
 
-__all__ = ["METHODS", "estimate", "EstimateRun"]
-
-#: method -> (noise design, estimator)
-METHODS: dict[str, tuple[str, str]] = {"mc": ("independent", "mc"), "amc": ("antithetic", "amc"),
-                                       "kamc": ("simplex", "kamc"), "rqmc": ("rqmc", "rqmc")}
+__all__ = ["estimate", "EstimateRun"]
 
 
 @dataclass(frozen=True)
@@ -63,8 +59,8 @@ def estimate(statistic: str | Callable[[torch.Tensor], torch.Tensor], model: Dif
     values do not depend on ``processes``; the statistic must then be a name (a function cannot
     name a store) and ``labels`` an int or ``None``. ``model`` may be a loaded model or its spec.
     """
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} is unknown; accepted values: {sorted(METHODS)}")
+    if method not in noise.METHODS:
+        raise ValueError(f"method={method!r} is unknown; accepted values: {sorted(noise.METHODS)}")
     if isinstance(statistic, str):
         named = metrics.statistic(statistic)  # raises ValueError for an unknown name, before any sampling
 
@@ -74,11 +70,12 @@ def estimate(statistic: str | Callable[[torch.Tensor], torch.Tensor], model: Dif
         fn = statistic
     if not callable(fn):
         raise ValueError(f"statistic={statistic!r} must be a name in {sorted(metrics.STATISTICS)} or a callable")
-    design, estimator = METHODS[method]
+    d = noise.METHODS[method]
+    design, estimator = d.name, d.method
     if method == "kamc":
-        k = 4 if k is None else k
+        k = d.check(k)
     if method == "rqmc":
-        replicates = 16 if replicates is None else replicates
+        replicates = d.check(replicates)
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise ValueError(f"processes={processes!r} must be an integer >= 1")
     if store is not None or processes > 1:

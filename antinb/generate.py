@@ -51,21 +51,14 @@ import torch
 
 from . import metrics, noise
 from .store import SampleStore
+from ._checks import check_int
 
 __all__ = ["GenerationSpec", "generate", "prepare", "model_fingerprint", "model_spec", "chunk_noise",
-           "launch_command", "DESIGN_OF_METHOD"]
+           "launch_command"]
 
-#: Estimation method names (:data:`antinb.estimation.METHODS`) accepted as designs.
-DESIGN_OF_METHOD = {"mc": "independent", "amc": "antithetic", "kamc": "simplex", "rqmc": "rqmc"}
 #: Rows per chunk aimed at when ``chunk_groups`` is not given.
 DEFAULT_CHUNK_ROWS = 64
 THREADS_ENV = "ANTINB_THREADS"
-
-
-def _int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -108,21 +101,16 @@ class GenerationSpec:
         if not isinstance(self.model, (str, os.PathLike)) or not os.fspath(self.model):
             raise ValueError(f"model={self.model!r} must be a model name, a folder or a hub id")
         set_("model", os.fspath(self.model))
-        design = DESIGN_OF_METHOD.get(self.design, self.design)
-        if design not in noise.DESIGNS:
-            raise ValueError(f"design={self.design!r} is unknown; accepted values: "
-                             f"{sorted(noise.DESIGNS)} (or {sorted(DESIGN_OF_METHOD)})")
+        design = noise.design(self.design).name  # a design or estimator name, else ValueError
         set_("design", design)
-        _int("n", self.n, 1)
-        _int("seed", self.seed, 0)
-        if design == "simplex":
-            set_("k", 4 if self.k is None else _int("k", self.k, 2))
-        elif self.k is not None:
-            raise ValueError(f"k={self.k!r} is only a parameter of design='simplex'")
-        if design == "rqmc":
-            set_("replicates", 16 if self.replicates is None else _int("replicates", self.replicates, 2))
-        elif self.replicates is not None:
-            raise ValueError(f"replicates={self.replicates!r} is only a parameter of design='rqmc'")
+        check_int("n", self.n, 1)
+        check_int("seed", self.seed, 0)
+        for param in ("k", "replicates"):
+            value = getattr(self, param)
+            if noise.DESIGNS[design].param == param:
+                set_(param, noise.DESIGNS[design].check(value))
+            elif value is not None:
+                raise ValueError(f"{param}={value!r} is not a parameter of design={design!r}")
         size = self.group_size if design != "rqmc" else 1
         if design == "rqmc" and self.n % self.replicates:
             raise ValueError(f"n={self.n} must be a multiple of replicates={self.replicates}")
@@ -130,7 +118,7 @@ class GenerationSpec:
             raise ValueError(f"n={self.n} must be a multiple of the group size {size} of design={design!r}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler={self.sampler!r} is unknown; accepted values: {sorted(SAMPLERS)}")
-        _int("steps", self.steps, 1)
+        check_int("steps", self.steps, 1)
         if self.eta is not None:
             if isinstance(self.eta, bool) or not isinstance(self.eta, (int, float)) or not math.isfinite(self.eta) \
                     or self.eta < 0:
@@ -140,7 +128,7 @@ class GenerationSpec:
                 raise ValueError(f"eta={self.eta!r} conflicts with sampler={self.sampler!r} (eta={fixed})")
             set_("eta", float(self.eta))
         if self.labels is not None:
-            _int("labels", self.labels, 0)
+            check_int("labels", self.labels, 0)
         if self.guidance_scale is not None:
             if isinstance(self.guidance_scale, bool) or not isinstance(self.guidance_scale, (int, float)) \
                     or not math.isfinite(self.guidance_scale):
@@ -164,13 +152,12 @@ class GenerationSpec:
         if self.chunk_groups is None:
             set_("chunk_groups", max(1, DEFAULT_CHUNK_ROWS // self.group_size))
         else:
-            _int("chunk_groups", self.chunk_groups, 1)
+            check_int("chunk_groups", self.chunk_groups, 1)
 
     @property
     def group_size(self) -> int:
         """Rows per group: 1, 2, ``k`` or ``n / replicates``."""
-        return {"independent": 1, "antithetic": 2, "simplex": self.k or 0}.get(
-            self.design, self.n // (self.replicates or 1))
+        return noise.DESIGNS[self.design].group_size(self.n, self.k if self.design == "simplex" else self.replicates)
 
     @property
     def n_groups(self) -> int:
@@ -183,7 +170,7 @@ class GenerationSpec:
 
     def config(self, fingerprint: str | None = None) -> dict[str, Any]:
         """The JSON dict that names the store: every field, the model's fingerprint and antinb's version."""
-        from . import __version__
+        from ._version import __version__
 
         cfg = {"kind": "antinb.generate", **dataclasses.asdict(self), "antinb_version": __version__}
         cfg["statistics"] = list(self.statistics)
@@ -374,7 +361,7 @@ def generate(spec: GenerationSpec, store_root: str | os.PathLike, *, processes: 
     ``spec.model`` itself; ``threads`` is their torch thread count (default: CPU count /
     processes). Inside a distributed launch this process is one of the workers.
     """
-    processes = _int("processes", processes, 1)
+    processes = check_int("processes", processes, 1)
     if processes > 1 and not _in_distributed_launch() and device != "cpu" and torch.cuda.is_available() \
             and processes > torch.cuda.device_count():
         raise ValueError(f"processes={processes} needs one GPU each, but {torch.cuda.device_count()} are visible; "

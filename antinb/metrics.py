@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "masked_l1",
     "VALUE_RANGES",
     "LUMA_WEIGHTS",
     "PERCEPTUAL_MIN_SIZE",
@@ -590,3 +591,20 @@ def psnr(
     with np.errstate(divide="ignore"):
         values = [peak_signal_noise_ratio(ri, ui, data_range=1.0) for ui, ri in zip(u, r)]
     return torch.tensor(values, dtype=torch.float64)
+
+
+def masked_l1(x: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor, *,
+              value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
+    """Mean absolute error to ``reference`` over the pixels where ``mask`` is 1, on the ``[0, 1]`` scale.
+
+    ``x`` ``(B, C, H, W)``; ``reference`` ``(C, H, W)`` or broadcastable to ``x``; ``mask`` broadcastable
+    to ``(1, 1, H, W)`` or ``(1, C, H, W)`` with values in {0, 1} (e.g. an inpainting operator's
+    ``mask``: observed pixels; ``1 - mask``: the hole). Returns ``(B,)``.
+    """
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        raise ValueError(f"x must have shape (B, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
+    m = torch.as_tensor(mask, dtype=torch.float64).expand(1, *x.shape[1:])
+    if float(m.sum()) == 0.0:
+        raise ValueError("mask selects no pixel")
+    diff = (to_unit(x.double(), value_range) - to_unit(torch.as_tensor(reference).double(), value_range)).abs()
+    return (diff * m).sum(dim=(1, 2, 3)) / m.sum()

@@ -236,3 +236,19 @@ def load(spec: str | os.PathLike, *, device: str | torch.device = "auto", dtype:
         return _with_source(_load_folder(Path(folder), spec_str, dev, dtype), spec_str)
     raise ValueError(f"spec={spec_str!r} is not an embedded model name, a local folder or a hub id "
                      f"'owner/name'; embedded models: {available()}")
+
+
+def dataset_of(model: DiffusionModel) -> str | None:
+    """The data set an embedded model was trained on (``training.json``'s ``config.dataset``).
+
+    ``None`` for models without a training record (local folders, hub ids): there is no offline
+    held-out split or quality classifier for them.
+    """
+    card = getattr(model, "card", None) or {}
+    if isinstance(card.get("dataset"), str):
+        return card["dataset"]
+    if model.name in EMBEDDED:
+        record = weights_dir(model.name) / "training.json"
+        if record.exists():
+            return json.loads(record.read_text()).get("config", {}).get("dataset")
+    return None

@@ -42,9 +42,13 @@ import scipy.fft
 import torch
 from scipy.special import ndtri
 from scipy.stats import qmc
+from ._checks import check_int as _check_int
 
 __all__ = [
     "DESIGNS",
+    "Design",
+    "METHODS",
+    "design",
     "MAX_SOBOL_DIMS",
     "NoiseBatch",
     "StepNoise",
@@ -115,12 +119,6 @@ class NoiseBatch:
 # --------------------------------------------------------------------------- validation
 
 
-def _check_int(name: str, value: object, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
-    return int(value)
-
-
 def _check_shape(shape: object) -> tuple[int, ...]:
     if not isinstance(shape, (tuple, list, torch.Size)) or len(shape) == 0:
         raise ValueError(f"shape={shape!r} must be a non-empty tuple of positive integers")
@@ -173,19 +171,11 @@ def _simplex_rows(gen: torch.Generator, size: int, d: int) -> torch.Tensor:
     return z.to(torch.float32)
 
 
-_GROUP_ROWS: dict[str, Callable[[torch.Generator, int, int], torch.Tensor]] = {
-    "independent": _iid_rows,
-    "antithetic": _antithetic_rows,
-    "simplex": _simplex_rows,
-    "rqmc": _iid_rows,  # per-step noise of an RQMC batch: independent rows
-}
-
-
 def _grouped_rows(
     design: str, n_groups: int, group_size: int, d: int, *, seed: int, stream: int, first: int
 ) -> torch.Tensor:
     """``(n_groups * group_size, D)`` rows of groups ``first .. first + n_groups - 1``."""
-    rows = _GROUP_ROWS[design]
+    rows = DESIGNS[design].rows
     out = torch.empty(n_groups * group_size, d, dtype=torch.float32)
     for j in range(n_groups):
         gen = _generator(seed, stream, first + j, design)
@@ -317,20 +307,74 @@ def rqmc(
     return NoiseBatch(torch.from_numpy(z).reshape(n, *shape), "rqmc", m, seed, start)
 
 
-#: Registry of initial-noise designs: name -> constructor.
-DESIGNS: dict[str, Callable[..., NoiseBatch]] = {
-    "independent": independent,
-    "antithetic": antithetic,
-    "simplex": simplex,
-    "rqmc": rqmc,
-}
-# The design-specific parameters each design takes (and requires) in :func:`make`.
-_DESIGN_PARAMS: dict[str, tuple[str, ...]] = {
-    "independent": (),
-    "antithetic": (),
-    "simplex": ("k",),
-    "rqmc": ("replicates",),
-}
+@dataclass(frozen=True)
+class Design:
+    """One initial-noise design: how it is drawn, its parameter, its groups and its estimator.
+
+    The single registry (:data:`DESIGNS`, and :data:`METHODS` keyed by estimator) that
+    :mod:`antinb.stats`, :mod:`antinb.estimation`, :mod:`antinb.generate` and the command line read.
+
+    Attributes:
+        name: the design (``"antithetic"``).
+        method: the estimator of :mod:`antinb.stats` whose units are this design's groups (``"amc"``).
+        draw: the constructor (``antithetic(n, shape, *, seed, start)``).
+        param: the design parameter (``"k"``, ``"replicates"``) or ``None``.
+        default: the parameter's default.
+        minimum: the parameter's smallest accepted value.
+        rows: draws one group's rows ``(size, D)`` from its generator: the initial noise of the
+            group and, with the same function, each step's noise, so per-step noise is mirrored
+            inside a group exactly as the initial noise (an RQMC batch gets independent step rows).
+    """
+
+    name: str
+    method: str
+    draw: Callable[..., NoiseBatch]
+    param: str | None = None
+    default: int | None = None
+    minimum: int = 2
+    rows: Callable[[torch.Generator, int, int], torch.Tensor] = _iid_rows
+
+    def check(self, value: object) -> int | None:
+        """The design parameter, validated (``None`` when the design has none; the default when not given)."""
+        if self.param is None:
+            if value is not None:
+                raise ValueError(f"{value!r} is not a parameter of design={self.name!r}")
+            return None
+        return _check_int(self.param, self.default if value is None else value, minimum=self.minimum)
+
+    def group_size(self, n: int, value: int | None = None) -> int:
+        """Rows per group of ``n`` rows: 1, 2, ``k``, or ``n / replicates`` (one RQMC replicate)."""
+        value = self.check(value)
+        if self.name == "rqmc":
+            if n % value:
+                raise ValueError(f"n={n} must be a multiple of replicates={value}")
+            return n // value
+        return {"independent": 1, "antithetic": 2, "simplex": value}[self.name]
+
+    def kwargs(self, value: int | None = None) -> dict[str, int]:
+        """``{param: value}`` for :func:`make` and :func:`antinb.stats.estimate_ci` (empty without a parameter)."""
+        value = self.check(value)
+        return {} if self.param is None else {self.param: value}
+
+
+#: Registry of initial-noise designs, by design name.
+DESIGNS: dict[str, Design] = {d.name: d for d in (
+    Design("independent", "mc", independent),
+    Design("antithetic", "amc", antithetic, rows=_antithetic_rows),
+    Design("simplex", "kamc", simplex, "k", default=4, rows=_simplex_rows),
+    Design("rqmc", "rqmc", rqmc, "replicates", default=16),
+)}
+#: The same designs, by the name of their estimator (``"mc"``, ``"amc"``, ``"kamc"``, ``"rqmc"``).
+METHODS: dict[str, Design] = {d.method: d for d in DESIGNS.values()}
+
+
+def design(name: str) -> Design:
+    """The :class:`Design` named by a design (``"antithetic"``) or by its estimator (``"amc"``)."""
+    found = DESIGNS.get(name) or METHODS.get(name) if isinstance(name, str) else None
+    if found is None:
+        raise ValueError(f"design={name!r} is unknown; accepted values: {sorted(DESIGNS)} "
+                         f"or the estimator names {sorted(METHODS)}")
+    return found
 
 
 def make(
@@ -349,15 +393,14 @@ def make(
     """
     if design not in DESIGNS:
         raise ValueError(f"design={design!r} must be one of {sorted(DESIGNS)}")
+    d = DESIGNS[design]
     given = {"k": k, "replicates": replicates}
-    wanted = _DESIGN_PARAMS[design]
     for name, value in given.items():
-        if name in wanted and value is None:
+        if name == d.param and value is None:
             raise ValueError(f"{name} is required for design={design!r}")
-        if name not in wanted and value is not None:
+        if name != d.param and value is not None:
             raise ValueError(f"{name}={value!r} is not a parameter of design={design!r}")
-    extra = {name: given[name] for name in wanted}
-    return DESIGNS[design](n, shape, **extra, seed=seed, start=start)
+    return d.draw(n, shape, **({d.param: given[d.param]} if d.param else {}), seed=seed, start=start)
 
 
 # --------------------------------------------------------------------------- per-step noise

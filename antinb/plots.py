@@ -89,7 +89,7 @@ def band(x: np.ndarray, values: np.ndarray, *, ax, label: str, quantiles=(0.1, 0
 
 def throughput(rows: Sequence[dict], *, title: str | None = None) -> plt.Figure:
     """Images per second against batch size (log-log), one line per model and thread count, from
-    :func:`antinb.bench.throughput` rows."""
+    :func:`antinb.book.bench.throughput` rows."""
     import pandas as pd
 
     df = pd.DataFrame(list(rows))

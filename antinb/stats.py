@@ -29,8 +29,16 @@ import numpy as np
 import torch
 from scipy import stats as sps
 
+from .noise import METHODS
+from ._checks import check_int as _check_group_size
+
 __all__ = [
     "ESTIMATORS",
+    "block_estimates",
+    "coverage_band",
+    "pixelwise_half_width",
+    "prefix_estimate",
+    "t_half_width",
     "Estimate",
     "amc",
     "antisymmetry_score",
@@ -200,12 +208,6 @@ def _as_values(values: ArrayLike) -> np.ndarray:
     return arr
 
 
-def _check_group_size(name: str, value: object, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
-    return int(value)
-
-
 def _check_level(level: float) -> float:
     if not isinstance(level, (int, float, np.floating)) or not 0.0 < float(level) < 1.0:
         raise ValueError(f"level={level!r} must be in the open interval (0, 1)")
@@ -221,6 +223,16 @@ def _units(values: np.ndarray, group_size: int, name: str) -> np.ndarray:
     return values.reshape(-1, group_size).mean(axis=1)
 
 
+def t_half_width(sd, n_units: int, level: float = 0.95):
+    """Half-width of the t-interval of a mean of ``n_units`` iid units with sample sd ``sd``.
+
+    ``t_{(1+level)/2, n_units-1} * sd / sqrt(n_units)``; ``sd`` may be a number or an array (one
+    interval per entry, e.g. per pixel).
+    """
+    q = float(sps.t.ppf(0.5 + _check_level(level) / 2.0, df=n_units - 1))
+    return q * sd / math.sqrt(n_units)
+
+
 def _from_units(method: str, units: np.ndarray, n: int, level: float) -> Estimate:
     if units.size < 2:
         raise ValueError(
@@ -230,8 +242,7 @@ def _from_units(method: str, units: np.ndarray, n: int, level: float) -> Estimat
     n_units = int(units.size)
     mean = float(units.mean())
     sd = float(units.std(ddof=1))
-    q = float(sps.t.ppf(0.5 + level / 2.0, df=n_units - 1))
-    half = q * sd / math.sqrt(n_units)
+    half = t_half_width(sd, n_units, level)
     return Estimate(method, mean, mean - half, mean + half, half, n, n_units, level, sd)
 
 
@@ -266,13 +277,23 @@ def rqmc(values: ArrayLike, replicates: int, *, level: float = 0.95) -> Estimate
     return _from_units(f"RQMC(R={r})", _units(v, v.size // r, "N/replicates"), v.size, level)
 
 
-#: Registry of estimators: method -> (function, design parameter it requires or None).
-ESTIMATORS: dict[str, tuple[Callable[..., Estimate], str | None]] = {
-    "mc": (mc, None),
-    "amc": (amc, None),
-    "kamc": (kamc, "k"),
-    "rqmc": (rqmc, "replicates"),
-}
+#: Registry of estimators: method -> function. The design parameter each takes (``k``,
+#: ``replicates``) and its group structure come from the one design registry, :data:`antinb.noise.METHODS`.
+ESTIMATORS: dict[str, Callable[..., Estimate]] = {"mc": mc, "amc": amc, "kamc": kamc, "rqmc": rqmc}
+
+
+def _design_kwargs(method: str, k: int | None, replicates: int | None) -> dict[str, int]:
+    """``{param: value}`` of ``method``'s design, checking that exactly its own parameter is given."""
+    if method not in ESTIMATORS:
+        raise ValueError(f"method={method!r} must be one of {sorted(ESTIMATORS)}")
+    wanted = METHODS[method].param
+    given = {"k": k, "replicates": replicates}
+    for name, value in given.items():
+        if name == wanted and value is None:
+            raise ValueError(f"{name} is required for method={method!r}")
+        if name != wanted and value is not None:
+            raise ValueError(f"{name}={value!r} is not a parameter of method={method!r}")
+    return {} if wanted is None else {wanted: given[wanted]}
 
 
 def estimate_ci(
@@ -287,18 +308,8 @@ def estimate_ci(
 
     ``k`` is required by (and only accepted for) ``"kamc"``, ``replicates`` by ``"rqmc"``.
     """
-    if method not in ESTIMATORS:
-        raise ValueError(f"method={method!r} must be one of {sorted(ESTIMATORS)}")
-    fn, wanted = ESTIMATORS[method]
-    given = {"k": k, "replicates": replicates}
-    for name, value in given.items():
-        if name == wanted and value is None:
-            raise ValueError(f"{name} is required for method={method!r}")
-        if name != wanted and value is not None:
-            raise ValueError(f"{name}={value!r} is not a parameter of method={method!r}")
-    if wanted is None:
-        return fn(values, level=level)
-    return fn(values, given[wanted], level=level)
+    kw = _design_kwargs(method, k, replicates)
+    return ESTIMATORS[method](values, *kw.values(), level=level)
 
 
 def relative_efficiency(reference: Estimate, other: Estimate) -> float:
@@ -376,3 +387,91 @@ def antisymmetry_score(f: ArrayLike, s: ArrayLike) -> np.ndarray:
     den = trapezoid((f - fbar) ** 2, s, axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return 1.0 - num / den
+
+
+# --------------------------------------------------------------------------- estimators on parts of a draw
+
+
+def prefix_estimate(values, method: str, n: int, *, k: int | None = None, replicates: int | None = None,
+                    level: float = 0.95) -> Estimate:
+    """The estimate that the first ``n`` images of a generated design would have given.
+
+    ``values`` ``(N,)`` are laid out as :func:`antinb.estimate` generates them. For ``mc``, ``amc``
+    and ``kamc`` the first ``n`` values are whole units (``n`` a multiple of 1, 2, ``k``), drawn
+    exactly as a run of size ``n`` would draw them. For ``rqmc`` (``replicates`` rows of ``m = N/R``,
+    replicate-major) it keeps the first ``n / R`` points of *every* replicate: the first ``2^j``
+    points of a scrambled Sobol' sequence are themselves a scrambled net, so ``n / R`` must be a power
+    of two. Nested budgets of one run give a curve of estimates without new sampling (the points
+    on it are correlated, not independent).
+    """
+    kw = _design_kwargs(method, k, replicates)
+    v = torch.as_tensor(values, dtype=torch.float64).reshape(-1)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 < n <= v.numel():
+        raise ValueError(f"n={n!r} must be an integer in [1, {v.numel()}]")
+    if method == "rqmc":
+        m_full, r = divmod(v.numel(), replicates)
+        m, rest = divmod(int(n), replicates)
+        if r or rest or m < 1 or m & (m - 1):
+            raise ValueError(f"n={n} must be replicates={replicates} times a power of two (and divide the "
+                             f"{v.numel()} values evenly)")
+        sub = v.reshape(replicates, m_full)[:, :m].reshape(-1)
+    else:
+        unit = METHODS[method].group_size(v.numel(), kw.get("k"))
+        if n % unit:
+            raise ValueError(f"n={n} must be a multiple of the group size {unit} of method={method!r}")
+        sub = v[: int(n)]
+    return estimate_ci(sub, method, level=level, **kw)
+
+
+def block_estimates(values, method: str, block: int, *, k: int | None = None, replicates: int | None = None,
+                    level: float = 0.95) -> list[Estimate]:
+    """Independent repetitions of an estimator: ``values`` ``(N,)`` cut into consecutive blocks of
+    ``block`` images, one :class:`antinb.stats.Estimate` per block.
+
+    Groups of a design are independent, so the blocks of one large draw are independent runs of
+    size ``block``: antithetic pairs and simplex groups of ``k`` never straddle a block when ``block``
+    is a multiple of the group size. For ``rqmc``, ``replicates`` is the number of replicates *per
+    block*; the large draw must hold ``N / block * replicates`` replicates of ``block / replicates``
+    points each (``antinb.estimate(..., n=N, replicates=N // block * replicates)``).
+    """
+    kw = _design_kwargs(method, k, replicates)
+    v = torch.as_tensor(values, dtype=torch.float64).reshape(-1)
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 2 or v.numel() % block:
+        raise ValueError(f"block={block!r} must be an integer >= 2 dividing len(values)={v.numel()}")
+    unit = replicates if method == "rqmc" else METHODS[method].group_size(int(block), kw.get("k"))
+    if block % unit:
+        raise ValueError(f"block={block} must be a multiple of {unit} for method={method!r}")
+    return [estimate_ci(b, method, level=level, **kw) for b in v.split(int(block))]
+
+
+def coverage_band(reps: int, level: float = 0.95, *, prob: float = 0.95) -> tuple[float, float]:
+    """Central ``prob`` range of the empirical coverage of ``reps`` independent ``level`` intervals.
+
+    The number of intervals covering is Binomial(``reps``, ``level``) when the nominal level holds;
+    an observed coverage outside this range is evidence against it at about ``1 - prob``.
+    """
+    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
+        raise ValueError(f"reps={reps!r} must be a positive integer")
+    for name, p in (("level", level), ("prob", prob)):
+        if not 0.0 < float(p) < 1.0:
+            raise ValueError(f"{name}={p!r} must be in (0, 1)")
+    lo, hi = sps.binom.ppf([(1 - prob) / 2, (1 + prob) / 2], int(reps), float(level))
+    return float(lo) / reps, float(hi) / reps
+
+
+def pixelwise_half_width(x: torch.Tensor, method: str, *, k: int | None = None, level: float = 0.95) -> torch.Tensor:
+    """Per-pixel CI half-width of the mean image from samples ``x`` ``(N, C, H, W)``: ``(C, H, W)``.
+
+    The same construction as :func:`estimate_ci`, pixel by pixel: units are the single
+    samples (``mc``), pair means (``amc``, consecutive rows ``2i, 2i+1``) or group means of ``k``
+    (``kamc``); half-width ``t_{(1+level)/2, units-1} sd(units) / sqrt(units)``.
+    """
+    unit = {"mc": 1, "amc": 2, "kamc": k}.get(method, 0)
+    if method not in ("mc", "amc", "kamc") or (method == "kamc" and (k is None or k < 2)):
+        raise ValueError(f"method={method!r} must be 'mc', 'amc' or 'kamc' (with k >= 2)")
+    if not isinstance(x, torch.Tensor) or x.ndim < 2 or x.shape[0] % unit or x.shape[0] // unit < 2:
+        raise ValueError(f"x must have shape (N, ...) with N a multiple of {unit} and at least 2 units")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level={level!r} must be in (0, 1)")
+    units = x.detach().double().reshape(x.shape[0] // unit, unit, *x.shape[1:]).mean(1)
+    return t_half_width(units.std(0, correction=1), units.shape[0], level).float()

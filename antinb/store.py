@@ -126,7 +126,7 @@ class SampleStore:
     # ------------------------------------------------------------------ manifest
 
     def manifest(self) -> dict[str, Any]:
-        from . import __version__
+        from ._version import __version__
 
         return {"format": FORMAT, "key": self.key, "config": self.config, "n_groups": self.n_groups,
                 "chunk_groups": self.chunk_groups, "group_size": self.group_size, "n_chunks": self.n_chunks,

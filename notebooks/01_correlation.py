@@ -32,7 +32,7 @@ import seaborn as sns
 import torch
 
 import antinb
-from antinb import experiments, noise, plots, stats
+from antinb import findings, models, pairs, noise, plots, stats
 
 sns.set_theme(style="whitegrid", context="notebook")
 torch.manual_seed(seed)
@@ -48,10 +48,10 @@ settings = {"DDIM": ("ddim", ddim_steps, ["PN", "RR"]), "DDPM": ("ddpm", ddpm_st
 samples, corr, rows = {}, {}, []
 for name, model in loaded.items():
     for label, (sampler, steps, pairings) in settings.items():
-        sets = {p: experiments.pair_samples(model, n_pairs, p, sampler=sampler, steps=steps, seed=seed,
+        sets = {p: pairs.pair_samples(model, n_pairs, p, sampler=sampler, steps=steps, seed=seed,
                                             max_batch_size=max_batch_size, progress=False) for p in pairings}
         samples[name, label] = sets
-        corr[name, label] = experiments.correlations(sets)
+        corr[name, label] = findings.correlation.correlations(sets)
         for pairing, c in corr[name, label].items():
             rows.append({"model": name, "sampler": f"{label}-{steps}", "pairs": pairing, "n": n_pairs,
                          "standard": f"{c['standard'].mean():+.3f} ± {c['standard'].std():.3f}",
@@ -131,10 +131,10 @@ if guidance_model:
     gmodel = loaded.get(guidance_model) or antinb.load(guidance_model, device=device)
     labels = torch.arange(2 * guidance_pairs) // 2 % gmodel.num_classes  # same class within a pair
     for w in guidance_scales:
-        sets = {p: experiments.pair_samples(gmodel, guidance_pairs, p, steps=ddim_steps, seed=seed, labels=labels,
+        sets = {p: pairs.pair_samples(gmodel, guidance_pairs, p, steps=ddim_steps, seed=seed, labels=labels,
                                             guidance_scale=w, max_batch_size=max_batch_size, progress=False)
                 for p in ("PN", "RR")}
-        c = experiments.correlations(sets)
+        c = findings.correlation.correlations(sets)
         for p in sets:
             sweep.append({"guidance": w, "pairs": p, "centered": c[p]["centered"].mean().item(),
                           "standard": c[p]["standard"].mean().item()})

@@ -24,7 +24,7 @@ import pandas as pd
 import seaborn as sns
 
 import antinb
-from antinb import experiments, plots
+from antinb import findings, models, pairs, plots
 
 sns.set_theme(style="whitegrid", context="notebook")
 loaded = {name: antinb.load(name, device=device) for name in models}
@@ -34,7 +34,7 @@ samplers = {"DDIM": ("ddim", ddim_steps), "DDPM": ("ddpm", ddpm_steps)}
 traj, rows = {}, []
 for name, model in loaded.items():
     for label, (sampler, steps) in samplers.items():
-        tr = experiments.trajectory_correlations(model, n_pairs, sampler=sampler, steps=steps, seed=seed,
+        tr = findings.trajectory.trajectory_correlations(model, n_pairs, sampler=sampler, steps=steps, seed=seed,
                                                  max_batch_size=max_batch_size, progress=False)
         traj[name, label] = tr
         x_mean, e_mean = tr["x"].mean(0), tr["eps"].mean(0)

@@ -30,7 +30,7 @@ import pandas as pd
 import seaborn as sns
 
 import antinb
-from antinb import experiments
+from antinb import findings
 
 sns.set_theme(style="whitegrid", context="notebook")
 loaded = {name: antinb.load(name, device=device) for name in models}
@@ -38,10 +38,10 @@ loaded = {name: antinb.load(name, device=device) for name in models}
 # %%
 slices, resid, rows = {}, {}, []
 for name, model in loaded.items():
-    ts = experiments.default_timesteps(model, n_timesteps)
-    slices[name] = experiments.eps_slices(model, ts, n_x=n_x, n_coords=n_coords, n_s=n_s, seed=seed,
+    ts = findings.symmetry.default_timesteps(model, n_timesteps)
+    slices[name] = findings.symmetry.eps_slices(model, ts, n_x=n_x, n_coords=n_coords, n_s=n_s, seed=seed,
                                           max_batch_size=max_batch_size)
-    resid[name] = experiments.symmetry_residual(model, ts, n=n_residual, seed=seed, max_batch_size=max_batch_size)
+    resid[name] = findings.symmetry.symmetry_residual(model, ts, n=n_residual, seed=seed, max_batch_size=max_batch_size)
     for i, t in enumerate(ts):
         sc = slices[name]["scores"][i]
         rows.append({"model": name, "t": t, "slices": len(sc), "AS mean": sc.mean(), "AS 10% quantile": np.quantile(sc, 0.1),

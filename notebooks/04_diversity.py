@@ -38,7 +38,7 @@ import seaborn as sns
 import torch
 
 import antinb
-from antinb import data, experiments, metrics, plots, quality
+from antinb import data, findings, models, pairs, metrics, plots, quality
 
 sns.set_theme(style="whitegrid", context="notebook")
 torch.manual_seed(seed)
@@ -58,7 +58,7 @@ print({name: f"{m.sample_shape}, conditioning={m.conditioning}" for name, m in l
 samples, per_pair, rows = {}, {}, []
 for name, model in loaded.items():
     for pairing in ("PN", "RR"):
-        x = experiments.pair_samples(model, n_pairs, pairing, sampler="ddim", steps=ddim_steps, seed=seed,
+        x = pairs.pair_samples(model, n_pairs, pairing, sampler="ddim", steps=ddim_steps, seed=seed,
                                      max_batch_size=max_batch_size, progress=False)
         samples[name, pairing] = x
         dist = metrics.perceptual_distance(x[0::2], x[1::2], backend=perceptual_backend, device=str(model.device))
@@ -117,7 +117,7 @@ by_class = pd.DataFrame()
 if class_model:
     cmodel = loaded.get(class_model) or antinb.load(class_model, device=device)
     n_classes = cmodel.num_classes
-    class_names = data.load_dataset(experiments.dataset_of(cmodel), "test").class_names
+    class_names = data.load_dataset(models.dataset_of(cmodel), "test").class_names
     card_runs = cmodel.card.get("conditional_accuracy", {}).get("runs", [])
     print(f"{class_model} card, class accuracy of conditional samples by guidance scale: "
           + (", ".join(f"w = {r['guidance_scale']:g}: {r['accuracy']:.2f}" for r in card_runs) or "no card"))
@@ -125,7 +125,7 @@ if class_model:
     pair_class = labels[0::2].numpy()
     class_samples, class_rows = {}, []
     for pairing in ("PN", "RR"):
-        x = experiments.pair_samples(cmodel, class_pairs * n_classes, pairing, steps=ddim_steps, seed=seed,
+        x = pairs.pair_samples(cmodel, class_pairs * n_classes, pairing, steps=ddim_steps, seed=seed,
                                      labels=labels, guidance_scale=guidance_scale, max_batch_size=max_batch_size,
                                      progress=False)
         class_samples[pairing] = x
@@ -201,7 +201,7 @@ table1.round(1)
 # %%
 fd_rows = []
 for name, model in loaded.items():
-    dataset = experiments.dataset_of(model)
+    dataset = models.dataset_of(model)
     if dataset is None:
         print(f"{name}: no offline data set or classifier, quality check skipped")
         continue

@@ -53,7 +53,7 @@ import seaborn as sns
 import torch
 
 import antinb
-from antinb import experiments, metrics, stats
+from antinb import findings, models, pairs, metrics, stats
 
 sns.set_theme(style="whitegrid", context="notebook")
 loaded = {name: antinb.load(name, device=device) for name in models}
@@ -188,11 +188,11 @@ curve = []
 for name in loaded:
     for s in all_stats:
         for n in budgets:
-            mc_n = experiments.prefix_estimate(values[name, "MC", s], "mc", n, level=level)
+            mc_n = stats.prefix_estimate(values[name, "MC", s], "mc", n, level=level)
             for label, (method, kw) in methods.items():
                 if label == "MC":
                     continue
-                e = experiments.prefix_estimate(values[name, label, s], method, n, level=level, **kw)
+                e = stats.prefix_estimate(values[name, label, s], method, n, level=level, **kw)
                 curve.append({"model": name, "statistic": s, "n": n, "method": label,
                               "efficiency": stats.relative_efficiency(mc_n, e)})
 curve = pd.DataFrame(curve)
@@ -234,8 +234,8 @@ if coverage_model:
         for s in statistics:
             cov_values[label, s] = metrics.statistic(s)(x).double()
         cov_values[label, "squared_distance"] = metrics.squared_distance(x, centre).double()
-    band = experiments.coverage_band(coverage_reps, level)
-    pooled_band = experiments.coverage_band(coverage_reps * len(methods), level)
+    band = stats.coverage_band(coverage_reps, level)
+    pooled_band = stats.coverage_band(coverage_reps * len(methods), level)
     cov_rows = []
     for s in all_stats:
         pooled = torch.cat([cov_values[label, s] for label in methods])
@@ -243,7 +243,7 @@ if coverage_model:
         hits = []
         for label, (method, kw) in methods.items():
             block_kw = {"replicates": coverage_replicates} if method == "rqmc" else kw
-            blocks = experiments.block_estimates(cov_values[label, s], method, coverage_n, level=level, **block_kw)
+            blocks = stats.block_estimates(cov_values[label, s], method, coverage_n, level=level, **block_kw)
             covered = [b.covers(reference) for b in blocks]
             hits += covered
             antinb.record(f"coverage/{slugs[label]}/{s}", np.mean(covered))

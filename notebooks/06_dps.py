@@ -45,7 +45,7 @@ import seaborn as sns
 import torch
 
 import antinb
-from antinb import data, dps, experiments, metrics, noise, plots, stats
+from antinb import data, dps, metrics, models, noise, plots, stats
 
 sns.set_theme(style="whitegrid", context="notebook")
 loaded = {name: antinb.load(name, device=device) for name in models}
@@ -62,7 +62,7 @@ runs = {}
 for name, model in loaded.items():
     c, h, w = model.sample_shape
     if truth == "test":
-        dataset = experiments.dataset_of(model)
+        dataset = models.dataset_of(model)
         if dataset is None:
             raise ValueError(f"model {name!r} has no offline test split; run with truth='model'")
         real = data.load_dataset(dataset, "test").images
@@ -98,10 +98,10 @@ for name, out in runs.items():
         t = out["truth"][i]
         post = torch.cat([out["independent"][i], out["antithetic"][i]])
         check.append({"model": name, "image": i,
-                      "DPS observed": experiments.masked_l1(post, t, mask).mean().item(),
-                      "unconditional observed": experiments.masked_l1(out["unconditional"], t, mask).mean().item(),
-                      "DPS hole": experiments.masked_l1(post, t, 1 - mask).mean().item(),
-                      "unconditional hole": experiments.masked_l1(out["unconditional"], t, 1 - mask).mean().item()})
+                      "DPS observed": metrics.masked_l1(post, t, mask).mean().item(),
+                      "unconditional observed": metrics.masked_l1(out["unconditional"], t, mask).mean().item(),
+                      "DPS hole": metrics.masked_l1(post, t, 1 - mask).mean().item(),
+                      "unconditional hole": metrics.masked_l1(out["unconditional"], t, 1 - mask).mean().item()})
 check = pd.DataFrame(check)
 consistency = check.groupby("model", sort=False)[["DPS observed", "unconditional observed", "DPS hole",
                                                   "unconditional hole"]].mean()
@@ -132,8 +132,8 @@ for name, out in runs.items():
     for i in range(n_truth):
         post = torch.cat([out["independent"][i], out["antithetic"][i]])
         maps = {"posterior sd": dps.posterior_summary(metrics.to_unit(post))["sd"],
-                "half-width MC": experiments.pixelwise_half_width(metrics.to_unit(out["independent"][i]), "mc"),
-                "half-width AMC": experiments.pixelwise_half_width(metrics.to_unit(out["antithetic"][i]), "amc")}
+                "half-width MC": stats.pixelwise_half_width(metrics.to_unit(out["independent"][i]), "mc"),
+                "half-width AMC": stats.pixelwise_half_width(metrics.to_unit(out["antithetic"][i]), "amc")}
         vmax = float(max(m.max() for m in maps.values()))
         for ax, (title, m) in zip(axes[i], maps.items()):
             im = ax.imshow(m.mean(0).numpy(), cmap="magma", vmin=0, vmax=vmax)
@@ -168,8 +168,8 @@ for name, out in runs.items():
             row[f"{label} CI MC"], row[f"{label} CI AMC"] = mc.length, amc.length
             row[f"{label} eff"] = stats.relative_efficiency(mc, amc)
             row[f"rho {label}"] = stats.pair_value_correlation(fn(amc_x, t))
-        hw_mc = experiments.pixelwise_half_width(metrics.to_unit(mc_x), "mc")
-        hw_amc = experiments.pixelwise_half_width(metrics.to_unit(amc_x), "amc")
+        hw_mc = stats.pixelwise_half_width(metrics.to_unit(mc_x), "mc")
+        hw_amc = stats.pixelwise_half_width(metrics.to_unit(amc_x), "amc")
         maps.append((hw_mc / hw_amc) ** 2)
         for label, where in (("pixel", torch.ones_like(hole)), ("hole", hole)):
             row[f"{label} CI MC"] = 2 * hw_mc[where].mean().item()

@@ -11,7 +11,8 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from antinb import bench, models, noise, plots, runner, sampling
+from antinb import models, noise, plots, sampling
+from antinb.book import bench, runner
 from conftest import tiny_unet
 
 

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from antinb import book, runner
+from antinb import book
+from antinb.book import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 EXECUTED = ROOT / "book" / "executed"
@@ -285,7 +286,7 @@ def test_browser_visits_every_page(pages, book_html):
 
 @pytest.mark.slow
 def test_performance_appendix_shows_the_committed_benchmarks(pages):
-    from antinb import bench
+    from antinb.book import bench
 
     reports = bench.load_reports()
     assert reports, "no benchmark report committed in benchmarks/results/ (run `antinb bench --notebooks`)"

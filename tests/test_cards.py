@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from antinb import cards, training
+from antinb import training
+from antinb.book import cards
 
 
 @pytest.fixture(scope="module")

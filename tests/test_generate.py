@@ -228,7 +228,7 @@ def test_bad_specs_fail_before_sampling(tmp_path, model_dir, loaded, monkeypatch
            ({"n": 7}, "n=7 must be a multiple of the group size 2"),
            ({"design": "simplex", "k": 3}, "n=8 must be a multiple of the group size 3"),
            ({"design": "rqmc", "replicates": 3}, "n=8 must be a multiple of replicates=3"),
-           ({"k": 3}, "k=3 is only a parameter"),
+           ({"k": 3}, "k=3 is not a parameter"),
            ({"statistics": (), "keep_images": False}, "nothing to keep"),
            ({"statistics": ("brightness", "brightness")}, "twice"),
            ({"sampler": "euler"}, "sampler='euler'"),
@@ -276,7 +276,7 @@ def test_cli_generate_prints_a_summary(tmp_path, model_dir, capsys):
 
 
 def test_run_processes_needs_the_parameter(monkeypatch, capsys):
-    from antinb import runner
+    from antinb.book import runner
 
     seen = {}
     monkeypatch.setattr(runner, "run_cli", lambda notebook, **kw: seen.update(kw, notebook=notebook) or 0)

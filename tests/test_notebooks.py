@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import antinb
-from antinb import runner
+from antinb.book import runner
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,8 @@ import math
 import pytest
 
 import antinb
-from antinb import experiments, metrics, runner
+from antinb import findings, metrics, models, pairs, stats
+from antinb.book import runner
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +85,7 @@ def test_05_uncertainty(out):
     assert len(cov) == 6 * 6  # 5 methods + all pooled, 6 statistics
     assert all(0.0 <= v <= 1.0 for v in cov.values())
     # pooled over the 5 methods: 5 * reps independent intervals per statistic; fail only far outside
-    lo, _ = experiments.coverage_band(5 * reps, params["level"], prob=0.999)
+    lo, _ = stats.coverage_band(5 * reps, params["level"], prob=0.999)
     for key, v in cov.items():
         if key.startswith("coverage/all/"):
             assert v >= lo, (key, v, lo)

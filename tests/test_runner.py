@@ -9,7 +9,7 @@ import sys
 import nbformat
 import pytest
 
-from antinb import runner
+from antinb.book import runner
 
 
 def test_notebooks_are_listed_in_order():

@@ -25,10 +25,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from . import metrics, noise, plots, quality, stats  # noqa: E402
-from .data import load_dataset  # noqa: E402
-from .models import load  # noqa: E402
-from .sampling import ddim  # noqa: E402
+from .. import metrics, noise, plots, quality, stats  # noqa: E402
+from ..data import load_dataset  # noqa: E402
+from ..models import load  # noqa: E402
+from ..sampling import ddim  # noqa: E402
 
 __all__ = ["write_card", "CARD_STATISTICS"]
 

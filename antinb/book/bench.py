@@ -40,15 +40,15 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from . import noise
-from .models import DiffusionModel, available, load
-from .sampling import sample
+from .. import noise
+from ..models import DiffusionModel, available, load
+from ..sampling import sample
 
 __all__ = ["Timing", "TARGETS", "time_interleaved", "count_unet", "paired_ratio", "compare_pipeline", "compare_pairing",
            "unet_share", "throughput", "compare_options", "notebook_times", "run", "PARTS", "markdown", "device_slug",
            "load_reports", "RESULTS_DIR"]
 
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 #: Targets of the issue: name -> (description, comparison, threshold).
 TARGETS: dict[str, tuple[str, str, float]] = {

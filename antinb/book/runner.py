@@ -30,57 +30,19 @@ from typing import Any
 
 import yaml
 
+from ..records import RECORD_ENV, record, records
+
 __all__ = ["record", "records", "run", "run_cli", "NotebookError", "ROOT", "NOTEBOOK_DIR", "EXECUTED_DIR",
            "notebooks", "resolve", "profile_parameters", "source_hash", "package_hash", "stamp_of", "is_stale",
            "notebook_parameters"]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 PARAMS_DIR = NOTEBOOK_DIR / "params"
 EXECUTED_DIR = ROOT / "book" / "executed"
-RECORD_ENV = "ANTINB_RECORD_FILE"
-
-_RECORDS: dict[str, Any] = {}
-
 
 class NotebookError(RuntimeError):
     """A notebook could not be run: bad parameter, missing model, or a failing cell."""
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        value = value.item()
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def record(name: str, value: Any) -> Any:
-    """Record a headline number of a notebook (collected by the runner); returns ``value``.
-
-    Values may be numbers, strings, lists or dicts of them (tensors and numpy scalars are
-    converted). Under the runner they are appended to the file named by ``$ANTINB_RECORD_FILE``.
-    """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"name={name!r} must be a non-empty string")
-    value = _jsonable(value)
-    _RECORDS[name] = value
-    path = os.environ.get(RECORD_ENV)
-    if path:
-        with open(path, "a") as f:
-            f.write(json.dumps({"name": name, "value": value}) + "\n")
-    return value
-
-
-def records() -> dict[str, Any]:
-    """The numbers recorded so far in this process."""
-    return dict(_RECORDS)
 
 
 def notebooks() -> list[str]:
@@ -111,7 +73,7 @@ _NOT_RESULTS = {"book.py", "cards.py", "cli.py", "__main__.py", "bench.py"}
 def package_hash() -> str:
     """Hash of the antinb sources and the embedded weights' records: results depend on both."""
     h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parent
+    pkg = Path(__file__).resolve().parents[1]
     files = [f for f in sorted(pkg.glob("*.py")) if f.name not in _NOT_RESULTS]
     files += sorted(pkg.glob("weights/*/unet/*.safetensors"))
     for f in files:
@@ -182,7 +144,7 @@ def _environment() -> dict[str, Any]:
     import diffusers
     import torch
 
-    from . import __version__
+    from .._version import __version__
 
     if torch.cuda.is_available():
         device = f"cuda ({torch.cuda.get_device_name(0)})"

@@ -4,8 +4,8 @@
 first failure:
 
 1. **executed notebooks** — every chapter of :data:`CHAPTERS` must have a fresh executed copy
-   ``book/executed/NN_name.ipynb`` (:func:`antinb.runner.is_stale`). A missing or stale copy is
-   re-executed with ``antinb.runner.run(name, profile=...)`` when ``execute_stale``; otherwise the
+   ``book/executed/NN_name.ipynb`` (:func:`antinb.book.runner.is_stale`). A missing or stale copy is
+   re-executed with ``antinb.book.runner.run(name, profile=...)`` when ``execute_stale``; otherwise the
    build fails and names the refresh command ``antinb run NN_name --profile book``. Copies that
    contain error outputs are refused.
 2. **generated pages** — ``book/results.md`` (every finding's numbers beside the paper's, from the
@@ -21,7 +21,7 @@ first failure:
 
 Record names
 ------------
-``results.md`` is driven by a declarative spec: each :class:`Finding` lists :class:`Column`\\ s whose
+``results.md`` is driven by a declarative spec: each finding's :class:`~antinb.findings.base.Table` lists :class:`Column`\\ s whose
 ``record`` is a template such as ``"corr_mean/{model}/{sampler}/pn/centered"``. A notebook records
 ``antinb.record("corr_mean/mnist/ddim/pn/centered", r.mean())``; every record matching a template
 becomes a row keyed by the template's fields (``{model}`` may contain ``/``, as hub ids do; other
@@ -33,23 +33,24 @@ fields are one path segment). Rows the paper reports (keys of :data:`PAPER`) are
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import math
 import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
+from .. import findings, paper
+from ..findings import base
+from ..findings.base import Column, Table
 from . import runner
 
-__all__ = ["BookError", "CHAPTERS", "Column", "Finding", "FINDINGS", "PAPER", "MODEL_LABELS", "build",
-           "ensure_executed", "write_results", "write_models", "write_profiles", "mathjax_dir", "main"]
+__all__ = ["BookError", "CHAPTERS", "Column", "Table", "FINDINGS", "PAPER", "MODEL_LABELS", "build",
+           "ensure_executed", "paper_value", "results_markdown", "write_results", "write_models", "write_profiles", "mathjax_dir", "main"]
 
 ROOT = runner.ROOT
 BOOK_DIR = ROOT / "book"
@@ -64,217 +65,21 @@ class BookError(RuntimeError):
     """The book cannot be built; the message says why and which command fixes it."""
 
 
-# --------------------------------------------------------------------------- the paper's numbers
+# --------------------------------------------------------------------------- the findings' declarations
 
-CIFAR = "google/ddpm-cifar10-32"
-CELEBA = "google/ddpm-celebahq-256"
-CHURCH = "google/ddpm-church-256"
-BEDROOM = "google/ddpm-bedroom-256"
-DIT = "facebook/DiT-XL-2-256"
-SD = "stable-diffusion-v1-5/stable-diffusion-v1-5"
-FFHQ_DPS = "dps-ffhq-256"
-
-#: Display names of the paper's models (our embedded models are shown by name).
-MODEL_LABELS: dict[str, str] = {
-    CIFAR: "CIFAR-10 (`google/ddpm-cifar10-32`)",
-    CELEBA: "CelebA-HQ (`google/ddpm-celebahq-256`)",
-    CHURCH: "LSUN-Church (`google/ddpm-church-256`)",
-    BEDROOM: "LSUN-Bedroom (`google/ddpm-bedroom-256`)",
-    DIT: "DiT ImageNet (`facebook/DiT-XL-2-256`)",
-    SD: "Stable Diffusion 1.5",
-    f"{SD}:drawbench": "Stable Diffusion 1.5, DrawBench prompts",
-    f"{SD}:pick-a-pic": "Stable Diffusion 1.5, Pick-a-Pic prompts",
-    FFHQ_DPS: "FFHQ-256 (DPS checkpoint)",
-}
-
-# Blog Table 2 (science.md §6): (CI length MC, QMC, AMC; efficiency QMC, AMC); None = not reported.
-_TABLE2: dict[str, dict[str, tuple[float, float | None, float, float | None, float]]] = {
-    SD: {"brightness": (5.45, 1.35, 1.26, 16.13, 18.83), "pixel_mean": (5.59, 1.42, 1.41, 15.23, 15.84),
-         "contrast": (2.18, 1.03, 0.89, 4.46, 6.25), "centroid": (4.03, 1.88, 1.62, 4.54, 6.15)},
-    CIFAR: {"brightness": (2.00, 0.35, 0.35, 32.05, 32.66), "pixel_mean": (2.04, 0.39, 0.39, 26.94, 27.12),
-            "contrast": (1.08, 0.22, 0.23, 23.43, 22.05), "centroid": (0.11, 0.04, 0.04, 7.35, 6.96)},
-    CELEBA: {"brightness": (1.82, None, 0.26, None, 50.16), "pixel_mean": (1.76, None, 0.31, None, 33.15),
-             "contrast": (0.60, None, 0.19, None, 10.18), "centroid": (0.60, None, 0.20, None, 8.27)},
-    CHURCH: {"brightness": (1.67, None, 0.14, None, 136.37), "pixel_mean": (1.67, None, 0.16, None, 106.79),
-             "contrast": (1.02, None, 0.20, None, 27.16), "centroid": (0.70, None, 0.40, None, 3.14)},
-}
-
-
-def _table2() -> dict[str, float]:
-    out: dict[str, float] = {}
-    for model, rows in _TABLE2.items():
-        for stat, (l_mc, l_qmc, l_amc, e_qmc, e_amc) in rows.items():
-            for name, value in ((f"ci_length/{model}/{stat}/mc", l_mc), (f"ci_length/{model}/{stat}/rqmc", l_qmc),
-                                (f"ci_length/{model}/{stat}/amc", l_amc), (f"efficiency/{model}/{stat}/rqmc", e_qmc),
-                                (f"efficiency/{model}/{stat}/amc", e_amc)):
-                if value is not None:
-                    out[name] = value
-    return out
-
-
-#: The paper's numbers (science.md), keyed by the record name our notebooks use for the same
-#: quantity. Keys may contain ``*`` (fnmatch) for claims that hold for every model; values are
-#: numbers or short strings (``"> 0.99"``).
-PAPER: dict[str, float | str] = {
-    # finding 1: mean per-pair correlation of PN pairs (DDIM unless the sampler says ddpm)
-    f"corr_mean/{CELEBA}/ddim/pn/centered": -0.78,
-    f"corr_mean/{CHURCH}/ddim/pn/centered": -0.41,
-    f"corr_mean/{BEDROOM}/ddim/pn/centered": -0.62,
-    f"corr_mean/{DIT}/ddim/pn/centered": -0.45,
-    f"corr_mean/{SD}/ddim/pn/centered": -0.73,
-    f"corr_mean/{CIFAR}/ddpm/pn/standard": -0.73,
-    f"corr_mean/{CIFAR}/ddpm/pn/centered": -0.80,
-    # finding 2: PN trajectories start exactly mirrored
-    "traj_x_first/*": -1.0,
-    "traj_eps_first/*": "≈ −1",
-    # finding 3: antisymmetry score over many 1-D slices
-    f"as_mean/{CIFAR}": "> 0.99",
-    f"as_q10/{CIFAR}": "> 0.97",
-    f"as_mean/{CHURCH}": "> 0.99",
-    f"as_q10/{CHURCH}": "> 0.97",
-    # finding 4: diversity improvement of PN over RR pairs, percent (blog table)
-    f"ssim_improvement_pct/{CIFAR}": 86.1, f"perceptual_improvement_pct/{CIFAR}": 8.3,
-    f"ssim_improvement_pct/{CHURCH}": 34.0, f"perceptual_improvement_pct/{CHURCH}": 4.2,
-    f"ssim_improvement_pct/{CELEBA}": 32.9, f"perceptual_improvement_pct/{CELEBA}": 18.1,
-    f"ssim_improvement_pct/{SD}:drawbench": 21.5, f"perceptual_improvement_pct/{SD}:drawbench": 4.8,
-    f"ssim_improvement_pct/{SD}:pick-a-pic": 19.0, f"perceptual_improvement_pct/{SD}:pick-a-pic": 5.4,
-    # finding 5: blog Table 2
-    **_table2(),
-    # finding 6: DPS inpainting, efficiency of AMC over MC
-    f"dps_efficiency/{FFHQ_DPS}/l1": "≈ 1.5",
-    f"dps_efficiency/{FFHQ_DPS}/psnr": "≈ 1.8",
-}
-
-
-# --------------------------------------------------------------------------- the results spec
-
-
-@dataclass(frozen=True)
-class Column:
-    """One number of a results table.
-
-    Attributes:
-        header: column title.
-        record: record-name template with ``{field}`` placeholders (the table's row keys).
-        fmt: format spec for numbers (``".3f"``, ``"+.1f"``, ``"s"``).
-        compare: add a "paper" column beside it, from :data:`PAPER`.
-    """
-
-    header: str
-    record: str
-    fmt: str = ".3f"
-    compare: bool = True
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A results table: one row per key tuple, one cell (and a paper cell) per column.
-
-    ``paper_alias`` maps one of our key values to the paper's name for the same thing (e.g. our
-    statistic ``centroid_distance`` is compared with the paper's ``centroid``).
-    """
-
-    title: str
-    notebook: str
-    keys: tuple[str, ...]
-    columns: tuple[Column, ...]
-    note: str = ""
-    paper_alias: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
-FINDINGS: tuple[Finding, ...] = (
-    Finding(
-        "Finding 1: PN pairs are negatively correlated", "01_correlation", ("model", "sampler"),
-        (Column("PN centered", "corr_mean/{model}/{sampler}/pn/centered"),
-         Column("PN standard", "corr_mean/{model}/{sampler}/pn/standard"),
-         Column("RR centered", "corr_mean/{model}/{sampler}/rr/centered", compare=False),
-         Column("RR standard", "corr_mean/{model}/{sampler}/rr/standard", compare=False),
-         Column("PN, z only, centered", "corr_mean/{model}/{sampler}/pn(zonly)/centered", compare=False)),
-        note="Mean per-pair pixel correlation. The paper also reports consistency models (−0.75 to −0.91), "
-             "a VAE on MNIST (−0.41) and Glow on CIFAR-10 (−0.57); those are not diffusion samplers and are "
-             "outside this package. \"PN, z only\" negates the initial noise but not the per-step noise "
-             "(DDPM only: it shows why the partner chain needs $-\\xi_t$ at every step)."),
-    Finding(
-        "Finding 2: the correlation along the trajectory", "02_timestep_evolution", ("model", "sampler"),
-        (Column("corr(x_t) first step", "traj_x_first/{model}/{sampler}"),
-         Column("corr(eps) first step", "traj_eps_first/{model}/{sampler}"),
-         Column("corr(x_t) mid", "traj_x_mid/{model}/{sampler}", compare=False),
-         Column("corr(eps) mid", "traj_eps_mid/{model}/{sampler}", compare=False),
-         Column("corr(x_0) final", "traj_final/{model}/{sampler}", compare=False),
-         Column("steps with corr(x_t) < −0.5", "traj_steps_below_-0.5/{model}/{sampler}", "d", compare=False)),
-        note="Mean over PN pairs of the standard correlation of the states $x_t$ and of the noise "
-             "predictions $\\epsilon_\\theta(x_t, t)$ at the first sampler step ($t = T$), the middle step and "
-             "the final sample."),
-    Finding(
-        "Finding 3: the noise predictor is nearly affine antisymmetric", "03_symmetry", ("model",),
-        (Column("AS mean", "as_mean/{model}", ".4f"),
-         Column("AS 10 % quantile", "as_q10/{model}", ".4f"),
-         Column("slices", "as_n/{model}", "d", compare=False)),
-        note="Antisymmetry score of 1-D slices $s \\mapsto \\epsilon_\\theta(s x, t)_k$, $s \\in [-1, 1]$ "
-             "({doc}`methods`)."),
-    Finding(
-        "Finding 4: PN pairs are more diverse", "04_diversity", ("model",),
-        (Column("SSIM PN", "ssim_pn/{model}", compare=False),
-         Column("SSIM RR", "ssim_rr/{model}", compare=False),
-         Column("SSIM improvement %", "ssim_improvement_pct/{model}", "+.1f"),
-         Column("perceptual improvement %", "perceptual_improvement_pct/{model}", "+.1f"),
-         Column("perceptual metric", "perceptual_metric/{model}", "s", compare=False)),
-        note="Improvement of PN over RR pairs in percent (positive = PN more diverse). The perceptual "
-             "column is LPIPS where torchvision's AlexNet weights are present and ST-LPIPS otherwise: the "
-             "\"perceptual metric\" column names which one ran; the paper's numbers are LPIPS."),
-    Finding(
-        "Finding 5: shorter confidence intervals", "05_uncertainty", ("model", "stat"),
-        (Column("MC CI length", "ci_length/{model}/{stat}/mc", ".3g"),
-         Column("QMC CI length", "ci_length/{model}/{stat}/rqmc", ".3g"),
-         Column("QMC efficiency", "efficiency/{model}/{stat}/rqmc", ".2f"),
-         Column("AMC CI length", "ci_length/{model}/{stat}/amc", ".3g"),
-         Column("AMC efficiency", "efficiency/{model}/{stat}/amc", ".2f"),
-         Column("K-AMC (K=4) efficiency", "efficiency/{model}/{stat}/kamc4", ".2f", compare=False),
-         Column("K-AMC (K=8) efficiency", "efficiency/{model}/{stat}/kamc8", ".2f", compare=False),
-         Column("ρ", "rho/{model}/{stat}", "+.3f", compare=False)),
-        note="95 % CI lengths at equal sample count and the relative efficiency "
-             "$(\\text{CI length of MC} / \\text{CI length})^2$. "
-             "CI lengths depend on the image scale and N, so only the efficiencies are comparable across "
-             "models; the paper's lengths are on its own scale. "
-             "$\\rho = \\operatorname{corr}(S(\\mathrm{DM}(z)), S(\\mathrm{DM}(-z)))$.",
-        paper_alias={"stat": {"centroid_distance": "centroid"}}),
-    Finding(
-        "Finding 6: antithetic diffusion posterior sampling", "06_dps", ("model", "metric"),
-        (Column("MC CI length", "dps_ci_length/{model}/{metric}/mc", ".3g", compare=False),
-         Column("AMC CI length", "dps_ci_length/{model}/{metric}/amc", ".3g", compare=False),
-         Column("AMC efficiency", "dps_efficiency/{model}/{metric}", ".2f"),
-         Column("ρ", "dps_rho/{model}/{metric}", "+.3f", compare=False)),
-        note="Inpainting with DPS; metric `pixel` is the median over pixels of the per-pixel posterior-mean "
-             "efficiency."),
-)
+#: The results tables, declared by the findings modules (:data:`antinb.findings.TABLES`).
+FINDINGS: tuple[Table, ...] = findings.TABLES
+#: The paper's numbers keyed by our record names (:func:`antinb.findings.paper_records`).
+PAPER: dict[str, Any] = findings.paper_records()
+MODEL_LABELS = paper.MODEL_LABELS
 
 
 # --------------------------------------------------------------------------- results generation
 
 
-def _template_regex(template: str) -> re.Pattern[str]:
-    parts = re.split(r"\{(\w+)\}", template)
-    out = ""
-    for i, part in enumerate(parts):
-        if i % 2 == 0:
-            out += re.escape(part)
-        else:
-            out += f"(?P<{part}>.+)" if part == "model" else f"(?P<{part}>[^/]+)"
-    return re.compile(f"^{out}$")
-
-
-def _fields(template: str) -> list[str]:
-    return re.findall(r"\{(\w+)\}", template)
-
-
 def paper_value(name: str) -> float | str | None:
     """The paper's number for record ``name`` (exact key first, then ``*`` patterns), or None."""
-    if name in PAPER:
-        return PAPER[name]
-    for key, value in PAPER.items():
-        if "*" in key and fnmatch.fnmatchcase(name, key):
-            return value
-    return None
+    return base.paper_value(PAPER, name)
 
 
 def _format(value: Any, fmt: str) -> str:
@@ -308,7 +113,7 @@ def _row_label(key: str, value: str) -> str:
     return _model_label(value) if key == "model" else f"`{value}`"
 
 
-def _finding_rows(finding: Finding, recs: dict[str, Any]) -> list[dict[str, str]]:
+def _finding_rows(finding: Table, recs: dict[str, Any]) -> list[dict[str, str]]:
     """Row keys, ours (from ``recs``, in recording order) first, then rows only the paper has."""
     rows: list[dict[str, str]] = []
     seen: set[tuple[str, ...]] = set()
@@ -319,7 +124,7 @@ def _finding_rows(finding: Finding, recs: dict[str, Any]) -> list[dict[str, str]
             seen.add(t)
             rows.append({k: keys.get(k, "") for k in finding.keys})
 
-    regexes = [_template_regex(c.record) for c in finding.columns]
+    regexes = [base.template_regex(c.record) for c in finding.columns]
     for name in recs:
         for rx in regexes:
             m = rx.match(name)
@@ -341,12 +146,12 @@ def _finding_rows(finding: Finding, recs: dict[str, Any]) -> list[dict[str, str]
     return rows
 
 
-def _consumed(recs: dict[str, Any], finding: Finding) -> set[str]:
-    regexes = [_template_regex(c.record) for c in finding.columns]
+def _consumed(recs: dict[str, Any], finding: Table) -> set[str]:
+    regexes = [base.template_regex(c.record) for c in finding.columns]
     return {n for n in recs if any(rx.match(n) for rx in regexes)}
 
 
-def _finding_table(finding: Finding, summary: dict[str, Any] | None) -> list[str]:
+def _finding_table(finding: Table, summary: dict[str, Any] | None) -> list[str]:
     recs = (summary or {}).get("records", {})
     rows = _finding_rows(finding, recs)
     header = [k for k in finding.keys]
@@ -360,7 +165,7 @@ def _finding_table(finding: Finding, summary: dict[str, Any] | None) -> list[str
     for keys in rows:
         cells = [_row_label(k, keys[k]) for k in finding.keys]
         for col in finding.columns:
-            fields = _fields(col.record)
+            fields = base.fields(col.record)
             name = col.record.format(**{f: keys.get(f, "") for f in fields})
             cells.append("not run" if name not in recs else _format(recs[name], col.fmt))
             if col.compare:
@@ -424,9 +229,9 @@ def results_markdown(summaries: dict[str, dict[str, Any] | None]) -> str:
              "so they test whether each *phenomenon* appears, not whether the paper's digits are reproduced "
              "on its checkpoints; {doc}`reproduce` shows how to run a chapter on those.", ""]
     for finding in FINDINGS:
-        summary = summaries.get(finding.notebook)
+        summary = summaries.get(finding.chapter)
         lines += [f"## {finding.title}", "",
-                  f"Chapter: {{doc}}`executed/{finding.notebook}`. {finding.note}", ""]
+                  f"Chapter: {{doc}}`executed/{finding.chapter}`. {finding.note}", ""]
         lines += _finding_table(finding, summary)
         lines.append("")
     lines += ["## Provenance", "",
@@ -435,8 +240,8 @@ def results_markdown(summaries: dict[str, dict[str, Any] | None]) -> str:
     lines.append("")
     consumed_by_nb: dict[str, set[str]] = {}
     for finding in FINDINGS:
-        recs = (summaries.get(finding.notebook) or {}).get("records", {})
-        consumed_by_nb.setdefault(finding.notebook, set()).update(_consumed(recs, finding))
+        recs = (summaries.get(finding.chapter) or {}).get("records", {})
+        consumed_by_nb.setdefault(finding.chapter, set()).update(_consumed(recs, finding))
     extra: list[str] = []
     for name, s in summaries.items():
         if s:
@@ -548,14 +353,15 @@ def write_performance(out: Path | None = None, results_dir: Path | None = None) 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from . import bench, plots
+    from .. import plots
+    from . import bench
 
     out = Path(out or BOOK_DIR / "performance.md")
     fig_dir = _fresh_dir(out.parent / "performance")
     lines = ["# Performance", "",
              "<!-- generated by `python -m antinb.book build` from benchmarks/results/*.json; do not edit -->", "",
              "Antithetic sampling should cost exactly the network evaluations it makes. `antinb bench` "
-             "(`antinb/bench.py`) measures this in one process, on the same UNet, batch size, steps and threads, "
+             "(`antinb/book/bench.py`) measures this in one process, on the same UNet, batch size, steps and threads, "
              "interleaving the two sides of every comparison and reporting minimum and median of repeated runs: "
              "antinb's DDIM sampler against diffusers' own `DDIMPipeline`, antithetic (PN) against independent (RR) "
              "noise, the share of the sampler's wall time spent inside the UNet's forward pass, images per second by "

@@ -7,28 +7,28 @@ import pytest
 import torch
 
 import antinb
-from antinb import experiments, noise, stats
+from antinb import findings, metrics, models, noise, pairs, stats
 
 
 def test_dataset_of_embedded_and_foreign(model):
     for name in antinb.available():
-        ds = experiments.dataset_of(antinb.load(name, device="cpu"))
+        ds = models.dataset_of(antinb.load(name, device="cpu"))
         assert ds in ("fashion-mnist", "mnist", "photo-patches"), (name, ds)
-    assert experiments.dataset_of(model) is None  # the tiny test model has no training record
+    assert models.dataset_of(model) is None  # the tiny test model has no training record
 
 
 @pytest.mark.parametrize("method, kw, unit", [("mc", {}, 1), ("amc", {}, 2), ("kamc", {"k": 4}, 4)])
 def test_prefix_estimate_is_the_estimate_of_the_first_values(method, kw, unit):
     v = torch.randn(64, dtype=torch.float64)
-    est = experiments.prefix_estimate(v, method, 16, **kw)
+    est = stats.prefix_estimate(v, method, 16, **kw)
     ref = stats.estimate_ci(v[:16], method, **kw)
     assert est == ref and est.n == 16 and est.n_units == 16 // unit
-    assert experiments.prefix_estimate(v, method, 64, **kw) == stats.estimate_ci(v, method, **kw)
+    assert stats.prefix_estimate(v, method, 64, **kw) == stats.estimate_ci(v, method, **kw)
 
 
 def test_prefix_estimate_rqmc_keeps_every_replicate():
     v = torch.arange(64, dtype=torch.float64)  # 4 replicates of 16 rows
-    est = experiments.prefix_estimate(v, "rqmc", 16, replicates=4)
+    est = stats.prefix_estimate(v, "rqmc", 16, replicates=4)
     kept = torch.cat([v[r * 16: r * 16 + 4] for r in range(4)])
     assert est == stats.rqmc(kept, 4) and est.n_units == 4
 
@@ -47,53 +47,53 @@ def test_prefix_rqmc_matches_a_fresh_smaller_design():
 def test_prefix_estimate_bad_input(args, match):
     kw = {"replicates": 4} if args[0] == "rqmc" else {}
     with pytest.raises(ValueError, match=match):
-        experiments.prefix_estimate(torch.randn(32), *args, **kw)
+        stats.prefix_estimate(torch.randn(32), *args, **kw)
 
 
 def test_block_estimates_are_independent_runs():
     v = torch.randn(48, dtype=torch.float64)
-    blocks = experiments.block_estimates(v, "amc", 16)
+    blocks = stats.block_estimates(v, "amc", 16)
     assert len(blocks) == 3 and all(b.n == 16 and b.n_units == 8 for b in blocks)
     assert blocks[1] == stats.amc(v[16:32])
-    rq = experiments.block_estimates(v, "rqmc", 12, replicates=3)  # 12 replicates of 4 points
+    rq = stats.block_estimates(v, "rqmc", 12, replicates=3)  # 12 replicates of 4 points
     assert len(rq) == 4 and rq[0] == stats.rqmc(v[:12], 3)
     with pytest.raises(ValueError, match="multiple of 4"):
-        experiments.block_estimates(v, "kamc", 6, k=4)
+        stats.block_estimates(v, "kamc", 6, k=4)
     with pytest.raises(ValueError, match="block="):
-        experiments.block_estimates(v, "mc", 7)
+        stats.block_estimates(v, "mc", 7)
 
 
 def test_blocks_of_iid_normals_cover_at_the_nominal_rate():
     """Exact identity: t-intervals of Gaussian units cover the known mean 95 % of the time."""
     g = torch.Generator().manual_seed(0)
     v = 2.0 + torch.randn(2000 * 8, generator=g, dtype=torch.float64)
-    blocks = experiments.block_estimates(v, "mc", 8)
+    blocks = stats.block_estimates(v, "mc", 8)
     cov = np.mean([b.covers(2.0) for b in blocks])
-    lo, hi = experiments.coverage_band(len(blocks))
+    lo, hi = stats.coverage_band(len(blocks))
     assert lo <= cov <= hi
 
 
 def test_coverage_band():
-    lo, hi = experiments.coverage_band(40)
+    lo, hi = stats.coverage_band(40)
     assert 0.8 <= lo < 0.95 < hi <= 1.0
-    lo2, hi2 = experiments.coverage_band(4000)
+    lo2, hi2 = stats.coverage_band(4000)
     assert lo < lo2 < 0.95 < hi2 < hi  # narrower with more repetitions
     with pytest.raises(ValueError, match="reps"):
-        experiments.coverage_band(0)
+        stats.coverage_band(0)
 
 
 def test_pixelwise_half_width_matches_scalar_estimator():
     g = torch.Generator().manual_seed(1)
     x = torch.randn(16, 1, 3, 3, generator=g)
     for method, kw in (("mc", {}), ("amc", {}), ("kamc", {"k": 4})):
-        hw = experiments.pixelwise_half_width(x, method, **kw)
+        hw = stats.pixelwise_half_width(x, method, **kw)
         assert hw.shape == (1, 3, 3)
         ref = stats.estimate_ci(x[:, 0, 1, 2].double(), method, **kw).half_width
         assert float(hw[0, 1, 2]) == pytest.approx(ref, rel=1e-5)
     pairs = torch.stack([x[:8], -x[:8]], 1).flatten(0, 1)  # exact antithetic pairs: every pair mean is 0
-    assert float(experiments.pixelwise_half_width(pairs, "amc").max()) == 0.0
+    assert float(stats.pixelwise_half_width(pairs, "amc").max()) == 0.0
     with pytest.raises(ValueError, match="method="):
-        experiments.pixelwise_half_width(x, "rqmc")
+        stats.pixelwise_half_width(x, "rqmc")
 
 
 def test_masked_l1():
@@ -102,7 +102,7 @@ def test_masked_l1():
     x[0, :, :2] = 1.0  # top half off by 1 in model space = 0.5 on the [0, 1] scale
     mask = torch.zeros(1, 1, 4, 4)
     mask[..., :2, :] = 1
-    torch.testing.assert_close(experiments.masked_l1(x, ref, mask), torch.tensor([0.5, 0.0], dtype=torch.float64))
-    torch.testing.assert_close(experiments.masked_l1(x, ref, 1 - mask), torch.zeros(2, dtype=torch.float64))
+    torch.testing.assert_close(metrics.masked_l1(x, ref, mask), torch.tensor([0.5, 0.0], dtype=torch.float64))
+    torch.testing.assert_close(metrics.masked_l1(x, ref, 1 - mask), torch.zeros(2, dtype=torch.float64))
     with pytest.raises(ValueError, match="no pixel"):
-        experiments.masked_l1(x, ref, torch.zeros(1, 1, 4, 4))
+        metrics.masked_l1(x, ref, torch.zeros(1, 1, 4, 4))

@@ -1,0 +1,57 @@
+"""Headline numbers of a chapter: :func:`record` writes them where the notebook runner collects them.
+
+The lowest layer of the package (no antinb imports): findings call :func:`record` through their
+results' ``record()`` method; :mod:`antinb.book.runner` sets ``$ANTINB_RECORD_FILE`` for the kernel it
+starts and reads the file back into the executed notebook's provenance stamp.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+__all__ = ["RECORD_ENV", "record", "records", "jsonable"]
+
+#: Environment variable naming the JSON-lines file that :func:`record` appends to.
+RECORD_ENV = "ANTINB_RECORD_FILE"
+
+_RECORDS: dict[str, Any] = {}
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data: tensors and numpy scalars to numbers and lists, non-finite to None."""
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def record(name: str, value: Any) -> Any:
+    """Record a headline number of a notebook (collected by the runner); returns ``value``.
+
+    Values may be numbers, strings, lists or dicts of them (tensors and numpy scalars are
+    converted). Under the runner they are appended to the file named by ``$ANTINB_RECORD_FILE``.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name={name!r} must be a non-empty string")
+    value = jsonable(value)
+    _RECORDS[name] = value
+    path = os.environ.get(RECORD_ENV)
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"name": name, "value": value}) + "\n")
+    return value
+
+
+def records() -> dict[str, Any]:
+    """The numbers recorded so far in this process."""
+    return dict(_RECORDS)
