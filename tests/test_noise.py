@@ -294,3 +294,43 @@ def test_bad_input_raises_value_error_naming_the_parameter(call, match):
 
 def test_designs_registry_lists_all_designs():
     assert set(noise.DESIGNS) == {"independent", "antithetic", "simplex", "rqmc"}
+    assert set(noise.METHODS) == {"mc", "amc", "kamc", "rqmc"}
+    assert set(noise.METHODS) == set(__import__("antinb.stats", fromlist=["x"]).ESTIMATORS)
+
+
+@pytest.mark.parametrize("name,method,param,default", [("independent", "mc", None, None),
+                                                       ("antithetic", "amc", None, None),
+                                                       ("simplex", "kamc", "k", 4),
+                                                       ("rqmc", "rqmc", "replicates", 16)])
+def test_design_registry_is_one_record_per_design(name, method, param, default):
+    d = noise.design(name)
+    assert noise.design(method) is d and d.method == method and d.param == param and d.default == default
+    assert d.kwargs() == ({} if param is None else {param: default})
+
+
+def test_design_group_sizes_match_the_drawn_batches():
+    for name, value, n in (("independent", None, 8), ("antithetic", None, 8), ("simplex", 4, 8), ("rqmc", 4, 16)):
+        d = noise.design(name)
+        batch = noise.make(name, n, SHAPE, **d.kwargs(value))
+        assert d.group_size(n, value) == batch.group_size
+
+
+def test_design_registry_refuses_unknown_names_and_parameters():
+    with pytest.raises(ValueError, match="design='nope'"):
+        noise.design("nope")
+    with pytest.raises(ValueError, match="k=1"):
+        noise.design("simplex").check(1)
+    with pytest.raises(ValueError, match="not a parameter of design='antithetic'"):
+        noise.design("antithetic").check(3)
+    with pytest.raises(ValueError, match="multiple of replicates=3"):
+        noise.design("rqmc").group_size(16, 3)
+
+
+def test_step_noise_rows_follow_the_registry():
+    """Antithetic and simplex step noise is mirrored inside a group like z; RQMC step noise is iid."""
+    anti = noise.StepNoise(noise.antithetic(4, SHAPE))(3)
+    assert torch.equal(anti[0::2], -anti[1::2])
+    simp = noise.StepNoise(noise.simplex(8, SHAPE, k=4))(3)
+    assert torch.allclose(simp.reshape(2, 4, -1).sum(1), torch.zeros(2, simp[0].numel()), atol=1e-5)
+    rq = noise.StepNoise(noise.rqmc(8, SHAPE, 2))(3)
+    assert rq.reshape(8, -1).sum(0).abs().max() > 1e-3
