@@ -36,6 +36,6 @@ PIP="$VENV/bin/python -m pip"
 $PIP install -q --upgrade pip
 # torch 2.14.1 + torchvision 0.29.1 install from this machine's disk; torchvision is needed by lpips.
 "$VENV/bin/python" -c "import torch, torchvision" 2>/dev/null || $PIP install -q torch==2.14.1 torchvision==0.29.1
-$PIP install -q -e '.[test]'
+$PIP install -q -e '.[test,sd]'  # sd: transformers, for the Stable Diffusion and pipeline-interop tests
 "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
 touch "$VENV/.installed"
