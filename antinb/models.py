@@ -25,6 +25,8 @@ from typing import Any
 
 import torch
 
+from .records import RECORD_ENV, record
+
 __all__ = ["DiffusionModel", "ModelNotFoundError", "EMBEDDED", "available", "load", "resolve_device",
            "weights_dir"]
 
@@ -198,7 +200,21 @@ def _load_folder(path: Path, name: str, device: torch.device, dtype: torch.dtype
     for m in (model.unet, model.vae, model.text_encoder):
         if m is not None:
             m.requires_grad_(False)
+    _note_weights(name, path)
     return model.to(device)
+
+
+#: Record-name prefix of the weights a notebook loaded (read by the runner: inputs, not results).
+WEIGHTS_RECORD = "_inputs/weights/"
+
+
+def _note_weights(name: str, path: Path) -> None:
+    """Under the notebook runner, note which folder was loaded: the runner fingerprints it in the stamp."""
+    if not os.environ.get(RECORD_ENV):
+        return
+    folder = path.resolve()
+    embedded = folder.name if folder.parent == WEIGHTS_DIR.resolve() else None
+    record(WEIGHTS_RECORD + name, {"folder": str(folder), "embedded": embedded})
 
 
 def _with_source(model: DiffusionModel, source: str) -> DiffusionModel:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from antinb import book
+from antinb import book, findings, paper
 from antinb.book import runner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def test_executed_notebook_is_fresh_and_small(name):
     path = EXECUTED / f"{name}.ipynb"
     refresh = f"`antinb run {name} --profile book`"
     assert path.exists(), f"{path.relative_to(ROOT)} is missing: run {refresh}"
-    reason = runner.is_stale(path)
+    reason = runner.is_stale(path, profile="book")  # only book-profile runs are published
     assert reason is None, f"{reason}: run {refresh}"
     size = path.stat().st_size
     assert size <= MAX_NOTEBOOK_BYTES, (
@@ -93,12 +93,16 @@ def test_results_page_puts_ours_beside_the_papers():
                                    "environment": {"device": "cpu"}, "wall_s": 60, "git_commit": "abc"}
     summaries["05_uncertainty"] = {"profile": "ci", "records": recs, "environment": {"device": "cuda"}}
     text = book.results_markdown(summaries)
+    from antinb.book import builder
+
+    col, _ = next(t for t in book.FINDINGS if t.chapter == "01_correlation").match(next(iter(recs)))
+    corr = lambda v: builder._format(v, col.fmt)  # noqa: E731  (the column's own number format)
     row = next(ln for ln in text.splitlines() if ln.startswith("| `mnist` | `ddim` |"))
-    assert "−0.512" in row and "not run" in row                     # ours; RR not recorded
+    assert corr(-0.512) in row and "not run" in row                 # ours; RR not recorded
     cifar = next(ln for ln in text.splitlines() if "CIFAR-10" in ln and "`ddpm`" in ln)
-    assert "−0.790" in cifar and "−0.800" in cifar                 # ours beside the paper's -0.80
+    assert corr(-0.79) in cifar and corr(book.PAPER["corr_mean/google/ddpm-cifar10-32/ddpm/pn/centered"]) in cifar
     celeba = next(ln for ln in text.splitlines() if "CelebA-HQ" in ln and "`ddim`" in ln)
-    assert "not run" in celeba and "−0.780" in celeba
+    assert "not run" in celeba and corr(book.PAPER["corr_mean/google/ddpm-celebahq-256/ddim/pn/centered"]) in celeba
     centroid = next(ln for ln in text.splitlines() if ln.startswith("| `mnist` | `centroid_distance` |"))
     assert "4.00" in centroid
     assert "something_else/mnist" in text                           # unmatched records are still shown
@@ -106,10 +110,83 @@ def test_results_page_puts_ours_beside_the_papers():
 
 
 def test_paper_numbers_match_science_md():
-    assert book.PAPER["corr_mean/google/ddpm-celebahq-256/ddim/pn/centered"] == -0.78
-    assert book.PAPER["efficiency/google/ddpm-church-256/brightness/amc"] == 136.37
-    assert book.PAPER["ci_length/stable-diffusion-v1-5/stable-diffusion-v1-5/contrast/rqmc"] == 1.03
-    assert book.paper_value("traj_x_first/mnist/ddim") == -1.0
+    """The paper's numbers live in antinb.paper alone; a few quoted from science.md are checked there,
+    and every one reaches the results page, beside our record of the same quantity, via paper_records()."""
+    from antinb.book import builder
+    from antinb.findings import correlation, diversity, symmetry, trajectory, uncertainty
+    from antinb.findings.base import fill
+
+    # Quoted from science.md §2, §3, §4, §5 and §6 (blog Table 2): the only numbers typed in here.
+    assert paper.CORRELATION[(paper.CELEBA, "ddim", "centered")] == -0.78
+    assert paper.CORRELATION[(paper.CIFAR, "ddpm", "standard")] == -0.73
+    assert paper.CORRELATION[(paper.CIFAR, "ddpm", "centered")] == -0.80
+    assert paper.TRAJECTORY["x_first"] == -1.0
+    assert paper.SYMMETRY[(paper.CHURCH, "q10")] == "> 0.97"
+    assert paper.DIVERSITY[(paper.CIFAR, "ssim")] == 86.1
+    assert paper.TABLE2[paper.CHURCH]["brightness"] == (1.67, None, 0.14, None, 136.37)
+    assert paper.TABLE2[paper.SD]["contrast"] == (2.18, 1.03, 0.89, 4.46, 6.25)
+
+    # antinb.paper -> the findings' record names (paper_records) -> the page's "paper" cells
+    assert book.PAPER == findings.paper_records()
+    for (model, sampler, variant), value in paper.CORRELATION.items():
+        assert book.paper_value(fill(correlation.CORR_MEAN, model=model, sampler=sampler, pairing="pn",
+                                     variant=variant)) == value
+    for model, rows in paper.TABLE2.items():
+        for stat, (l_mc, _, _, _, e_amc) in rows.items():
+            assert book.paper_value(fill(uncertainty.CI_LENGTH, model=model, stat=stat, method="mc")) == l_mc
+            assert book.paper_value(fill(uncertainty.EFFICIENCY, model=model, stat=stat, method="amc")) == e_amc
+    for (model, metric), value in paper.DIVERSITY.items():
+        if metric == "ssim":
+            assert book.paper_value(fill(diversity.SSIM_IMPROVEMENT, model=model)) == value
+    for (model, which), value in paper.SYMMETRY.items():
+        if which == "mean":
+            assert book.paper_value(fill(symmetry.AS_MEAN, model=model)) == value
+    assert book.paper_value(fill(trajectory.TRAJ_X_FIRST, model="mnist", sampler="ddim")) == paper.TRAJECTORY["x_first"]
+
+    page = book.results_markdown({name: None for name in book.CHAPTERS})
+    sections = {sec.split("\n", 1)[0]: sec for sec in page.split("\n## ")}
+    checked = 0
+    for name, value in book.PAPER.items():
+        if "*" in name:  # patterns ("every model") have no row of their own without our records
+            continue
+        table = next(t for t in book.FINDINGS if t.match(name))
+        col, keys = table.match(name)
+        header = list(table.keys)
+        for c in table.columns:
+            header += [c.header] + (["paper"] if c.compare else [])
+        labels = [builder._row_label(k, keys.get(k, "")) for k in table.keys]
+        rows = [ln for ln in sections[table.title].splitlines() if ln.startswith("| " + " | ".join(labels) + " |")]
+        assert len(rows) == 1, (name, labels)
+        cells = [c.strip() for c in rows[0].strip().strip("|").split(" | ")]
+        assert cells[header.index(col.header) + 1] == builder._format(value, col.fmt), name
+        checked += 1
+    assert checked >= 60
+
+
+def test_chapters_come_from_the_toc(tmp_path):
+    from antinb.book import builder
+
+    assert book.CHAPTERS == builder.chapters(ROOT / "_toc.yml") == tuple(runner.notebooks())
+    assert "CHAPTERS: tuple[str, ...] = (" not in (ROOT / "antinb" / "book" / "builder.py").read_text()
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: book/intro\nparts:\n  - caption: A\n    chapters:\n"
+                   "      - file: book/methods\n      - file: book/executed/02_b\n        sections:\n"
+                   "          - file: book/executed/03_c\n  - caption: B\n    chapters:\n"
+                   "      - file: book/executed/01_a.ipynb\n")
+    assert builder.chapters(toc) == ("02_b", "03_c", "01_a")
+
+
+def test_results_page_publishes_only_book_profile_runs(tmp_path, monkeypatch):
+    executed = tmp_path / "executed"
+    executed.mkdir()
+    recs = {"corr_mean/mnist/ddim/pn/centered": -0.512}
+    for name, profile in (("01_correlation", "ci"), ("03_symmetry", "book")):
+        stamp = {"profile": profile, "records": recs if profile == "ci" else {"as_mean/mnist": 0.987},
+                 "environment": {"device": "cpu"}, "wall_s": 1, "git_commit": "abc"}
+        (executed / f"{name}.json").write_text(json.dumps(stamp))
+    out = book.write_results(executed, tmp_path / "results.md").read_text()
+    assert "−0.512" not in out and "0.987" in out
+    assert "not run" in next(ln for ln in out.splitlines() if "01_correlation <" in ln)
 
 
 # --------------------------------------------------------------------------- the built book

@@ -88,13 +88,25 @@ def test_stamp_and_staleness(tmp_path):
     stamp = runner.run("03_symmetry", profile="ci", parameters={"models": ["mnist"]}, output_dir=tmp_path)
     nb = nbformat.read(tmp_path / "03_symmetry.ipynb", as_version=4)
     meta = nb.metadata["antinb"]
-    for key in ("source_hash", "package_hash", "parameters", "environment", "git_commit", "finished", "records"):
+    for key in ("source_hash", "code_hash", "modules", "weights", "packages", "profile", "parameters",
+                "environment", "git_commit", "finished", "records"):
         assert key in meta
     assert meta["parameters"]["models"] == ["mnist"] and meta["parameters"]["n_x"] == 4  # profile + override
     assert "device" in meta["environment"] and "torch" in meta["environment"]
+    assert set(meta["modules"]) == set(runner.code_modules(runner.NOTEBOOK_DIR / "03_symmetry.py"))
+    assert "antinb.book.runner" not in meta["modules"] and "antinb.findings.symmetry" in meta["modules"]
+    # the weights the kernel loaded, noted by antinb.models.load, fingerprinted; not among the results
+    assert meta["weights"]["mnist"]["embedded"] == "mnist"
+    assert "unet/diffusion_pytorch_model.safetensors" in meta["weights"]["mnist"]["files"]
+    assert meta["records"] and not any(k.startswith(runner.WEIGHTS_PREFIX) for k in meta["records"])
+    assert set(runner.KEY_PACKAGES) <= set(meta["packages"])
     assert nb.cells[-1].metadata["tags"] == ["antinb-provenance"]
     assert json.loads((tmp_path / "03_symmetry.json").read_text())["records"] == stamp["records"]
+    # fresh as what it is; not the ci profile's own run (models was overridden); never a book chapter
+    assert meta["overrides"] == {"models": ["mnist"]}
     assert runner.is_stale(tmp_path / "03_symmetry.ipynb") is None
+    assert "models=['mnist']" in runner.is_stale(tmp_path / "03_symmetry.ipynb", profile="ci")
+    assert "profile 'ci'" in runner.is_stale(tmp_path / "03_symmetry.ipynb", profile="book")
     meta["source_hash"] = "0" * 16
     nbformat.write(nb, tmp_path / "03_symmetry.ipynb")
     assert "changed" in runner.is_stale(tmp_path / "03_symmetry.ipynb")

@@ -3,11 +3,14 @@
 :func:`build` does, in order, and stops with a :class:`BookError` that says what to do at the
 first failure:
 
-1. **executed notebooks** — every chapter of :data:`CHAPTERS` must have a fresh executed copy
-   ``book/executed/NN_name.ipynb`` (:func:`antinb.book.runner.is_stale`). A missing or stale copy is
-   re-executed with ``antinb.book.runner.run(name, profile=...)`` when ``execute_stale``; otherwise the
-   build fails and names the refresh command ``antinb run NN_name --profile book``. Copies that
-   contain error outputs are refused.
+1. **executed notebooks** — every chapter of :data:`CHAPTERS` (the files ``_toc.yml`` lists under
+   ``book/executed/``) must have a fresh executed copy ``book/executed/NN_name.ipynb`` run under the
+   ``book`` profile (:func:`antinb.book.runner.is_stale`: its source, the book profile's parameters,
+   the antinb code it runs, the weights it loaded and the key package versions are unchanged). A
+   missing or stale copy, or one executed under any other profile, is re-executed with
+   ``antinb.book.runner.run(name, profile="book")`` when ``execute_stale``; otherwise the build fails
+   and names the refresh command ``antinb run NN_name --profile book``. Copies that contain error
+   outputs are refused.
 2. **generated pages** — ``book/results.md`` (every finding's numbers beside the paper's, from the
    JSON summaries, see :data:`FINDINGS` and :data:`PAPER`), ``book/models.md`` with the embedded
    models' cards copied to ``book/models/<name>/``, ``book/profiles.md`` (the parameter
@@ -45,20 +48,46 @@ from typing import Any, Callable
 import yaml
 
 from .. import findings, paper
+from ..data import npm_package_dirs
 from ..findings import base
 from ..findings.base import Column, Table
 from . import runner
 
-__all__ = ["BookError", "CHAPTERS", "Column", "Table", "FINDINGS", "PAPER", "MODEL_LABELS", "build",
-           "ensure_executed", "paper_value", "results_markdown", "write_results", "write_models", "write_profiles", "mathjax_dir", "main"]
+__all__ = ["BookError", "CHAPTERS", "PUBLISHED_PROFILE", "Column", "Table", "FINDINGS", "PAPER", "MODEL_LABELS",
+           "build", "chapters", "ensure_executed", "staleness", "paper_value", "results_markdown", "write_results",
+           "write_models", "write_profiles", "mathjax_dir", "main"]
 
 ROOT = runner.ROOT
 BOOK_DIR = ROOT / "book"
 BUILD_HTML = ROOT / "_build" / "html"
+TOC = ROOT / "_toc.yml"
+#: The only profile the book publishes.
+PUBLISHED_PROFILE = runner.PUBLISHED_PROFILE
+_EXECUTED_PREFIX = "book/executed/"
 
-#: The chapters of the book, in order (the files ``_toc.yml`` lists under ``book/executed/``).
-CHAPTERS: tuple[str, ...] = ("01_correlation", "02_timestep_evolution", "03_symmetry", "04_diversity",
-                             "05_uncertainty", "06_dps")
+
+def chapters(toc: Path = TOC) -> tuple[str, ...]:
+    """The executed chapters ``_toc.yml`` lists (files under ``book/executed/``), in book order."""
+    if not Path(toc).is_file():
+        return ()
+    data = yaml.safe_load(Path(toc).read_text()) or {}
+    found: list[str] = []
+
+    def walk(entries: list[dict[str, Any]] | None) -> None:
+        for entry in entries or []:
+            f = str(entry.get("file", ""))
+            if f.startswith(_EXECUTED_PREFIX):
+                found.append(Path(f[len(_EXECUTED_PREFIX):]).with_suffix("").as_posix())
+            walk(entry.get("sections"))
+
+    for part in data.get("parts") or []:
+        walk(part.get("chapters"))
+    walk(data.get("chapters"))
+    return tuple(found)
+
+
+#: The chapters of the book, in order: read from ``_toc.yml`` (:func:`chapters`), never repeated here.
+CHAPTERS: tuple[str, ...] = chapters()
 
 
 class BookError(RuntimeError):
@@ -256,6 +285,8 @@ def write_results(executed_dir: Path | None = None, out: Path | None = None) -> 
     executed_dir = Path(executed_dir or runner.EXECUTED_DIR)
     out = Path(out or BOOK_DIR / "results.md")
     summaries = {name: _load_summary(name, executed_dir) for name in CHAPTERS}
+    # only book-profile runs are published: any other run's numbers show as "not run"
+    summaries = {name: s if s and s.get("profile") == PUBLISHED_PROFILE else None for name, s in summaries.items()}
     out.write_text(results_markdown(summaries))
     return out
 
@@ -404,9 +435,19 @@ def _error_outputs(path: Path) -> list[str]:
     return errors
 
 
-def ensure_executed(*, execute_stale: bool = True, profile: str = "book",
+def staleness() -> dict[str, str | None]:
+    """``{chapter: None if its published copy is fresh, else why not}`` (``python -m antinb.book status``)."""
+    return {name: runner.is_stale(runner.EXECUTED_DIR / f"{name}.ipynb", runner.NOTEBOOK_DIR / f"{name}.py",
+                                  profile=PUBLISHED_PROFILE) for name in CHAPTERS}
+
+
+def ensure_executed(*, execute_stale: bool = True,
                     log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
-    """Make sure every chapter has a fresh executed copy; returns ``{name: stamp}``."""
+    """Make sure every chapter has a fresh executed copy of the ``book`` profile; returns ``{name: stamp}``.
+
+    A copy executed under any other profile (or with overridden parameters) is stale: it is
+    re-executed under the book profile when ``execute_stale``, refused otherwise; never published.
+    """
     stamps: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
     for name in CHAPTERS:
@@ -415,26 +456,28 @@ def ensure_executed(*, execute_stale: bool = True, profile: str = "book",
         if not source.exists():
             problems.append(f"{name}: the source notebooks/{name}.py does not exist")
             continue
-        reason = runner.is_stale(executed, source)
+        reason = runner.is_stale(executed, source, profile=PUBLISHED_PROFILE)
         if reason is not None:
             if not execute_stale:
                 problems.append(f"{name}: {reason}; refresh it with `{_refresh(name)}`")
                 continue
-            log(f"{name}: {reason}; executing it with profile {profile} ...")
+            log(f"{name}: {reason}; executing it with profile {PUBLISHED_PROFILE} ...")
             try:
-                stamp = runner.run(name, profile=profile)
+                stamp = runner.run(name, profile=PUBLISHED_PROFILE, output_dir=runner.EXECUTED_DIR)
             except (runner.NotebookError, ValueError) as err:
                 problems.append(f"{name}: execution failed: {err}")
                 continue
             log(f"{name}: executed in {stamp['wall_s']:.0f} s")
+            reason = runner.is_stale(executed, source, profile=PUBLISHED_PROFILE)
+            if reason is not None:  # e.g. the source was edited while it ran
+                problems.append(f"{name}: still stale after executing it: {reason}")
+                continue
         stamp = runner.stamp_of(executed)
         errors = _error_outputs(executed)
         if errors:
             problems.append(f"{name}: the executed copy contains error outputs ({'; '.join(errors[:3])}); "
                             f"fix the notebook and run `{_refresh(name)}`")
             continue
-        if stamp.get("profile") != profile:
-            log(f"{name}: note: executed with profile {stamp.get('profile')!r}, not {profile!r}")
         stamps[name] = stamp
     if problems:
         raise BookError("executed notebooks are not ready:\n  " + "\n  ".join(problems))
@@ -445,16 +488,8 @@ def ensure_executed(*, execute_stale: bool = True, profile: str = "book",
 
 
 def mathjax_dir() -> Path:
-    """The ``es5`` folder of the npm package ``mathjax`` (global install or ``node_modules``)."""
-    candidates = [runner.ROOT / "node_modules" / "mathjax" / "es5"]
-    npm = shutil.which("npm")
-    if npm:
-        try:
-            root = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, timeout=60).stdout.strip()
-            if root:
-                candidates.insert(0, Path(root) / "mathjax" / "es5")
-        except (OSError, subprocess.SubprocessError):
-            pass
+    """The ``es5`` folder of the npm package ``mathjax`` (``node_modules`` or global install)."""
+    candidates = [d / "es5" for d in npm_package_dirs("mathjax")]
     for c in candidates:
         if (c / "tex-chtml.js").is_file():
             return c
@@ -515,17 +550,16 @@ def _jupyter_book(root: Path, *, strict: bool, log: Callable[[str], None]) -> No
                         + "\n  ".join(issues[-40:] or output.splitlines()[-40:]))
 
 
-def build(*, execute_stale: bool = True, profile: str = "book", strict: bool = True,
-          log: Callable[[str], None] = print) -> Path:
+def build(*, execute_stale: bool = True, strict: bool = True, log: Callable[[str], None] = print) -> Path:
     """Build the book into ``_build/html``; returns that folder. Raises :class:`BookError`.
 
     Args:
-        execute_stale: run missing or stale notebooks (``antinb.runner.run``) instead of failing.
-        profile: the parameter profile for notebooks executed here.
+        execute_stale: run missing or stale notebooks under the ``book`` profile
+            (``antinb.book.runner.run``) instead of failing.
         strict: Sphinx warnings are errors (``-W -n --keep-going``) and model cards must be complete.
     """
     root = runner.ROOT
-    ensure_executed(execute_stale=execute_stale, profile=profile, log=log)
+    ensure_executed(execute_stale=execute_stale, log=log)
     write_results()
     write_models(strict=strict)
     write_profiles()
@@ -551,16 +585,21 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("build", help="execute stale notebooks, generate pages, build the HTML book")
     b.add_argument("--no-execute", action="store_true",
                    help="fail (naming the refresh command) instead of executing missing or stale notebooks")
-    b.add_argument("--profile", default="book", help="profile for notebooks executed here (default book)")
     b.add_argument("--no-strict", action="store_true", help="allow Sphinx warnings and incomplete model cards")
     r = sub.add_parser("results", help="only regenerate book/results.md from the JSON summaries")
     r.set_defaults(command="results")
+    sub.add_parser("status", help="say which chapters are stale and why (exit 1 if any)")
     args = p.parse_args(argv)
     try:
         if args.command == "results":
             print(write_results())
             return 0
-        build(execute_stale=not args.no_execute, profile=args.profile, strict=not args.no_strict)
+        if args.command == "status":
+            reasons = staleness()
+            for name, reason in reasons.items():
+                print(f"{name}: {'fresh' if reason is None else reason}")
+            return 1 if any(r is not None for r in reasons.values()) else 0
+        build(execute_stale=not args.no_execute, strict=not args.no_strict)
     except BookError as err:
         print(f"antinb.book: {err}", file=sys.stderr)
         return 1

@@ -3,9 +3,29 @@
 ``run("01_correlation", profile="ci")`` reads ``notebooks/01_correlation.py`` (jupytext percent
 format), injects the profile's parameters (``notebooks/params/<profile>.yml``) plus overrides with
 papermill, executes it, and writes ``<output_dir>/01_correlation.ipynb`` with a provenance stamp
-in ``metadata.antinb`` (source and package hashes, resolved parameters, device, versions, git
-commit, time) and every number the notebook recorded with :func:`record`; the same stamp and
-numbers go to ``<output_dir>/01_correlation.json``.
+in ``metadata.antinb`` (what the chapter depends on, see below; device, versions, git commit,
+time) and every number the notebook recorded with :func:`record`; the same stamp and numbers go
+to ``<output_dir>/01_correlation.json``.
+
+Only the ``book`` profile writes into ``book/executed/`` (what the book publishes) by default;
+any other profile, or the book profile with overridden parameters, goes to
+``_build/runs/<profile>/`` unless ``output_dir`` says otherwise (:func:`default_output_dir`).
+
+Staleness
+---------
+:func:`is_stale` says why an executed copy no longer shows what its inputs would give now. The
+stamp holds, per chapter:
+
+- ``source_hash``: the bytes of ``notebooks/NN_name.py`` (markdown included: it is the page);
+- ``profile`` and ``parameters``: compared with the profile's parameters as they read now;
+- ``modules`` and ``code_hash``: the antinb modules the chapter imports, transitively (its own
+  import statements, then each module's, including imports inside functions, relative imports
+  and the packages' ``__init__`` files; :func:`code_modules`), each hashed in a normalised form
+  that ignores docstrings, comments and formatting (:func:`module_hash`);
+- ``weights``: fingerprints of the model weights it loaded (:func:`antinb.models.load` notes each
+  folder under the reserved record prefix :data:`WEIGHTS_PREFIX`) and of the shipped weights its
+  modules read (:data:`MODULE_WEIGHTS`);
+- ``packages``: the versions of :data:`KEY_PACKAGES`, of Python and of antinb.
 
 Nothing already written is lost: the executed copy is written to a temporary file and renamed
 over the previous one only when execution succeeded; a failed run leaves the previous copy in
@@ -14,17 +34,17 @@ place and writes ``<name>.failed.ipynb`` beside it for inspection.
 
 from __future__ import annotations
 
+import ast
 import datetime as _dt
 import hashlib
 import json
-import math
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
 import time
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +53,38 @@ import yaml
 from ..records import RECORD_ENV, record, records
 
 __all__ = ["record", "records", "run", "run_cli", "NotebookError", "ROOT", "NOTEBOOK_DIR", "EXECUTED_DIR",
-           "notebooks", "resolve", "profile_parameters", "source_hash", "package_hash", "stamp_of", "is_stale",
-           "notebook_parameters"]
+           "RUNS_DIR", "PUBLISHED_PROFILE", "notebooks", "resolve", "profile_parameters", "default_output_dir",
+           "source_hash", "module_hash", "code_modules", "code_hash", "weights_fingerprints", "package_versions",
+           "dependencies", "stamp_of", "is_stale", "notebook_parameters", "KEY_PACKAGES", "MODULE_WEIGHTS",
+           "WEIGHTS_PREFIX"]
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 PARAMS_DIR = NOTEBOOK_DIR / "params"
+#: Where the published (``book`` profile) executed chapters live.
 EXECUTED_DIR = ROOT / "book" / "executed"
+#: Where runs under any other profile go by default: ``_build/runs/<profile>/`` (git-ignored).
+RUNS_DIR = ROOT / "_build" / "runs"
+#: The only profile whose runs the book publishes.
+PUBLISHED_PROFILE = "book"
+
+#: The package whose modules a chapter's code closure follows, and its folder (tests point it at a copy).
+PACKAGE = "antinb"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+#: Packages whose version is part of a chapter's inputs (with Python's ``major.minor`` and antinb's own).
+KEY_PACKAGES = ("torch", "diffusers", "numpy", "scipy", "scikit-image")
+
+#: :func:`antinb.models.load` records each folder it loads under this prefix while the runner
+#: collects records (``_inputs/weights/<model>``); these are inputs, not results, and go to the
+#: stamp's ``weights``, never to its ``records``.
+WEIGHTS_PREFIX = "_inputs/weights/"
+
+#: Shipped weights (folders of ``antinb/weights/``) that a module reads whenever a chapter uses it.
+MODULE_WEIGHTS: dict[str, tuple[str, ...]] = {"antinb.quality": ("classifiers",)}
+
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".json", ".txt", ".model")
+
 
 class NotebookError(RuntimeError):
     """A notebook could not be run: bad parameter, missing model, or a failing cell."""
@@ -61,25 +106,230 @@ def resolve(notebook: str) -> Path:
     raise ValueError(f"notebook={notebook!r} is unknown; accepted values: {notebooks()} (or 'all')")
 
 
+def default_output_dir(profile: str, overrides: dict[str, Any] | None = None) -> Path:
+    """``book/executed`` for the book profile as it stands, ``_build/runs/<profile>`` otherwise.
+
+    Only what the book publishes goes to :data:`EXECUTED_DIR`: a run under another profile, or
+    under the book profile with overridden parameters (``book-custom``), never replaces a
+    published chapter unless its output folder is given explicitly.
+    """
+    if profile == PUBLISHED_PROFILE and not overrides:
+        return EXECUTED_DIR
+    stem = Path(profile).stem if profile.endswith((".yml", ".yaml")) else profile
+    return RUNS_DIR / (f"{stem}-custom" if profile == PUBLISHED_PROFILE else stem)
+
+
+# --------------------------------------------------------------------------- what a chapter depends on
+
+
 def source_hash(path: Path) -> str:
+    """Hash of a notebook source's bytes: code and markdown (the markdown is the rendered page)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-#: Modules that cannot change a notebook's numbers (building, cards, the command line, benchmarks).
-_NOT_RESULTS = {"book.py", "cards.py", "cli.py", "__main__.py", "bench.py"}
+class _DropDocstrings(ast.NodeTransformer):
+    """Removes bare string statements (docstrings and string "comments"): they never run."""
+
+    def visit_Expr(self, node: ast.Expr) -> ast.AST | None:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return None
+        return node
 
 
-@lru_cache(maxsize=1)
-def package_hash() -> str:
-    """Hash of the antinb sources and the embedded weights' records: results depend on both."""
-    h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parents[1]
-    files = [f for f in sorted(pkg.glob("*.py")) if f.name not in _NOT_RESULTS]
-    files += sorted(pkg.glob("weights/*/unet/*.safetensors"))
-    for f in files:
-        h.update(f.relative_to(pkg).as_posix().encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+def _tree_hash(tree: ast.AST) -> str:
+    """Hash of a syntax tree without docstrings and positions (the tree is modified)."""
+    dump = ast.dump(_DropDocstrings().visit(tree), annotate_fields=False, include_attributes=False)
+    return hashlib.sha256(dump.encode()).hexdigest()[:16]
+
+
+def module_hash(path: Path) -> str:
+    """Hash of a module's code, blind to docstrings, comments and formatting (its normalised AST)."""
+    return _tree_hash(ast.parse(Path(path).read_text(), str(path)))
+
+
+_MODULE_INFO: dict[tuple[str, str, int, int], tuple[str, set[str]]] = {}
+
+
+def _module_info(path: Path, module: str) -> tuple[str, set[str]]:
+    """``(module_hash, imported antinb names)`` of ``module``'s file, cached while the file is unchanged."""
+    st = path.stat()
+    key = (str(path), module, st.st_size, st.st_mtime_ns)
+    if key not in _MODULE_INFO:
+        tree = ast.parse(path.read_text(), str(path))
+        imports = _imported(tree, module, path.name == "__init__.py")
+        _MODULE_INFO[key] = (_tree_hash(tree), imports)
+    return _MODULE_INFO[key]
+
+
+def _module_file(module: str, package_dir: Path) -> Path | None:
+    """The file of ``antinb.x.y`` under ``package_dir`` (a package's ``__init__.py``), or None."""
+    parts = module.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    base = package_dir.joinpath(*parts[1:])
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    if parts[1:] and base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    return None
+
+
+def _is_ours(name: str | None) -> bool:
+    return bool(name) and (name == PACKAGE or name.startswith(PACKAGE + "."))
+
+
+def _imported(tree: ast.AST, module: str | None = None, is_package: bool = False) -> set[str]:
+    """Candidate antinb module names imported anywhere in ``tree`` (function bodies included).
+
+    ``from antinb.x import y`` gives ``antinb.x`` and ``antinb.x.y`` (kept only if ``y`` is a
+    module); relative imports are resolved against ``module``.
+    """
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if _is_ours(a.name))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if module is None:
+                    continue
+                here = module.split(".") if is_package else module.split(".")[:-1]
+                if node.level - 1 > len(here) - 1:
+                    continue
+                here = here[:len(here) - (node.level - 1)]
+                base = ".".join(here + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            if not _is_ours(base):
+                continue
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names if a.name != "*")
+    return out
+
+
+def _parse_notebook(path: Path) -> ast.AST:
+    text = Path(path).read_text()
+    try:
+        return ast.parse(text, str(path))
+    except SyntaxError:  # magics or shell escapes in a cell: parse the code cells without them
+        nb = _read_source(path)
+        code = "\n".join("\n".join(ln for ln in c.source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+                         for c in nb.cells if c.cell_type == "code")
+        return ast.parse(code, str(path))
+
+
+def code_modules(source: Path, package_dir: Path | None = None) -> dict[str, str]:
+    """``{module: module_hash}`` of every antinb module the notebook ``source`` runs.
+
+    The closure of the notebook's import statements over the modules' own imports; importing
+    ``antinb.a.b`` also runs ``antinb/__init__.py`` and ``antinb/a/__init__.py``, so parent
+    packages are part of it.
+    """
+    package_dir = Path(package_dir or PACKAGE_DIR)
+    todo = sorted(_imported(_parse_notebook(source)))
+    found: dict[str, str] = {}
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):  # the module and every package above it
+            mod = ".".join(parts[:i])
+            if mod in found:
+                continue
+            f = _module_file(mod, package_dir)
+            if f is None:
+                continue
+            found[mod], imports = _module_info(f, mod)
+            todo.extend(sorted(imports - set(found)))
+    return dict(sorted(found.items()))
+
+
+def code_hash(modules: dict[str, str]) -> str:
+    """One hash of a chapter's code closure (``{module: module_hash}``)."""
+    text = "\n".join(f"{m}:{h}" for m, h in sorted(modules.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_FILE_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def _file_fingerprint(path: Path) -> str:
+    # a Hugging Face cache links each file to a blob named by its hash: that name is the fingerprint
+    if path.is_symlink():
+        blob = path.resolve().name
+        if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", blob):
+            return blob[:16]
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _FILE_HASHES:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _FILE_HASHES[key] = h.hexdigest()[:16]
+    return _FILE_HASHES[key]
+
+
+def _weight_files(folder: Path) -> dict[str, str]:
+    """``{relative path: fingerprint}`` of the files a load reads: weights and configs in the
+    component subfolders (``unet/``, ``scheduler/``, ...) and ``model_index.json``; not cards or figures."""
+    out = {}
+    for f in sorted(folder.rglob("*")):
+        rel = f.relative_to(folder)
+        if not f.is_file() or any(p.startswith(".") for p in rel.parts):
+            continue
+        if (len(rel.parts) > 1 and f.suffix in _WEIGHT_SUFFIXES) or rel.as_posix() == "model_index.json":
+            out[rel.as_posix()] = _file_fingerprint(f)
+    return out
+
+
+def _weights_folder(entry: dict[str, Any], package_dir: Path) -> Path:
+    if entry.get("embedded"):
+        return package_dir / "weights" / entry["embedded"]
+    return Path(entry["folder"])
+
+
+def weights_fingerprints(loaded: dict[str, dict[str, Any]], modules: dict[str, str] | None = None,
+                         package_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Fingerprints of the weights a chapter used: ``{name: {"embedded"|"folder": ..., "files": {...}}}``.
+
+    ``loaded`` maps a model name to what :func:`antinb.models.load` noted (``folder`` and, for an
+    embedded model, ``embedded``: its name); ``modules`` adds :data:`MODULE_WEIGHTS`.
+    """
+    package_dir = Path(package_dir or PACKAGE_DIR)
+    entries = {name: dict(e) for name, e in loaded.items()}
+    for mod in modules or {}:
+        for folder in MODULE_WEIGHTS.get(mod, ()):
+            entries.setdefault(folder, {"embedded": folder})
+    out = {}
+    for name, e in sorted(entries.items()):
+        keep = {"embedded": e["embedded"]} if e.get("embedded") else {"folder": str(e["folder"])}
+        folder = _weights_folder(keep, package_dir)
+        keep["files"] = _weight_files(folder) if folder.is_dir() else {}
+        out[name] = keep
+    return out
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of Python (``major.minor``), :data:`KEY_PACKAGES` and antinb: a chapter's environment."""
+    from importlib import metadata
+
+    from .._version import __version__
+
+    out: dict[str, str | None] = {"python": ".".join(platform.python_version_tuple()[:2])}
+    for name in KEY_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    out["antinb"] = __version__
+    return out
+
+
+def dependencies(source: Path, loaded: dict[str, dict[str, Any]] | None = None,
+                 package_dir: Path | None = None) -> dict[str, Any]:
+    """The stamp's staleness fields for notebook ``source`` (without profile and parameters)."""
+    modules = code_modules(source, package_dir)
+    return {"source_hash": source_hash(source), "code_hash": code_hash(modules), "modules": modules,
+            "weights": weights_fingerprints(loaded or {}, modules, package_dir), "packages": package_versions()}
 
 
 def profile_parameters(profile: str, name: str) -> dict[str, Any]:
@@ -160,19 +410,103 @@ def stamp_of(executed: Path) -> dict[str, Any]:
     return nb.get("metadata", {}).get("antinb", {})
 
 
-def is_stale(executed: Path, source: Path | None = None) -> str | None:
-    """``None`` when ``executed`` is fresh, otherwise the reason it is stale."""
+#: Stamp fields staleness compares; a stamp without one of them predates per-chapter staleness.
+STAMP_FIELDS = ("source_hash", "profile", "parameters", "code_hash", "modules", "weights", "packages")
+
+
+def _jsonish(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """``(key, old, new)`` for every key whose value differs (``...`` where a side lacks it)."""
+    return [(k, old.get(k, ...), new.get(k, ...)) for k in sorted(set(old) | set(new))
+            if old.get(k, ...) != new.get(k, ...)]
+
+
+def _some(items: list[str], n: int = 3) -> str:
+    return "; ".join(items[:n]) + (f" (and {len(items) - n} more)" if len(items) > n else "")
+
+
+def _parameter_changes(profile: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    out = []
+    for key, was, now in _differences(old, new):
+        if was is ...:
+            out.append(f"profile {profile!r} now sets parameter {key!r} = {now!r}")
+        elif now is ...:
+            out.append(f"parameter {key!r} was {was!r}, which profile {profile!r} does not set (now)")
+        else:
+            out.append(f"parameter {key!r} is {now!r} in profile {profile!r}, {was!r} in the executed copy")
+    return out
+
+
+def _weight_changes(weights: dict[str, dict[str, Any]], package_dir: Path) -> list[str]:
+    out = []
+    for name, entry in sorted(weights.items()):
+        folder = _weights_folder(entry, package_dir)
+        files = _weight_files(folder) if folder.is_dir() else {}
+        if entry.get("files") and not files:
+            out.append(f"the weights of {name!r} are gone ({folder})")
+            continue
+        changed = [k for k, _, _ in _differences(entry.get("files", {}), files)]
+        if changed:
+            out.append(f"the weights of {name!r} changed ({', '.join(changed[:3])})")
+    return out
+
+
+def is_stale(executed: Path, source: Path | None = None, *, profile: str | None = None) -> str | None:
+    """``None`` when ``executed`` is fresh, otherwise the reason it is stale.
+
+    Stale when the copy is missing or unstamped, was not executed exactly as ``profile`` says
+    (when given: another profile, or parameters overridden with ``-p``), or when any of its inputs
+    changed since: its source, its profile's parameters, the key package versions, the normalised
+    code of an antinb module it runs, or the weights it loaded. The reason names what changed.
+    """
     executed = Path(executed)
     if not executed.exists():
         return f"{executed.name} has not been executed"
-    stamp = stamp_of(executed)
-    source = source or NOTEBOOK_DIR / f"{executed.stem}.py"
+    try:
+        stamp = stamp_of(executed)
+    except (OSError, ValueError) as err:
+        return f"{executed.name} cannot be read ({err})"
     if not stamp:
         return f"{executed.name} has no provenance stamp"
-    if stamp.get("source_hash") != source_hash(source):
-        return f"{executed.name} is stale: {source.name} changed since it was executed"
-    if stamp.get("package_hash") != package_hash():
-        return f"{executed.name} is stale: antinb changed since it was executed"
+    stale = f"{executed.name} is stale: "
+    if profile is not None and stamp.get("profile") != profile:
+        return stale + f"it was executed with profile {stamp.get('profile')!r}, not {profile!r}"
+    missing = [k for k in STAMP_FIELDS if k not in stamp]
+    if missing:
+        return stale + f"its stamp predates per-chapter staleness (it has no {', '.join(missing)})"
+    source = Path(source) if source else NOTEBOOK_DIR / f"{executed.stem}.py"
+    if not source.exists():
+        return stale + f"its source {source} does not exist"
+    if stamp["source_hash"] != source_hash(source):
+        return stale + f"{source.name} changed since it was executed"
+    try:
+        now = _jsonish(profile_parameters(stamp["profile"], stamp.get("notebook") or source.stem))
+    except ValueError as err:
+        return stale + f"its profile cannot be read ({err})"
+    overrides = {k: v for k, v in stamp.get("overrides", {}).items() if now.get(k, ...) != v}
+    if profile is not None and overrides:
+        return stale + (f"it ran with parameters overridden ({', '.join(f'{k}={v!r}' for k, v in overrides.items())}), "
+                        f"not as profile {profile!r} sets them")
+    changes = _parameter_changes(stamp["profile"], stamp["parameters"], {**now, **stamp.get("overrides", {})})
+    if changes:
+        return stale + _some(changes)
+    changes = [f"{name} {was if was is not ... else 'absent'} -> {now if now is not ... else 'absent'}"
+               for name, was, now in _differences(stamp["packages"], package_versions())]
+    if changes:
+        return stale + "package versions changed: " + _some(changes)
+    modules = code_modules(source)
+    changes = []
+    for mod, was, now in _differences(stamp["modules"], modules):
+        changes.append(f"{mod} is no longer used" if now is ... else
+                       f"it now also runs {mod}" if was is ... else f"the code of {mod} changed")
+    if changes:
+        return stale + _some(changes)
+    changes = _weight_changes(stamp["weights"], PACKAGE_DIR)
+    if changes:
+        return stale + _some(changes)
     return None
 
 
@@ -181,12 +515,14 @@ def _provenance_cell(stamp: dict[str, Any]):
 
     params = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in stamp["parameters"].items())
     env = stamp["environment"]
+    weights = ", weights " + ", ".join(f"`{w}`" for w in stamp["weights"]) if stamp["weights"] else ""
     text = (
         "## Provenance\n\n"
         f"Executed {stamp['finished']} with profile **{stamp['profile']}** on {env['device']} in "
         f"{stamp['wall_s']:.0f} s (antinb {env['antinb']}, torch {env['torch']}, diffusers {env['diffusers']}, "
         f"Python {env['python']}; git {stamp['git_commit']}; source hash `{stamp['source_hash']}`, "
-        f"package hash `{stamp['package_hash']}`).\n\n| parameter | value |\n|---|---|\n{params}\n")
+        f"code hash `{stamp['code_hash']}` of {len(stamp['modules'])} antinb modules"
+        f"{weights}).\n\n| parameter | value |\n|---|---|\n{params}\n")
     cell = nbformat.v4.new_markdown_cell(text)
     cell.metadata["tags"] = ["antinb-provenance"]
     return cell
@@ -194,7 +530,11 @@ def _provenance_cell(stamp: dict[str, Any]):
 
 def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any] | None = None,
         output_dir: str | Path | None = None, progress: bool = False) -> dict[str, Any]:
-    """Execute one notebook; returns its stamp (with ``records``). Raises :class:`NotebookError`."""
+    """Execute one notebook; returns its stamp (with ``records``). Raises :class:`NotebookError`.
+
+    ``output_dir`` defaults to :func:`default_output_dir`: ``book/executed`` only for the ``book``
+    profile without overridden parameters.
+    """
     import nbformat
     import papermill as pm
 
@@ -202,7 +542,9 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
     name = src.stem
     params = {**profile_parameters(profile, name), **(parameters or {})}
     _check_parameters(src, params)
-    out_dir = Path(output_dir) if output_dir else EXECUTED_DIR
+    out_dir = Path(output_dir) if output_dir else default_output_dir(profile, parameters)
+    # what the chapter depends on, taken before it runs: an edit during the run leaves the copy stale
+    source_digest, modules = source_hash(src), code_modules(src)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / f"{name}.ipynb"
     started = _dt.datetime.now(_dt.timezone.utc)
@@ -233,11 +575,18 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
             else:
                 os.environ[RECORD_ENV] = old_env
         recs: dict[str, Any] = {}
+        loaded: dict[str, dict[str, Any]] = {}
         for line in rec_file.read_text().splitlines():
             item = json.loads(line)
-            recs[item["name"]] = item["value"]
-        stamp = {"notebook": name, "profile": profile, "parameters": params, "source_hash": source_hash(src),
-                 "package_hash": package_hash(), "environment": _environment(), "git_commit": _git_commit(),
+            if item["name"].startswith(WEIGHTS_PREFIX):  # an input (weights loaded), not a result
+                loaded[item["name"][len(WEIGHTS_PREFIX):]] = item["value"]
+            else:
+                recs[item["name"]] = item["value"]
+        stamp = {"notebook": name, "profile": profile, "parameters": params,
+                 "overrides": _jsonish(parameters or {}), "source_hash": source_digest,
+                 "code_hash": code_hash(modules), "modules": modules,
+                 "weights": weights_fingerprints(loaded, modules), "packages": package_versions(),
+                 "environment": _environment(), "git_commit": _git_commit(),
                  "started": started.isoformat(timespec="seconds"),
                  "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                  "wall_s": round(time.time() - t0, 1), "records": recs}
@@ -261,13 +610,21 @@ def _parse_override(value: str) -> Any:
 
 def run_cli(notebook: str, *, profile: str, overrides: list[list[str]], output_dir: str | None,
             stale_only: bool = False) -> int:
-    """Entry point of ``antinb run``: returns the exit code (non-zero if any notebook failed)."""
+    """Entry point of ``antinb run``: returns the exit code (non-zero if any notebook failed).
+
+    Without ``output_dir`` the executed copies go to :func:`default_output_dir` (``book/executed``
+    only for the ``book`` profile without ``-p`` overrides).
+    """
     names = notebooks() if notebook == "all" else [resolve(notebook).stem]
     params = {k: _parse_override(v) for k, v in overrides}
+    profile_parameters(profile, names[0])  # an unknown profile fails before anything runs
+    out_dir = Path(output_dir) if output_dir else default_output_dir(profile, params)
+    if not output_dir and out_dir != EXECUTED_DIR:
+        print(f"profile {profile}{' with overrides' if params else ''}: executed copies go to {out_dir} "
+              f"(only the book profile's own runs go to {EXECUTED_DIR}; --output-dir chooses)", flush=True)
     failures = 0
     for name in names:
-        out_dir = Path(output_dir) if output_dir else EXECUTED_DIR
-        if stale_only and is_stale(out_dir / f"{name}.ipynb") is None and not params:
+        if stale_only and not params and is_stale(out_dir / f"{name}.ipynb", profile=profile) is None:
             print(f"{name}: fresh, skipped")
             continue
         # parameters given with -p apply to every notebook that has them when running 'all'
