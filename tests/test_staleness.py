@@ -392,3 +392,19 @@ def test_stale_only_compares_against_the_profile_it_runs(project, monkeypatch):
                           stale_only=True) == 0
     assert calls == project.chapters        # ci copies are stale for the full profile
     assert out != runner.RUNS_DIR
+
+
+def test_each_chapter_depends_on_its_own_finding_only(project):
+    """antinb.findings imports its modules lazily: chapter NN runs (and depends on) one finding module."""
+    own = {"01_correlation": "correlation", "02_timestep_evolution": "trajectory", "03_symmetry": "symmetry",
+           "04_diversity": "diversity", "05_uncertainty": "uncertainty", "06_dps": "dps"}
+    for chapter, finding in own.items():
+        used = {m for m in runner.code_modules(project.notebooks / f"{chapter}.py")
+                if m.startswith("antinb.findings.") and m != "antinb.findings.base"}
+        assert used == {f"antinb.findings.{finding}"}, chapter
+    project.stamp_all()
+    project.edit("antinb/findings/dps.py", "from __future__ import annotations\n",
+                 "from __future__ import annotations\n\n_CHANGED = 1\n")
+    reasons = project.reasons()
+    assert reasons["06_dps"] is not None and "antinb.findings.dps" in reasons["06_dps"]
+    assert all(r is None for name, r in reasons.items() if name != "06_dps"), reasons

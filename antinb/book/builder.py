@@ -96,8 +96,8 @@ class BookError(RuntimeError):
 
 # --------------------------------------------------------------------------- the findings' declarations
 
-#: The results tables, declared by the findings modules (:data:`antinb.findings.TABLES`).
-FINDINGS: tuple[Table, ...] = findings.TABLES
+#: The results tables, declared by the findings modules (:func:`antinb.findings.tables`).
+FINDINGS: tuple[Table, ...] = findings.tables()
 #: The paper's numbers keyed by our record names (:func:`antinb.findings.paper_records`).
 PAPER: dict[str, Any] = findings.paper_records()
 MODEL_LABELS = paper.MODEL_LABELS

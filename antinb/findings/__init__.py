@@ -3,29 +3,49 @@
 Each module owns the computation its chapter shows (aggregation over models, samplers and pairs),
 declares its record names once (templates, see :mod:`antinb.findings.base`) and its results
 :class:`~antinb.findings.base.Table`, and maps the paper's numbers (:mod:`antinb.paper`) onto its
-records with ``paper_records()``. Chapters call these modules; the results page reads
-:data:`TABLES` and :func:`paper_records`; tests exercise them on the tiny and affine models.
+records with ``paper_records()``. Chapters import the one module they show
+(``from antinb.findings import correlation``); the results page reads :func:`tables` and
+:func:`paper_records`; tests exercise the modules on the tiny and affine models.
+
+The submodules are imported on first use, not here: a chapter that imports
+``antinb.findings.correlation`` runs (and depends on) that module only, so a change to another
+finding does not make it stale.
 """
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
 from typing import Any
 
-from . import correlation, diversity, dps, symmetry, trajectory, uncertainty
 from .base import Column, Table
 
-__all__ = ["MODULES", "TABLES", "paper_records", "Column", "Table", "correlation", "trajectory", "symmetry",
-           "diversity", "uncertainty", "dps"]
+__all__ = ["NAMES", "modules", "tables", "paper_records", "Column", "Table"]
 
-#: The findings in book order.
-MODULES = (correlation, trajectory, symmetry, diversity, uncertainty, dps)
-#: Their results tables, in book order.
-TABLES: tuple[Table, ...] = tuple(m.TABLE for m in MODULES)
+#: The findings in book order (module names in this package).
+NAMES: tuple[str, ...] = ("correlation", "trajectory", "symmetry", "diversity", "uncertainty", "dps")
+
+
+def modules() -> tuple[ModuleType, ...]:
+    """The findings modules, in book order."""
+    return tuple(importlib.import_module(f"{__name__}.{name}") for name in NAMES)
+
+
+def tables() -> tuple[Table, ...]:
+    """Their results tables, in book order."""
+    return tuple(m.TABLE for m in modules())
 
 
 def paper_records() -> dict[str, Any]:
     """Every paper number, keyed by the record name our chapters use for the same quantity."""
     out: dict[str, Any] = {}
-    for m in MODULES:
+    for m in modules():
         out.update(m.paper_records())
     return out
+
+
+def __getattr__(name: str) -> ModuleType:
+    """``antinb.findings.correlation`` and the like, imported on first access."""
+    if name in NAMES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
