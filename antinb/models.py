@@ -245,7 +245,7 @@ def load(spec: str | os.PathLike, *, device: str | torch.device = "auto", dtype:
         except (LocalEntryNotFoundError, OSError, ValueError) as err:
             raise ModelNotFoundError(
                 f"model {spec_str!r} is not in the local Hugging Face cache ({_hub_cache_dir()}). "
-                f"On a machine with internet run `huggingface-cli download {spec_str}` and copy the cache "
+                f"On a machine with internet run `hf download {spec_str}` and copy the cache "
                 "(or set HF_HOME to it), pass a local diffusers folder, call "
                 f"load({spec_str!r}, allow_download=True) where the hub is reachable, or use an embedded "
                 f"model: {available()}") from err

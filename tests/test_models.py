@@ -55,7 +55,7 @@ def test_uncached_hub_id_fails_fast_with_guidance(tmp_path, monkeypatch):
         models.load("google/ddpm-cifar10-32", device="cpu")
     assert time.monotonic() - start < 5.0
     msg = str(err.value)
-    assert "google/ddpm-cifar10-32" in msg and "huggingface-cli download" in msg and "embedded" in msg
+    assert "google/ddpm-cifar10-32" in msg and "hf download" in msg and "embedded" in msg
 
 
 def test_unknown_name_is_a_value_error():
