@@ -11,7 +11,11 @@ import torch
 
 from . import metrics
 
-__all__ = ["image_grid", "pair_grid", "real_vs_generated", "correlation_histograms", "band", "throughput"]
+__all__ = ["image_grid", "pair_grid", "real_vs_generated", "correlation_histograms", "correlation_histogram_grid",
+           "pair_strips", "correlation_maps", "interval_lines", "band", "trajectory_grid", "throughput"]
+
+#: Width of a figure shown at the book's column width (about 700 px): text set at >= 9 pt stays >= 9 pt.
+COLUMN_WIDTH = 7.0
 
 
 def _to_numpy_images(x: torch.Tensor, value_range) -> np.ndarray:
@@ -60,8 +64,11 @@ def real_vs_generated(real: torch.Tensor, generated: torch.Tensor, names: Sequen
 
 
 def correlation_histograms(groups: dict[str, torch.Tensor], *, ax=None, title: str | None = None,
-                           xlabel: str = "pixel-wise Pearson correlation of a pair") -> plt.Axes:
-    """Histograms of per-pair correlations (e.g. ``{"PN": r_pn, "RR": r_rr}``), dashed line at each mean."""
+                           xlabel: str = "pixel-wise Pearson correlation of a pair", legend: bool = True) -> plt.Axes:
+    """Histograms of per-pair correlations (e.g. ``{"PN": r_pn, "RR": r_rr}``), dashed line at each mean.
+
+    Colours follow the order of ``groups``; ``legend=False`` leaves the legend to the caller (one
+    legend per figure)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 3))
     palette = sns.color_palette()
@@ -72,10 +79,119 @@ def correlation_histograms(groups: dict[str, torch.Tensor], *, ax=None, title: s
         ax.axvline(r.mean(), color=palette[i], ls="--")
     ax.set_xlim(-1, 1)
     ax.set_xlabel(xlabel)
-    ax.legend(fontsize=8)
+    if legend:
+        ax.legend(fontsize=9)
     if title:
         ax.set_title(title)
     return ax
+
+
+def correlation_histogram_grid(panels: dict[tuple[str, str], dict[str, torch.Tensor]], *,
+                               xlabel: str = "pixel correlation of a pair", ncols: int = 2) -> plt.Figure:
+    """One histogram panel per ``(row label, column label)`` key of ``panels`` (each a
+    :func:`correlation_histograms` group dict), ``ncols`` panels a row, one legend for the figure.
+
+    Every panel's groups take the colours of the figure-wide group order, so a group has one
+    colour throughout; the panel title names the key and each group's mean.
+    """
+    keys = list(panels)
+    names = list(dict.fromkeys(g for groups in panels.values() for g in groups))
+    palette = dict(zip(names, sns.color_palette(n_colors=len(names))))
+    nrows = int(np.ceil(len(keys) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH, 2.2 * nrows + 0.6), squeeze=False,
+                             sharex=True, layout="constrained")
+    for ax in axes.flat[len(keys):]:
+        ax.axis("off")
+    for ax, key in zip(axes.flat, keys):
+        groups = panels[key]
+        for label, r in groups.items():
+            r = np.asarray(r, dtype=float)
+            sns.histplot(r, ax=ax, color=palette[label], stat="density", element="step", bins=20, binrange=(-1, 1))
+            ax.axvline(r.mean(), color=palette[label], ls="--")
+        ax.set_xlim(-1, 1)
+        ax.set_ylabel("density" if ax in axes[:, 0] else "")
+        ax.set_title(", ".join(key), fontsize=10)
+        ax.tick_params(labelsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel, fontsize=10)
+    handles = [plt.Line2D([], [], color=palette[n], lw=2) for n in names]
+    fig.legend(handles, names, loc="outside upper center", ncols=len(names), fontsize=10,
+               title="pairs (dashed: mean)", title_fontsize=10)
+    return fig
+
+
+def _montage(x: torch.Tensor, value_range, ncol: int, pad: int = 1) -> np.ndarray:
+    """Images ``(B, C, H, W)`` tiled ``ncol`` per row, white gutters, as one ``(h, w, 3)`` array."""
+    imgs = _to_numpy_images(x, value_range)
+    if imgs.shape[-1] == 1:
+        imgs = np.repeat(imgs, 3, axis=-1)
+    b, h, w, _ = imgs.shape
+    rows = int(np.ceil(b / ncol))
+    out = np.ones((rows * (h + pad) - pad, ncol * (w + pad) - pad, 3))
+    for i, im in enumerate(imgs):
+        r, c = divmod(i, ncol)
+        out[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = im
+    return out
+
+
+def pair_strips(samples: dict[str, torch.Tensor], *, value_range=(-1, 1)) -> plt.Figure:
+    """Consecutive pairs ``(2P, C, H, W)`` of each model, one strip per model: first members above,
+    partners below, a pair per column."""
+    fig, axes = plt.subplots(len(samples), 1, figsize=(COLUMN_WIDTH * 0.8, 1.7 * len(samples)), squeeze=False,
+                             layout="constrained")
+    for ax, (name, x) in zip(axes[:, 0], samples.items()):
+        first, second = x[0::2], x[1::2]
+        ax.imshow(_montage(torch.cat([first, second]), value_range, ncol=len(first)), interpolation="nearest")
+        ax.set_title(f"{name}: $z$ (top), $-z$ (bottom)", fontsize=10)
+        ax.axis("off")
+    return fig
+
+
+def correlation_maps(maps: dict[str, torch.Tensor], *, titles: dict[str, str] | None = None,
+                     label: str = "per-pixel correlation across pairs", midline: bool = True) -> plt.Figure:
+    """Maps ``(H, W)`` with values in [-1, 1], one panel per entry (at most 3 a row), one colour bar;
+    ``midline`` draws the border between the top and the bottom half."""
+    n = len(maps)
+    ncols = min(n, 3)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH, 2.6 * nrows + 0.4), squeeze=False,
+                             layout="constrained")
+    for ax in axes.flat:
+        ax.axis("off")
+    im = None
+    for ax, (name, m) in zip(axes.flat, maps.items()):
+        m = torch.as_tensor(m).float()
+        im = ax.imshow(m.numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+        if midline:
+            ax.axhline(m.shape[0] / 2 - 0.5, color="k", ls="--", lw=1)
+        ax.set_title((titles or {}).get(name, name), fontsize=10)
+    cb = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.85)
+    cb.set_label(label, fontsize=10)
+    cb.ax.tick_params(labelsize=9)
+    return fig
+
+
+def interval_lines(x: Sequence[float], series: dict[str, Sequence[tuple[float, float, float]]], *, xlabel: str,
+                   ylabel: str, title: str | None = None, xlog: bool = False) -> plt.Figure:
+    """Estimates ``(mean, low, high)`` against ``x``, one line with error bars (the intervals) per series."""
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH * 0.75, 3.4), layout="constrained")
+    x = np.asarray(x, dtype=float)
+    for i, (name, values) in enumerate(series.items()):
+        v = np.asarray(values, dtype=float)
+        shift = x * (1 + 0.03 * (i - (len(series) - 1) / 2)) if xlog else x + 0.03 * (i - (len(series) - 1) / 2)
+        ax.errorbar(shift, v[:, 0], yerr=[v[:, 0] - v[:, 1], v[:, 2] - v[:, 0]], marker="o", capsize=3, label=name)
+    ax.axhline(0, color="gray", lw=0.8)
+    if xlog:
+        ax.set_xscale("log")
+        ax.set_xticks(x, [f"{w:g}" for w in x])
+        ax.minorticks_off()
+    ax.set_xlabel(xlabel, fontsize=10)
+    ax.set_ylabel(ylabel, fontsize=10)
+    ax.tick_params(labelsize=9)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=9, title="95 % intervals", title_fontsize=9)
+    return fig
 
 
 def band(x: np.ndarray, values: np.ndarray, *, ax, label: str, quantiles=(0.1, 0.9), **kwargs) -> plt.Axes:
@@ -85,6 +201,38 @@ def band(x: np.ndarray, values: np.ndarray, *, ax, label: str, quantiles=(0.1, 0
     lo, hi = np.quantile(values, quantiles, axis=0)
     ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
     return ax
+
+
+def trajectory_grid(panels: dict[tuple[str, str], dict[str, np.ndarray]], *, threshold: float | None = None,
+                    ncols: int = 2, quantiles=(0.1, 0.9)) -> plt.Figure:
+    """Per ``(row label, column label)`` panel, curves ``(P, S)`` against the step: the mean over rows
+    with a quantile band (:func:`band`), ``ncols`` panels a row, one legend for the figure;
+    ``threshold`` draws a dotted horizontal line."""
+    keys = list(panels)
+    nrows = int(np.ceil(len(keys) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH, 2.3 * nrows + 0.7), squeeze=False, sharey=True,
+                             layout="constrained")
+    for ax in axes.flat[len(keys):]:
+        ax.axis("off")
+    styles = ("-", ":", "--")
+    for ax, key in zip(axes.flat, keys):
+        for i, (label, values) in enumerate(panels[key].items()):
+            band(np.arange(np.asarray(values).shape[1]), values, ax=ax, label=label, quantiles=quantiles,
+                 ls=styles[i % len(styles)], color=f"C{i}")
+        ax.axhline(0, color="gray", lw=0.5)
+        if threshold is not None:
+            ax.axhline(threshold, color="gray", lw=0.8, ls=":")
+        ax.set(ylim=(-1.05, 1.0))
+        ax.set_title(", ".join(key), fontsize=10)
+        ax.tick_params(labelsize=9)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("pair correlation", fontsize=10)
+    for ax in axes[-1]:
+        ax.set_xlabel("sampler step (0: $t = T$)", fontsize=10)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize=10,
+               title=f"mean over pairs, band {quantiles[0]:.0%}–{quantiles[1]:.0%} of pairs", title_fontsize=10)
+    return fig
 
 
 def throughput(rows: Sequence[dict], *, title: str | None = None) -> plt.Figure:

@@ -1,0 +1,159 @@
+"""Finding 1 (antinb.findings.correlation) on the tiny and affine models: exact identities, record names,
+intervals, the paper comparison and the verdict."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import scipy.stats as sps  # noqa: E402
+import torch  # noqa: E402
+
+from antinb import noise, paper, stats  # noqa: E402
+from antinb.findings import correlation as finding  # noqa: E402
+from antinb.findings.base import fill, template_regex  # noqa: E402
+from antinb.pairs import pair_samples  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def result():
+    from conftest import tiny_model
+
+    plain = tiny_model()
+    cond = tiny_model(num_classes=3)
+    cond.name = "tiny-cond"
+    return finding.run([plain, cond], n_pairs=4, ddim_steps=3, ddpm_steps=3, seed=0, ablation_pairs=4,
+                       guidance_model="tiny-cond", guidance_scales=[1.0, 3.0], guidance_pairs=3)
+
+
+def test_partially_negated_negates_exactly_the_region():
+    shape = (2, 4, 4)
+    batch = noise.antithetic(6, shape, seed=3)
+    mask = torch.rand(shape, generator=torch.Generator().manual_seed(1)) > 0.5
+    z = noise.partially_negated(batch, mask)
+    first, partner = z[0::2], z[1::2]
+    assert torch.equal(first, batch.z[0::2])
+    assert torch.equal(partner[:, mask], -first[:, mask])
+    assert torch.equal(partner[:, ~mask], first[:, ~mask])
+
+
+def test_half_negation_on_the_affine_model_is_exactly_minus_one_and_one(affine_model):
+    # eps(x, t) = a_t x + c acts pixel by pixel, so a DDIM output is k z + m pixel-wise: across pairs
+    # every negated pixel correlates exactly -1 and every shared pixel exactly +1.
+    half = finding.half_negation([affine_model], n_pairs=5, steps=4)
+    m = half.maps["affine"]
+    assert torch.allclose(m[:4], torch.full_like(m[:4], -1.0), atol=1e-5)
+    assert torch.allclose(m[4:], torch.full_like(m[4:], 1.0), atol=1e-5)
+    assert half.top["affine"][0] == pytest.approx(-1.0, abs=1e-5)
+    assert half.bottom["affine"][0] == pytest.approx(1.0, abs=1e-5)
+    for mean, lo, hi in (half.top["affine"], half.bottom["affine"]):  # no spread between pairs: zero width
+        assert lo == pytest.approx(mean, abs=1e-4) and hi == pytest.approx(mean, abs=1e-4)
+
+
+def test_pn_pairs_of_the_affine_model_are_mirrored_about_the_mean_image(affine_model):
+    for sampler in ("ddim", "ddpm"):
+        x = pair_samples(affine_model, 5, "PN", sampler=sampler, steps=4, progress=False)
+        c = finding.correlations({"PN": x})["PN"]
+        assert torch.allclose(c["centered"], torch.full((5,), -1.0, dtype=torch.float64), atol=1e-9)
+        assert not torch.allclose(c["standard"], torch.full((5,), -1.0, dtype=torch.float64), atol=1e-3)
+
+
+def test_records_are_the_templates_filled_and_equal_direct_computation(result):
+    rec = result.records()
+    expected = set()
+    for m in ("tiny", "tiny-cond"):
+        for s, pairings in finding.SAMPLER_PAIRINGS.items():
+            for p in pairings:
+                for v in ("standard", "centered"):
+                    keys = dict(model=m, sampler=s, pairing=finding.pairing_key(p), variant=v)
+                    expected |= {fill(t, **keys) for t in (finding.CORR_MEAN, finding.CORR_SD, finding.CORR_MEAN_CI)}
+        expected |= {fill(t, model=m) for t in (finding.HALFNEG_TOP, finding.HALFNEG_BOTTOM, finding.HALFNEG_TOP_CI,
+                                                finding.HALFNEG_BOTTOM_CI)}
+    for p in ("pn", "rr"):
+        for w in ("1", "3"):
+            expected |= {fill(finding.GUIDANCE_CORR, pairing=p, w=w), fill(finding.GUIDANCE_CORR_CI, pairing=p, w=w)}
+    assert set(rec) == expected
+    assert "corr_mean/tiny/ddpm/pn(zonly)/centered" in rec and "guidance_corr_centered/pn/w=1" in rec
+    for name in rec:
+        assert any(template_regex(t).match(name) for t in finding.TEMPLATES), name
+    for col in finding.TABLE.columns:
+        assert col.record.replace("{model}", "tiny").replace("{sampler}", "ddpm") in rec
+    # the numbers are the same as the direct computation with the same seeds
+    from conftest import tiny_model
+
+    model = tiny_model()
+    sets = {p: pair_samples(model, 4, p, sampler="ddpm", steps=3, seed=0, progress=False)
+            for p in finding.SAMPLER_PAIRINGS["ddpm"]}
+    centre = stats.mean_image(torch.cat(list(sets.values())))
+    direct = stats.pair_correlation(sets["PN (z only)"], centered=True, mean_image=centre)
+    assert rec["corr_mean/tiny/ddpm/pn(zonly)/centered"] == pytest.approx(direct.mean().item(), abs=1e-12)
+    assert rec["corr_sd/tiny/ddpm/pn(zonly)/centered"] == pytest.approx(direct.std().item(), abs=1e-12)
+
+
+def test_interval_is_the_t_interval_and_contains_the_mean(result):
+    rec = result.records()
+    c = result.corr["tiny", "ddim", "PN"]["centered"].numpy()
+    q = sps.t.ppf(0.975, len(c) - 1)
+    half = q * c.std(ddof=1) / np.sqrt(len(c))
+    lo, hi = rec["corr_mean_ci/tiny/ddim/pn/centered"]
+    assert lo == pytest.approx(c.mean() - half, abs=1e-12) and hi == pytest.approx(c.mean() + half, abs=1e-12)
+    for name, value in rec.items():
+        if "_ci/" in name:
+            mean = rec[name.replace("_ci/", "/")]
+            assert value[0] <= mean <= value[1], name
+
+
+def test_intervals_shrink_with_the_number_of_pairs():
+    widths = []
+    for n in (4, 16, 64, 256):
+        values = np.tile([-0.7, -0.5, -0.6, -0.4], n // 4)
+        mean, lo, hi = finding.mean_interval(values)
+        assert lo < mean < hi
+        assert mean == pytest.approx(-0.55)
+        widths.append(hi - lo)
+    assert all(a > b for a, b in zip(widths, widths[1:]))
+    with pytest.raises(ValueError, match="at least 2"):
+        finding.mean_interval([0.3])
+
+
+def test_versus_paper_reads_antinb_paper(result, monkeypatch):
+    table = result.versus_paper()
+    assert set(table.index) == {(s.upper(), v) for (_, s, v) in paper.CORRELATION}
+    cifar = paper.CORRELATION[paper.CIFAR, "ddpm", "centered"]
+    assert f"{cifar:+.2f}".replace("-", "−") in table.loc[("DDPM", "centered"), "paper"]
+    assert table.loc[("DDIM", "centered"), "tiny"] == finding._fmt_ci(*result.interval("tiny", "ddim", "PN", "centered"))
+    monkeypatch.setitem(paper.CORRELATION, (paper.CIFAR, "ddpm", "centered"), -0.123)
+    assert "−0.12" in result.versus_paper().loc[("DDPM", "centered"), "paper"]
+    pr = finding.paper_records()
+    assert pr[fill(finding.CORR_MEAN, model=paper.CIFAR, sampler="ddpm", pairing="pn", variant="centered")] == -0.123
+
+
+def test_verdict_states_our_numbers_and_the_papers(result):
+    text = result.verdict()
+    assert text.split("**")[1].rstrip(".") in ("Reproduced", "Partly reproduced", "Not reproduced")
+    for m in ("tiny", "tiny-cond"):
+        for s in ("ddim", "ddpm"):
+            assert finding._fmt_ci(*result.interval(m, s, "PN", "centered")) in text
+    assert "−0.80" in text  # the paper's DDPM CIFAR-10 number
+
+
+def test_guidance_sweep_needs_a_class_conditional_model(model):
+    with pytest.raises(ValueError, match="class-conditional"):
+        finding.guidance_sweep(model, [1.0], n_pairs=2, steps=2)
+
+
+def test_tables_and_figures_render_without_warnings(result):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(result.table().columns) == ["PN", "RR", "PN (z only)"]
+        assert len(result.half_negation_table()) == 2 and len(result.guidance.table()) == 2
+        for fig in (result.histograms(), result.pairs_figure(n=3), result.half_negation_figure(),
+                    result.guidance_figure()):
+            assert isinstance(fig, plt.Figure)
+            plt.close(fig)
