@@ -14,10 +14,12 @@ Value ranges
 ------------
 Samplers output images in model space ``[-1, 1]``; data loaders give ``[0, 1]``. Every
 function takes ``value_range`` (``(-1, 1)``, the default, or ``(0, 1)``) and first maps its
-input to ``[0, 1]`` with :func:`to_unit`. Nothing is clamped: a diffusion model's output may
-lie slightly outside its nominal range, and those values are passed through unchanged, so a
-statistic of such an image may fall slightly outside the range it would have for an in-range
-image. All intensity statistics are on the ``[0, 1]`` scale (multiply by 255 for 8-bit units);
+input to ``[0, 1]`` with :func:`to_unit` (:func:`from_unit` is its inverse). Nothing is clamped
+here: a diffusion model's output may lie slightly outside its nominal range, and those values
+are passed through unchanged, so a statistic of such an image may fall slightly outside the
+range it would have for an in-range image. The one place that clamps is the input of the
+quality classifier (:mod:`antinb.quality`, trained on ``[0, 1]`` data), after the same mapping.
+All intensity statistics are on the ``[0, 1]`` scale (multiply by 255 for 8-bit units);
 centroids are in pixels.
 
 Images are ``(B, C, H, W)`` floating-point tensors with ``C`` = 1 (grayscale) or 3 (RGB).
@@ -42,6 +44,7 @@ __all__ = [
     "LUMA_WEIGHTS",
     "PERCEPTUAL_MIN_SIZE",
     "to_unit",
+    "from_unit",
     "luminance",
     "brightness",
     "pixel_mean",
@@ -129,6 +132,25 @@ def to_unit(x: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> 
     if lo == 0.0:
         return x
     return (x - lo) / (hi - lo)
+
+
+def from_unit(u: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
+    """The inverse of :func:`to_unit`: map images from ``[0, 1]`` to ``value_range``.
+
+    ``(-1, 1)``: ``x = 2 u - 1`` (data-loader images to model space); ``(0, 1)``: ``x = u``.
+    Affine, no clamping, so ``from_unit(to_unit(x, r), r) == x`` up to rounding.
+
+    Args:
+        u: images of any shape on the ``[0, 1]`` scale, usually ``(B, C, H, W)``.
+        value_range: ``(-1, 1)`` or ``(0, 1)``.
+
+    Returns:
+        A tensor of the same shape on the ``value_range`` scale.
+    """
+    lo, hi = _check_value_range(value_range)
+    if lo == 0.0:
+        return u
+    return u * (hi - lo) + lo
 
 
 # --------------------------------------------------------------------------------------------

@@ -40,6 +40,72 @@ def test_bad_value_range_raises(bad):
         M.to_unit(x, bad)
 
 
+@pytest.mark.parametrize("value_range", [(-1, 1), (0, 1)])
+def test_from_unit_inverts_to_unit(value_range):
+    x = torch.linspace(-1.3, 1.3, 27, dtype=torch.float64).reshape(1, 1, 3, 9)  # out of range stays out of range
+    torch.testing.assert_close(M.from_unit(M.to_unit(x, value_range), value_range), x, rtol=0, atol=1e-12)
+    torch.testing.assert_close(M.to_unit(M.from_unit(x, value_range), value_range), x, rtol=0, atol=1e-12)
+
+
+def test_from_unit_maps_data_to_model_space():
+    u = torch.tensor([0.0, 0.25, 1.0, 1.01])
+    torch.testing.assert_close(M.from_unit(u, (-1, 1)), torch.tensor([-1.0, -0.5, 1.0, 1.02]))
+    assert M.from_unit(u, (0, 1)) is u
+    with pytest.raises(ValueError, match="value_range"):
+        M.from_unit(u, (0, 255))
+
+
+# ------------------------------------------------------------------ quality: value range and Frechet distance
+
+
+def _net():
+    from antinb import quality
+
+    torch.manual_seed(0)
+    return quality.SmallCNN(1, 10).eval()
+
+
+def test_classify_and_features_with_value_range_equal_manual_mapping_and_clamp():
+    from antinb import quality
+
+    net = _net()
+    g = torch.Generator().manual_seed(1)
+    x = 1.1 * (2 * torch.rand(16, 1, 28, 28, generator=g) - 1)  # model space, overshooting [-1, 1]
+    manual = ((x + 1) / 2).clamp(0, 1)
+    with torch.inference_mode():
+        expected_feats = net.body(manual)
+        expected_pred = net(manual).argmax(1)
+    torch.testing.assert_close(quality.features(net, x, value_range=(-1, 1)), expected_feats, rtol=0, atol=0)
+    torch.testing.assert_close(quality.features(net, x), expected_feats, rtol=0, atol=0)  # default: (-1, 1)
+    assert torch.equal(quality.classify(net, x, value_range=(-1, 1)), expected_pred)
+    # [0, 1] input with value_range=(0, 1) gives the same as its model-space copy with (-1, 1)
+    assert torch.equal(quality.classify(net, manual, value_range=(0, 1)), expected_pred)
+    torch.testing.assert_close(quality.features(net, manual, value_range=(0, 1)),
+                               quality.features(net, M.from_unit(manual, (-1, 1))), rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="value_range"):
+        quality.features(net, x, value_range=(0, 255))
+
+
+def test_frechet_distance_is_zero_for_identical_sets_and_warns_never():
+    import warnings
+
+    from antinb import quality
+
+    rng = np.random.default_rng(0)
+    for n, d in ((500, 8), (40, 128)):  # the second is singular: fewer samples than dimensions
+        a = rng.normal(size=(n, d))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert quality.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+            b = a + 2.0
+            # a shift by 2 in every dimension: ||mu_a - mu_b||^2 = 4 d, the covariances are equal
+            assert quality.frechet_distance(a, b) == pytest.approx(4.0 * d, rel=1e-8)
+            c = 3.0 * a
+            # scaled: Tr(S + 9 S - 2 * 3 S) = 4 Tr(S) plus the mean term
+            expected = 4.0 * np.trace(np.cov(a, rowvar=False)) + ((a.mean(0) - c.mean(0)) ** 2).sum()
+            assert quality.frechet_distance(a, c) == pytest.approx(expected, rel=1e-8)
+
+
 # ------------------------------------------------------------------ scalar statistics
 
 

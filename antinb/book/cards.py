@@ -84,11 +84,10 @@ def write_card(folder: str | Path, *, pairs: int = 256, steps: int = 50, per_cla
     test_imgs = real_test.images[torch.randperm(len(real_test), generator=g)[:n_fd]]
     train_imgs = real_train.images[torch.randperm(len(real_train), generator=g)[:n_fd]]
     clf = quality.load_classifier(dataset)
-    gen01 = metrics.to_unit(generated, (-1, 1)).clamp(0, 1)
-    f_test = quality.features(clf, test_imgs)
+    f_test = quality.features(clf, test_imgs, value_range=(0, 1))
     card["frechet_distance"] = {
-        "generated_vs_test": quality.frechet_distance(quality.features(clf, gen01), f_test),
-        "train_vs_test_floor": quality.frechet_distance(quality.features(clf, train_imgs), f_test),
+        "generated_vs_test": quality.frechet_distance(quality.features(clf, generated, value_range=(-1, 1)), f_test),
+        "train_vs_test_floor": quality.frechet_distance(quality.features(clf, train_imgs, value_range=(0, 1)), f_test),
         "n": n_fd, "features": f"SmallCNN classifier trained on {dataset} (antinb.quality)"}
     clf_meta = json.loads((quality.CLASSIFIER_DIR / dataset / "classifier.json").read_text())
     card["classifier_test_accuracy"] = clf_meta["test_accuracy"]
@@ -100,7 +99,7 @@ def write_card(folder: str | Path, *, pairs: int = 256, steps: int = 50, per_cla
         for i, w in enumerate(guidance_scales):
             # w = 1 is plain conditional sampling (eps_u + 1 (eps_c - eps_u) = eps_c): one pass, no guidance
             cond = ddim(model, z, labels=labels, guidance_scale=None if w == 1 else w, **kw)
-            pred = quality.classify(clf, metrics.to_unit(cond, (-1, 1)).clamp(0, 1))
+            pred = quality.classify(clf, cond, value_range=(-1, 1))
             hit = (pred == labels).float().view(model.num_classes, per_class)
             runs.append({"guidance_scale": float(w), "accuracy": float(hit.mean()),
                          "by_class": dict(zip(real_test.class_names, hit.mean(1).tolist()))})
