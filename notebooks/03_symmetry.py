@@ -35,11 +35,6 @@ seed = 0
 max_batch_size = 512
 
 # %% tags=["remove-input"]
-import warnings
-
-# diffusers' hub client imports tqdm.auto, which warns in a kernel without ipywidgets; no bar is shown here
-warnings.filterwarnings("ignore", message="IProgress not found")
-
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
