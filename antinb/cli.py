@@ -11,13 +11,25 @@ from dataclasses import fields
 __all__ = ["main"]
 
 
+def _fail(command: str, err: BaseException) -> int:
+    """Bad input: one line naming the parameter on stderr, exit status 2 (no traceback)."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    print(f"antinb {command}: {text}", file=sys.stderr)
+    return 2
+
+
 def _train(args: argparse.Namespace) -> int:
+    from .data import DatasetNotFoundError
     from .training import TrainConfig, train
 
-    cfg = TrainConfig(dataset=args.dataset, conditional=args.conditional, architecture=args.architecture,
-                      steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                      max_minutes=args.max_minutes, threads=args.threads)
-    out = train(cfg, args.out)
+    try:
+        cfg = TrainConfig(dataset=args.dataset, conditional=args.conditional, architecture=args.architecture,
+                          steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                          max_minutes=args.max_minutes, threads=args.threads)
+        cfg.validate()
+        out = train(cfg, args.out)
+    except (ValueError, DatasetNotFoundError) as err:
+        return _fail("train", err)
     print(json.dumps({k: v for k, v in json.loads((out / "training.json").read_text()).items()
                       if k != "loss_curve"}, indent=1))
     return 0
@@ -31,11 +43,33 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_device(device: str) -> None:
+    import torch
+
+    from .models import resolve_device
+
+    if resolve_device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available on this machine; use --device cpu or auto")
+
+
 def _card(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ._checks import check_int
     from .book.cards import write_card
 
-    write_card(args.folder, pairs=args.pairs, steps=args.steps, per_class=args.per_class,
-               guidance_scales=tuple(args.guidance_scales))
+    try:
+        for name in ("pairs", "steps", "per_class"):
+            check_int(f"--{name.replace('_', '-')}", getattr(args, name), 1)
+        if not args.guidance_scales or any(not 1 <= w < float("inf") for w in args.guidance_scales):
+            raise ValueError(f"--guidance-scales {args.guidance_scales} must be finite scales >= 1")
+        folder = Path(args.folder)
+        if not (folder / "training.json").is_file():
+            raise ValueError(f"folder={args.folder!r} is not a trained model folder: no training.json")
+        write_card(args.folder, pairs=args.pairs, steps=args.steps, per_class=args.per_class,
+                   guidance_scales=tuple(args.guidance_scales))
+    except (ValueError, FileNotFoundError) as err:
+        return _fail("card", err)
     return 0
 
 
@@ -63,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     from . import noise, stats
-    from .generate import GenerationSpec, generate, prepare
+    from .generate import GenerationSpec, generate
     from .models import ModelNotFoundError
 
     try:
@@ -72,15 +106,16 @@ def _generate(args: argparse.Namespace) -> int:
                               labels=args.labels, guidance_scale=args.guidance_scale,
                               statistics=tuple(args.statistics or ()), keep_images=args.keep_images,
                               chunk_groups=args.chunk_groups)
-        out = generate(spec, args.store, processes=args.processes, device=args.device,
-                       max_batch_size=args.max_batch_size, threads=args.threads, progress=not args.no_progress)
+        if not 0 < args.level < 1:
+            raise ValueError(f"--level {args.level} must be in (0, 1)")
+        out, store = generate(spec, args.store, processes=args.processes, device=args.device,
+                              max_batch_size=args.max_batch_size, threads=args.threads,
+                              progress=not args.no_progress, return_store=True)
     except (ValueError, ModelNotFoundError) as err:
-        print(f"antinb generate: {err}", file=sys.stderr)
-        return 2
+        return _fail("generate", err)
     from .generate import _in_distributed_launch
     if _in_distributed_launch() and int(os.environ.get("RANK", "0")) != 0:
         return 0  # under accelerate launch: one summary, from the main process
-    store = prepare(spec, args.store)
     design = noise.DESIGNS[spec.design]
     extra = design.kwargs(spec.k if design.param == "k" else spec.replicates)
     summary = {"store": str(store.folder), "chunks": store.n_chunks, "n": spec.n, "config": store.config,
@@ -96,12 +131,24 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from ._checks import check_int
     from .book.bench import markdown, run
 
-    report = run(args.models or None, device=args.device, batch=args.batch, steps=args.steps, repeats=args.repeats,
-                 batch_sizes=tuple(args.batch_sizes), threads=tuple(args.threads) if args.threads else None,
-                 options=tuple(args.options) if args.options is not None else None, notebooks=args.notebooks,
-                 out=args.out, only=tuple(args.only) if args.only else None)
+    try:
+        for name in ("batch", "steps", "repeats"):
+            check_int(f"--{name}", getattr(args, name), 1)
+        for b in args.batch_sizes:
+            check_int("--batch-sizes", b, 1)
+        for t in args.threads or ():
+            check_int("--threads", t, 1)
+        _check_device(args.device)
+        report = run(args.models or None, device=args.device, batch=args.batch, steps=args.steps,
+                     repeats=args.repeats, batch_sizes=tuple(args.batch_sizes),
+                     threads=tuple(args.threads) if args.threads else None,
+                     options=tuple(args.options) if args.options is not None else None, notebooks=args.notebooks,
+                     out=args.out, only=tuple(args.only) if args.only else None)
+    except (ValueError, FileNotFoundError) as err:
+        return _fail("bench", err)
     print(markdown(report))
     print(f"report written to {report['path']}")
     return 0

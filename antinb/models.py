@@ -162,22 +162,33 @@ def _hub_cache_dir() -> str:
     return str(HF_HUB_CACHE)
 
 
+def _read_json(path: Path) -> Any:
+    """A model folder's JSON file; a corrupt one raises ``ValueError`` naming it."""
+    try:
+        data = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is corrupt (not valid JSON: {err})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is corrupt (not a JSON object)")
+    return data
+
+
 def _load_folder(path: Path, name: str, device: torch.device, dtype: torch.dtype | None) -> DiffusionModel:
     from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
 
     index = path / "model_index.json"
-    components = json.loads(index.read_text()) if index.exists() else {}
+    components = _read_json(index) if index.exists() else {}
     unet_dir, sched_dir = path / "unet", path / "scheduler"
     if not (unet_dir / "config.json").exists():
         raise ModelNotFoundError(f"{path} is not a diffusers model folder: no unet/config.json "
                                  "(expected a pipeline folder or unet/ and scheduler/ subfolders)")
-    unet_cfg = json.loads((unet_dir / "config.json").read_text())
+    unet_cfg = _read_json(unet_dir / "config.json")
     unet_cls = UNet2DConditionModel if unet_cfg.get("_class_name") == "UNet2DConditionModel" else UNet2DModel
     unet = unet_cls.from_pretrained(unet_dir, torch_dtype=dtype)
     sched_file = sched_dir / "scheduler_config.json"
     if not sched_file.exists():
         raise ModelNotFoundError(f"{path} has no scheduler/scheduler_config.json")
-    sched_cfg = json.loads(sched_file.read_text())
+    sched_cfg = _read_json(sched_file)
     vae = text_encoder = tokenizer = None
     if "vae" in components or (path / "vae" / "config.json").exists():
         vae = AutoencoderKL.from_pretrained(path / "vae", torch_dtype=dtype)
@@ -189,7 +200,7 @@ def _load_folder(path: Path, name: str, device: torch.device, dtype: torch.dtype
     size = (size, size) if isinstance(size, int) else tuple(size)
     n_embeds = getattr(unet.config, "num_class_embeds", None)
     card_file = path / "card.json"
-    card = json.loads(card_file.read_text()) if card_file.exists() else {}
+    card = _read_json(card_file) if card_file.exists() else {}
     model = DiffusionModel(unet=unet.eval(), scheduler_config=dict(sched_cfg), name=name,
                            sample_shape=(unet.config.in_channels, *size),
                            num_classes=None if not n_embeds else n_embeds - 1,
@@ -230,6 +241,12 @@ def load(spec: str | os.PathLike, *, device: str | torch.device = "auto", dtype:
     fetched from the network (never needed for the embedded models).
     """
     dev = resolve_device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}: CUDA is not available on this machine; use device='cpu' or 'auto'")
+    if isinstance(dtype, str) and isinstance(getattr(torch, dtype.removeprefix("torch."), None), torch.dtype):
+        dtype = getattr(torch, dtype.removeprefix("torch."))  # "float16" means torch.float16
+    if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
+        raise ValueError(f"dtype={dtype!r} must be a floating torch dtype (torch.float16, 'float32', ...)")
     spec_str = os.fspath(spec)
     if spec_str in EMBEDDED:
         return _with_source(_load_folder(weights_dir(spec_str), spec_str, dev, dtype), spec_str)

@@ -36,6 +36,7 @@ forward pass, and it supplies mirrored step noise by default) or a raw tensor ``
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, Protocol
 
 import torch
@@ -112,6 +113,8 @@ def _check_noise(model: DiffusionModel, noise: torch.Tensor | NoiseBatch) -> tup
     if z.ndim != 4 or tuple(z.shape[1:]) != tuple(model.sample_shape):
         raise ValueError(f"noise has shape {tuple(z.shape)}; model {model.name!r} expects (N, "
                          f"{', '.join(map(str, model.sample_shape))})")
+    if z.shape[0] == 0:
+        raise ValueError(f"noise has shape {tuple(z.shape)}: no rows to sample")
     if not torch.isfinite(z).all():
         raise ValueError("noise contains NaN or infinite values")
     return z, group
@@ -136,7 +139,10 @@ def _labels(model: DiffusionModel, labels, n: int, device) -> torch.Tensor | Non
         return None
     if model.conditioning != "class":
         raise ValueError(f"labels were given but model {model.name!r} is not class-conditional")
-    lab = torch.as_tensor(labels, dtype=torch.long)
+    raw = torch.as_tensor(labels)
+    if raw.dtype.is_floating_point or raw.dtype.is_complex or raw.dtype == torch.bool:
+        raise ValueError(f"labels={labels!r} must be integer class indices (an int or ints), not {raw.dtype}")
+    lab = raw.to(torch.long)
     if lab.ndim == 0:
         lab = lab.expand(n)
     if lab.shape != (n,):
@@ -180,14 +186,17 @@ def sample(model: DiffusionModel, noise: torch.Tensor | NoiseBatch, *, sampler: 
     fixed = SAMPLERS[sampler]
     if fixed is not None and eta is not None and eta != fixed:
         raise ValueError(f"eta={eta!r} conflicts with sampler={sampler!r} (which uses eta={fixed})")
+    if eta is not None and (isinstance(eta, bool) or not isinstance(eta, numbers.Real)):
+        raise ValueError(f"eta={eta!r} must be a finite number >= 0")
     eta = fixed if fixed is not None else (0.0 if eta is None else float(eta))
     if not math.isfinite(eta) or eta < 0:
         raise ValueError(f"eta={eta!r} must be a finite number >= 0")
     if guidance_scale is not None:
         if labels is None and prompts is None:
             raise ValueError("guidance_scale was given without a condition: pass labels= or prompts=")
-        if not math.isfinite(guidance_scale):
-            raise ValueError(f"guidance_scale={guidance_scale!r} must be finite")
+        if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, numbers.Real) \
+                or not math.isfinite(guidance_scale):
+            raise ValueError(f"guidance_scale={guidance_scale!r} must be a finite number")
     z, group = _check_noise(model, noise)
     if eta > 0 and step_noise is None:
         if not isinstance(noise, NoiseBatch):
@@ -226,6 +235,8 @@ def sample(model: DiffusionModel, noise: torch.Tensor | NoiseBatch, *, sampler: 
         variance_noise = None
         if eta > 0:
             variance_noise = step_noise(step).float()  # drawn on the CPU: the same on every device
+            if not torch.isfinite(variance_noise).all():  # checked on the CPU: no device sync
+                raise ValueError(f"step_noise returned NaN or infinite values at step {step}")
             if pin:  # page-locked memory makes the copy asynchronous: no host/device sync per step
                 variance_noise = variance_noise.pin_memory()
             variance_noise = variance_noise.to(device, non_blocking=pin)
@@ -238,7 +249,11 @@ def sample(model: DiffusionModel, noise: torch.Tensor | NoiseBatch, *, sampler: 
     bar.close()
     if decode and model.vae is not None:
         x = torch.cat([model.decode(x[lo:hi]).float() for lo, hi in bounds])
-    return x.cpu()
+    x = x.cpu()
+    if not torch.isfinite(x).all():
+        raise ValueError(f"sampling produced NaN or infinite values (noise max |z| = {float(z.abs().max()):.3g}): "
+                         "check noise (a standard normal draw), step_noise and the model's weights")
+    return x
 
 
 def ddim(model: DiffusionModel, noise: torch.Tensor | NoiseBatch, **kwargs) -> torch.Tensor:

@@ -29,9 +29,12 @@ from diffusers import DDPMScheduler, UNet2DModel
 from diffusers.training_utils import EMAModel
 from tqdm import tqdm
 
+from ._checks import check_int
 from .data import load_dataset
+from .metrics import from_unit
 
-__all__ = ["TrainConfig", "ARCHITECTURES", "build_unet", "train", "export", "export_checkpoint"]
+__all__ = ["TrainConfig", "ARCHITECTURES", "CheckpointError", "build_unet", "train", "export", "export_checkpoint",
+           "load_checkpoint"]
 
 #: UNet shapes by name. ``small`` is the 2.7M-parameter network of the shipped 28x28 models.
 ARCHITECTURES: dict[str, dict] = {
@@ -69,9 +72,17 @@ class TrainConfig:
     def validate(self) -> None:
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture={self.architecture!r} is unknown; accepted: {sorted(ARCHITECTURES)}")
-        for name in ("steps", "batch_size", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be a positive integer")
+        for name in ("steps", "batch_size", "checkpoint_every", "warmup_steps", "num_train_timesteps"):
+            check_int(name, getattr(self, name), 1)
+        check_int("seed", self.seed, 0)
+        if self.threads is not None:
+            check_int("threads", self.threads, 1)
+        for name in ("lr", "grad_clip", "max_minutes"):
+            value = getattr(self, name)
+            if value is None and name == "max_minutes":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name}={value!r} must be a finite number > 0")
         if not 0.0 <= self.label_dropout < 1.0:
             raise ValueError(f"label_dropout={self.label_dropout!r} must be in [0, 1)")
         if not 0.0 < self.ema_decay < 1.0:
@@ -95,6 +106,32 @@ def _identity(cfg: dict) -> dict:
     return {k: v for k, v in cfg.items() if k not in _RESUMABLE}
 
 
+class CheckpointError(ValueError):
+    """A ``checkpoint.pt`` that is not a plain checkpoint of :func:`train` (unreadable, or not data only)."""
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint of :func:`train` **without running code from it**.
+
+    ``torch.load(..., weights_only=True)`` unpickles only tensors, containers and numbers: a
+    crafted pickle (one whose ``__reduce__`` would call a function) is refused with a
+    :class:`CheckpointError` naming the file before anything of it runs.
+    """
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # noqa: BLE001 - pickle.UnpicklingError and friends: all mean "refused"
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path} is not a data-only training checkpoint and was not loaded "
+                              f"(torch.load weights_only=True refused it: {first[:300]})") from None
+    needed = ("config", "unet", "ema", "opt", "gen", "state")
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in needed) or not isinstance(ckpt["config"], dict):
+        raise CheckpointError(f"{path} is not a training checkpoint of antinb.training (expected keys {needed})")
+    return ckpt
+
+
 def _atomic_save(obj, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
@@ -113,7 +150,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, progress: bool = T
     if config.threads:
         torch.set_num_threads(config.threads)
     data = load_dataset(config.dataset, "train")
-    x_all = data.images * 2 - 1  # [0, 1] -> [-1, 1]
+    x_all = from_unit(data.images, (-1, 1))  # [0, 1] -> model space [-1, 1]
     y_all = data.labels
     n_classes = len(data.class_names)
     channels, size = data.images.shape[1], data.images.shape[-1]
@@ -128,7 +165,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, progress: bool = T
 
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, weights_only=False)
+        ckpt = load_checkpoint(ckpt_path)
         if _identity(ckpt["config"]) != _identity(asdict(config)):
             raise ValueError(f"out_dir={str(out)!r} holds a checkpoint of a different configuration; "
                              "use a new folder or the same settings")
@@ -209,7 +246,7 @@ def export(unet: UNet2DModel, ema: EMAModel, scheduler: DDPMScheduler, config: T
 def export_checkpoint(out_dir: str | os.PathLike) -> Path:
     """Export the EMA weights of ``out_dir/checkpoint.pt`` without training (e.g. while a run goes on)."""
     out = Path(out_dir)
-    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    ckpt = load_checkpoint(out / "checkpoint.pt")
     config = TrainConfig(**ckpt["config"])
     data = load_dataset(config.dataset, "test")
     channels, size, n_classes = data.images.shape[1], data.images.shape[-1], len(data.class_names)

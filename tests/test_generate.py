@@ -24,7 +24,7 @@ from diffusers import DDPMScheduler
 import antinb
 from antinb import cli, models
 from antinb import noise as nz
-from antinb.generate import GenerationSpec, chunk_noise, generate, launch_command, prepare
+from antinb.generate import GenerationSpec, chunk_noise, generate, launch_command, prepare, weights_fingerprint
 from antinb.store import SampleStore, StoreMismatchError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,9 +113,13 @@ def test_two_accelerate_processes_equal_one_bit_for_bit(tmp_path, model_dir, loa
     assert _equal(one, two)
     assert two["brightness"].shape == (18,) and two["brightness"].dtype == torch.float64
     assert two["images"].shape == (18, 1, 8, 8)
-    store = prepare(spec, tmp_path / "two")
+    store = prepare(spec, tmp_path / "two", fingerprint=weights_fingerprint(loaded), device_type="cpu",
+                    model_dtype="float32")
     owners = [store.info(c) for c in range(store.n_chunks)]
-    assert owners == [{"process": c % 2, "processes": 2} for c in range(6)]  # both workers wrote their chunks
+    # both workers wrote their chunks
+    assert [{k: o[k] for k in ("process", "processes")} for o in owners] == \
+        [{"process": c % 2, "processes": 2} for c in range(6)]
+    assert len({o["pid"] for o in owners}) == 2
     # a finished store is not launched again: the same call returns at once from the chunks
     start = time.monotonic()
     assert _equal(generate(spec, tmp_path / "two", processes=2, progress=False), one)

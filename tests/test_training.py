@@ -22,8 +22,8 @@ def test_resume_equals_uninterrupted(tmp_path):
     straight = training.train(_cfg(), tmp_path / "a", progress=False)
     training.train(_cfg(steps=3), tmp_path / "b", progress=False)  # "interrupted" after 3 steps
     resumed = training.train(_cfg(steps=6), tmp_path / "b", progress=False)
-    sa = torch.load(straight / "checkpoint.pt", weights_only=False)
-    sb = torch.load(resumed / "checkpoint.pt", weights_only=False)
+    sa = training.load_checkpoint(straight / "checkpoint.pt")
+    sb = training.load_checkpoint(resumed / "checkpoint.pt")
     assert sa["state"]["step"] == sb["state"]["step"] == 6
     assert sa["state"]["losses"] == pytest.approx(sb["state"]["losses"])
     for k in sa["unet"]:
