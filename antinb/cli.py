@@ -89,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
                                  f"{[n for n in notebooks() if 'processes' in notebook_parameters(NOTEBOOK_DIR / f'{n}.py')]})")
             overrides = [o for o in overrides if o[0] != "processes"] + [["processes", str(args.processes)]]
         return run_cli(args.notebook, profile=args.profile, overrides=overrides, output_dir=args.output_dir,
-                       stale_only=args.stale_only)
+                       stale_only=args.stale_only, cell_timeout=args.cell_timeout)
     except (NotebookError, ValueError) as err:
         print(f"antinb run: {err}", file=sys.stderr)
         return 2
@@ -194,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where executed notebooks go (default: book/executed for the book profile without -p "
                         "overrides, the copies the book publishes; _build/runs/<profile> otherwise)")
     r.add_argument("--stale-only", action="store_true", help="skip notebooks whose executed copy is fresh")
+    r.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
+                   help="fail a notebook whose any one cell runs longer than this (default: no limit)")
     r.add_argument("--processes", type=int, default=None,
                    help="= -p processes N: generation workers (accelerate) for notebooks with that parameter")
     r.set_defaults(func=_run)

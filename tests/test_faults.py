@@ -533,3 +533,24 @@ def test_bad_cli_input_is_one_line_exit_2_before_any_work(tmp_path, model_dir, c
     for argv, match in table:
         _one_line_error(capsys, argv, match)
     assert not stores.exists() and not (tmp_path / "run").exists()  # nothing was created
+
+
+# --------------------------------------------------------------------------- item 6 and the run timeout
+# Item 6 (only book-profile runs are published; a profile change stales the chapter) is tested in
+# tests/test_staleness.py: test_a_ci_run_is_never_accepted_by_the_book,
+# test_only_the_book_profile_writes_into_book_executed_by_default and
+# test_a_change_of_the_profiles_parameters_stales_the_chapter_and_names_it.
+
+
+def test_antinb_run_cell_timeout_fails_a_slow_notebook_and_keeps_the_previous_copy(tmp_path, monkeypatch):
+    from antinb.book import runner
+
+    nb = tmp_path / "99_slow.py"
+    nb.write_text('# %% tags=["parameters"]\nseconds = 30\ndevice = "cpu"\nseed = 0\n\n# %%\nimport time\ntime.sleep(seconds)\n')
+    out = tmp_path / "out"
+    t0 = time.time()
+    with pytest.raises(runner.NotebookError, match="99_slow failed"):
+        runner.run(nb, profile="ci", output_dir=out, cell_timeout=3)
+    assert time.time() - t0 < 25 and not (out / "99_slow.ipynb").exists()
+    with pytest.raises(ValueError, match="cell_timeout=0"):
+        runner.run(nb, profile="ci", output_dir=out, cell_timeout=0)

@@ -529,8 +529,12 @@ def _provenance_cell(stamp: dict[str, Any]):
 
 
 def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any] | None = None,
-        output_dir: str | Path | None = None, progress: bool = False) -> dict[str, Any]:
+        output_dir: str | Path | None = None, progress: bool = False,
+        cell_timeout: float | None = None) -> dict[str, Any]:
     """Execute one notebook; returns its stamp (with ``records``). Raises :class:`NotebookError`.
+
+    ``cell_timeout`` (seconds) fails the run when any one cell runs longer (papermill's
+    ``execution_timeout``); ``None`` waits for ever.
 
     ``output_dir`` defaults to :func:`default_output_dir`: ``book/executed`` only for the ``book``
     profile without overridden parameters.
@@ -538,6 +542,9 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
     import nbformat
     import papermill as pm
 
+    if cell_timeout is not None and (isinstance(cell_timeout, bool) or not isinstance(cell_timeout, (int, float))
+                                     or not cell_timeout > 0):
+        raise ValueError(f"cell_timeout={cell_timeout!r} must be a number of seconds > 0")
     src = resolve(str(notebook))
     name = src.stem
     params = {**profile_parameters(profile, name), **(parameters or {})}
@@ -560,7 +567,8 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
         executed = tmp / f"{name}.executed.ipynb"
         try:
             pm.execute_notebook(str(src_nb), str(executed), parameters=params, kernel_name="python3",
-                                cwd=str(ROOT), progress_bar=progress, log_output=False)
+                                cwd=str(ROOT), progress_bar=progress, log_output=False,
+                                execution_timeout=cell_timeout)
         except Exception as err:  # papermill raises PapermillExecutionError for a failing cell
             if executed.exists():
                 os.replace(executed, out_dir / f"{name}.failed.ipynb")
@@ -609,7 +617,7 @@ def _parse_override(value: str) -> Any:
 
 
 def run_cli(notebook: str, *, profile: str, overrides: list[list[str]], output_dir: str | None,
-            stale_only: bool = False) -> int:
+            stale_only: bool = False, cell_timeout: float | None = None) -> int:
     """Entry point of ``antinb run``: returns the exit code (non-zero if any notebook failed).
 
     Without ``output_dir`` the executed copies go to :func:`default_output_dir` (``book/executed``
@@ -632,7 +640,7 @@ def run_cli(notebook: str, *, profile: str, overrides: list[list[str]], output_d
                                                  if k in notebook_parameters(NOTEBOOK_DIR / f"{name}.py")}
         print(f"{name}: running with profile {profile} ...", flush=True)
         try:
-            stamp = run(name, profile=profile, parameters=own, output_dir=out_dir)
+            stamp = run(name, profile=profile, parameters=own, output_dir=out_dir, cell_timeout=cell_timeout)
         except (NotebookError, ValueError) as err:
             print(f"{name}: FAILED: {err}", file=sys.stderr, flush=True)
             failures += 1
