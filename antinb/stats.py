@@ -34,6 +34,8 @@ from ._checks import check_int as _check_group_size
 
 __all__ = [
     "ESTIMATORS",
+    "efficiency_interval",
+    "f_bounds",
     "block_estimates",
     "coverage_band",
     "pixelwise_half_width",
@@ -328,6 +330,37 @@ def relative_efficiency(reference: Estimate, other: Estimate) -> float:
             raise ValueError("relative efficiency is undefined: both CI lengths are 0")
         return math.inf
     return (reference.length / other.length) ** 2
+
+
+def f_bounds(ratio: float, df1: int, df2: int, level: float = 0.95) -> tuple[float, float]:
+    """``level`` interval for a ratio of variances observed as ``ratio`` (times any known constant).
+
+    For normal samples ``(s_1^2 / sigma_1^2) / (s_2^2 / sigma_2^2) ~ F(df1, df2)``, so
+    ``[ratio / f_{(1+level)/2}, ratio / f_{(1-level)/2}]`` covers ``sigma_1^2 / sigma_2^2`` (scaled
+    like ``ratio``) with probability ``level`` exactly.
+    """
+    hi_q, lo_q = sps.f.ppf([0.5 + _check_level(level) / 2.0, 0.5 - level / 2.0], df1, df2)
+    return float(ratio / hi_q), float(ratio / lo_q)
+
+
+def efficiency_interval(reference: Estimate, other: Estimate, level: float = 0.95) -> tuple[float, float, float]:
+    """:func:`relative_efficiency` ``(L_ref / L_other)^2`` with an exact F-interval: ``(value, low, high)``.
+
+    ``L = 2 t_u s / sqrt(u)`` for ``u`` independent units of sample sd ``s``, so the efficiency is
+    ``c * s_ref^2 / s_other^2`` with the known constant ``c = (t_ref^2 / u_ref) / (t_other^2 / u_other)``.
+    The units of two designs drawn from independent noise streams (:mod:`antinb.noise`) are
+    independent samples, and :func:`f_bounds` with ``F(u_ref - 1, u_other - 1)`` gives the interval.
+
+    Why F and not a bootstrap: RQMC and K-AMC have few units (16 replicates, 32 groups of 8), where a
+    percentile bootstrap of a variance is too narrow, while the F-interval is exact for normal units;
+    the units are means (of pairs, groups, replicates) or smooth image averages, close to normal. It is
+    not robust to heavy tails. ``high`` is ``inf`` when ``other`` has a zero-length interval.
+    """
+    value = relative_efficiency(reference, other)
+    c = (t_half_width(1.0, reference.n_units, level) / t_half_width(1.0, other.n_units, level)) ** 2
+    f_obs = math.inf if other.unit_sd == 0.0 else (reference.unit_sd / other.unit_sd) ** 2
+    low, high = f_bounds(c * f_obs, reference.n_units - 1, other.n_units - 1, level)
+    return float(value), low, high
 
 
 def pair_value_correlation(values: ArrayLike, group_size: int = 2) -> float:

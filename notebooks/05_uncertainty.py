@@ -1,41 +1,43 @@
 # %% [markdown]
-# # 5. Antithetic and quasi-Monte Carlo noise give tighter confidence intervals
+# # 5. How much shorter are the confidence intervals of antithetic and quasi-Monte Carlo noise?
 #
-# **Claim (paper, §6; science.md §6).** To estimate `mu = E[S(DM(Z))]` for a scalar image statistic
-# `S`, antithetic pairs (AMC: the pair mean is the unit) and randomized quasi-Monte Carlo noise
-# (RQMC) give much shorter confidence intervals than plain Monte Carlo (MC) at the same number of
-# generated images. The blog's Table 2 reports relative efficiencies
-# `(CI length MC / CI length method)^2` of about 4 to 136: e.g. brightness 32.7 (AMC, CIFAR-10),
-# 18.8 (AMC, Stable Diffusion). Since `Var(AMC) = Var(MC) (1 + rho)` with
-# `rho = corr(S(DM(z)), S(DM(-z)))`, AMC helps statistics that are close to odd in the noise and
-# cannot help one that is even in the noise (`rho = 1`). A statistic even in the *image*, such as
-# `squared_distance` below, is even in the noise only as far as the model is odd about its mean
-# image: it usually has `rho` well above that of brightness, but a trained model can still make it
-# anti-correlated (a thick bright digit paired with a thin faint one are both far from the mean).
+# **The paper's claim (§6 and the blog's Table 2).** To estimate $\mu = \mathbb{E}[S(\mathrm{DM}(Z))]$ for
+# a scalar statistic $S$ of the generated image, antithetic pairs (AMC, the pair mean is the unit)
+# and randomized quasi-Monte Carlo noise (RQMC) give much shorter confidence intervals than plain
+# Monte Carlo (MC) at the same number of generated images. Table 2 reports relative efficiencies
+# $(L_\mathrm{MC} / L)^2$, where $L$ is the length of the 95 % interval, from about 3 to 136: for
+# brightness 32.7 (AMC, CIFAR-10) and 18.8 (AMC, Stable Diffusion).
 #
-# **Design.** For every embedded model and every method — MC, AMC, K-AMC (simplex groups of `K`,
-# units = group means), RQMC (scrambled Sobol' noise, `R` replicates, units = replicate means) — we
-# generate the same number of images with DDIM and evaluate all statistics on the same images:
-# brightness (mean luminance), pixel mean, contrast (sd of luminance), `centroid_x` (horizontal
-# centre of mass) and `centroid_distance` (its distance from the image centre), plus the even
-# statistic `squared_distance` (mean squared difference to the model's mean image, estimated from
-# all images of that model and then held fixed). The headline comparison is at equal numbers of
-# generated images; the budget curve re-uses the first `n` images of each run (for RQMC the first
-# `n/R` points of every replicate, itself a scrambled net); the coverage check is a separate set of
-# repeated runs. Intensities are on the `[0, 1]` scale and centroids in pixels, while the paper's
-# CI lengths look like 0–255 units: compare efficiencies, which are scale-free, not lengths.
+# **Why it should hold.** $\operatorname{Var}(\text{AMC}) = \operatorname{Var}(\text{MC})\,(1 + \rho)$ with
+# $\rho = \operatorname{corr}(S(\mathrm{DM}(z)), S(\mathrm{DM}(-z)))$, so the AMC efficiency is about
+# $1/(1+\rho)$: large for a statistic nearly odd in the noise ($\rho$ near $-1$), none for one even
+# in the noise ($\rho = 1$). As a control we add $S(x) = \lVert x - \bar x \rVert^2 / D$, the mean squared
+# distance to the model's mean image $\bar x$: even in the image, and so even in the noise as far as
+# the model is odd about its mean.
+#
+# **The question.** On our three small models, how large are these efficiencies, with 95 %
+# intervals, and do the intervals of every design cover at their nominal level?
+#
+# **Design.** For every model and design (MC; AMC; K-AMC with simplex groups of $K$ = 4 and 8, the
+# group mean as unit; RQMC with $R$ scrambled Sobol' replicates, the replicate mean as unit) we
+# generate the same number of images with DDIM and evaluate all statistics on the same images
+# (one `antinb.estimate` call with every statistic): brightness (mean luminance), pixel mean,
+# contrast (sd of luminance), `centroid_x` (horizontal centre of mass) and `centroid_distance` (its
+# distance from the image centre), plus the even control above. Intensities are on the $[0, 1]$
+# scale and centroids in pixels, while the paper's CI lengths are on its own scale and sample
+# size; we therefore compare efficiencies, which are scale-free, never lengths.
 
 # %% tags=["parameters"]
 models = ["fashion-mnist-cond", "mnist", "photo-patches"]
 statistics = ["brightness", "pixel_mean", "contrast", "centroid_x", "centroid_distance"]
-n_images = 256           # generated images per method and model (equal budget)
+n_images = 256           # generated images per design and model (equal budget)
 budgets = [32, 64, 128, 256]  # budgets of the efficiency curve (prefixes of the runs above)
 ddim_steps = 20
 kamc_groups = [4, 8]     # K of the K-antithetic (simplex) designs
 rqmc_replicates = 16     # R of the headline RQMC runs (n_images / R points each, a power of two)
 coverage_model = "mnist"  # model of the coverage check ("" to skip)
 coverage_n = 16          # images per repetition
-coverage_reps = 40       # repetitions per method
+coverage_reps = 40       # repetitions per design
 coverage_steps = 8
 coverage_replicates = 4  # RQMC replicates per repetition
 level = 0.95
@@ -45,256 +47,137 @@ max_batch_size = 512
 store_dir = ""           # folder of a resumable sample store (empty: no store, generate in memory)
 processes = 1            # generation workers started with accelerate (results do not depend on it)
 
-# %%
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 import seaborn as sns
-import torch
+from IPython.display import Markdown, display
 
-import antinb
-from antinb import findings, models, pairs, metrics, stats
+from antinb.findings import uncertainty
 
-sns.set_theme(style="whitegrid", context="notebook")
-loaded = {name: antinb.load(name, device=device) for name in models}
-methods = {"MC": ("mc", {}), "AMC": ("amc", {}),
-           **{f"K-AMC(K={k})": ("kamc", {"k": k}) for k in kamc_groups},
-           f"RQMC(R={rqmc_replicates})": ("rqmc", {"replicates": rqmc_replicates})}
-slugs = {label: method + (str(kw["k"]) if method == "kamc" else "") for label, (method, kw) in methods.items()}
-all_stats = statistics + ["squared_distance"]
-print(f"{len(methods)} methods x {n_images} images x {len(loaded)} models, DDIM-{ddim_steps}: "
-      f"{len(methods) * n_images * len(loaded)} images")
+sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
+
+# %% [markdown]
+# ## The measurements
+# One call runs every design on every model, and the coverage check below; it records every
+# number of this chapter once, under the record names the results page reads.
+
+# %%
+result = uncertainty.run(
+    models, statistics=statistics, n_images=n_images, budgets=budgets, steps=ddim_steps,
+    kamc_groups=kamc_groups, rqmc_replicates=rqmc_replicates, coverage_model=coverage_model,
+    coverage_n=coverage_n, coverage_reps=coverage_reps, coverage_steps=coverage_steps,
+    coverage_replicates=coverage_replicates, level=level, device=device, seed=seed,
+    max_batch_size=max_batch_size, store=store_dir or None, processes=processes)
+result.record();
 
 # %% [markdown]
 # ## Does each model reproduce the data's spread of these statistics?
-# An interval for `E[S(DM(Z))]` is only worth tightening if the model's samples vary like the data.
-# The model cards measured it (256 DDIM-50 pairs vs the real test split): the ratio of generated
-# to real standard deviation of each statistic. A model far below 1 generates near-identical
-# values, and its efficiencies below describe its sampler, not the data.
+# A shorter interval for $\mathbb{E}[S(\mathrm{DM}(Z))]$ is only worth having if the model's samples
+# vary like the data. The model cards measured it (256 DDIM-50 samples against the real test split):
+# the ratio of the generated to the real standard deviation of each statistic. A model well below 1
+# generates near-identical values, and its efficiencies then describe its sampler, not the data; a
+# model with a ratio below 0.5 for some statistic is flagged.
 
-# %%
-spread = pd.DataFrame([{"model": name, "statistic": stat, "real sd": v["real_sd"], "generated sd": v["generated_sd"],
-                        "ratio": v["generated_sd"] / v["real_sd"]}
-                       for name, model in loaded.items() for stat, v in model.card.get("statistics", {}).items()])
-if len(spread):
-    for row in spread.itertuples():
-        antinb.record(f"spread_ratio/{row.model}/{row.statistic}", row.ratio)
-    spread_ok = spread.groupby("model")["ratio"].min() >= 0.5
-    print("Models whose samples reproduce at least half of the data's spread of every statistic:",
-          dict(spread_ok))
-spread.round(4)
+# %% tags=["hide-input"]
+result.spread_table()
 
 # %% [markdown]
-# ## Equal budget: one run per method and model
+# photo-patches is flagged: trained on patches cut from a handful of photographs, it reproduces
+# only about half the spread of the horizontal centroid (see {ref}`limits`). Its efficiencies are
+# reported below, but they are not evidence about natural images.
+#
+# ## Efficiency at equal budget: our Table 2
+# Each cell is the efficiency against MC, $(L_\mathrm{MC} / L)^2$, with its 95 % interval in
+# brackets (two significant figures: what the interval supports). The interval is exact for normal units: the efficiency is a known constant times the
+# ratio of two independent sample variances (MC's values and the design's units), which follows an
+# $F$ distribution. The first row of each statistic gives $\rho$, the within-pair correlation of the
+# AMC values, and in parentheses the AMC efficiency $1/(1+\rho)$ it predicts. The figure below shows
+# the same numbers. For grayscale models pixel mean and brightness are the same statistic.
 
-# %%
-values, estimates, rows = {}, {}, []
-for name, model in loaded.items():
-    images = {}  # this model's images, by method (only the statistics are kept)
-    for label, (method, kw) in methods.items():
-        run = antinb.estimate("brightness", model, n_images, method=method, seed=seed, steps=ddim_steps,
-                              max_batch_size=max_batch_size, keep_images=True, return_run=True, progress=False,
-                              store=store_dir or None, processes=processes, **kw)
-        images[label] = run.images
-    centre = stats.mean_image(torch.cat(list(images.values()))).float()
-    for label, (method, kw) in methods.items():
-        x = images[label]
-        for s in statistics:
-            values[name, label, s] = metrics.statistic(s)(x).double()
-        values[name, label, "squared_distance"] = metrics.squared_distance(x, centre).double()
-        for s in all_stats:
-            estimates[name, label, s] = stats.estimate_ci(values[name, label, s], method, level=level, **kw)
-    for s in all_stats:
-        mc = estimates[name, "MC", s]
-        rho = stats.pair_value_correlation(values[name, "AMC", s])
-        antinb.record(f"rho/{name}/{s}", rho)
-        row = {"model": name, "statistic": s, "rho": rho, "1/(1+rho)": 1 / (1 + rho)}
-        for label in methods:
-            e = estimates[name, label, s]
-            eff = stats.relative_efficiency(mc, e)
-            antinb.record(f"ci_length/{name}/{s}/{slugs[label]}", e.length)
-            antinb.record(f"estimate/{name}/{s}/{slugs[label]}", e.estimate)
-            if label != "MC":
-                antinb.record(f"eff_{slugs[label]}/{name}/{s}", eff)
-                antinb.record(f"efficiency/{name}/{s}/{slugs[label]}", eff)
-            row[f"{label} length"], row[f"{label} eff"] = e.length, eff
-        rows.append(row)
-long_table = pd.DataFrame(rows)
-long_table.round(4)
+# %% tags=["hide-input"]
+result.table()
+
+# %% tags=["hide-input"]
+result.figure()
+plt.show()
 
 # %% [markdown]
-# ## In the form of the blog's Table 2
-# CI length at level 95 % with the relative efficiency against MC in parentheses
-# (`n = n_images` generated images for every method; DDIM). `rho` is the correlation of the
-# statistic within antithetic pairs and `1/(1+rho)` the AMC efficiency it predicts (up to the
-# ratio of t quantiles). For grayscale models pixel mean and brightness are the same statistic.
+# AMC's efficiency is close to the $1/(1+\rho)$ of each statistic's first row, as the variance
+# identity says, and every number carries an interval that is often a factor of 1.5 wide either
+# way. In the book's run the gain is largest where $\rho$ is closest to $-1$ (brightness and pixel
+# mean of photo-patches, whose samples are nearly affine in the noise) and near or below 1 where
+# $\rho \ge 0$: the even control on fashion-mnist-cond and photo-patches, and photo-patches'
+# contrast and centroid distance, which a colour model need not map oddly. The centroids, ratios
+# of image sums and so odd in the noise only to first order, gain less than brightness.
+#
+# ## Our efficiencies beside the paper's
+# The paper's Table 2 gives the AMC and QMC efficiencies of four models; its "centroid" stands
+# beside our `centroid_distance`, and our RQMC beside its QMC. Only efficiencies are compared; an
+# asterisk marks a model flagged above.
 
-# %%
-table2 = long_table[["model", "statistic"]].copy()
-table2["MC"] = long_table["MC length"].map("{:.4f}".format)
-for label in methods:
-    if label != "MC":
-        table2[label] = [f"{length:.4f} ({eff:.2f})"
-                         for length, eff in zip(long_table[f"{label} length"], long_table[f"{label} eff"])]
-table2["rho"] = long_table["rho"].round(3)
-table2["1/(1+rho)"] = long_table["1/(1+rho)"].round(2)
-print(f"Our models, DDIM-{ddim_steps}, n = {n_images} images per method, "
-      "lengths on the [0, 1] scale (centroids in pixels):")
-table2
+# %% tags=["hide-input"]
+result.versus_paper()
 
 # %% [markdown]
-# The paper's numbers (blog Table 2; CI length with efficiency in parentheses; their models and
-# sample sizes, lengths apparently in 0–255 units; "centroid" is not specified further):
-
-# %%
-paper = pd.DataFrame([
-    ("Stable Diffusion", "brightness", 5.45, 16.13, 18.83), ("Stable Diffusion", "pixel mean", 5.59, 15.23, 15.84),
-    ("Stable Diffusion", "contrast", 2.18, 4.46, 6.25), ("Stable Diffusion", "centroid", 4.03, 4.54, 6.15),
-    ("CIFAR-10", "brightness", 2.00, 32.05, 32.66), ("CIFAR-10", "pixel mean", 2.04, 26.94, 27.12),
-    ("CIFAR-10", "contrast", 1.08, 23.43, 22.05), ("CIFAR-10", "centroid", 0.11, 7.35, 6.96),
-    ("CelebA-HQ", "brightness", 1.82, np.nan, 50.16), ("CelebA-HQ", "pixel mean", 1.76, np.nan, 33.15),
-    ("CelebA-HQ", "contrast", 0.60, np.nan, 10.18), ("CelebA-HQ", "centroid", 0.60, np.nan, 8.27),
-    ("LSUN-Church", "brightness", 1.67, np.nan, 136.37), ("LSUN-Church", "pixel mean", 1.67, np.nan, 106.79),
-    ("LSUN-Church", "contrast", 1.02, np.nan, 27.16), ("LSUN-Church", "centroid", 0.70, np.nan, 3.14),
-], columns=["model", "statistic", "MC length", "QMC eff", "AMC eff"])
-paper
-
-# %% [markdown]
-# Efficiencies side by side (ours: AMC and RQMC; the paper: AMC and QMC). Our `centroid_x` and
-# `centroid_distance` both stand beside the paper's "centroid".
-
-# %%
-paper_stat = {"brightness": "brightness", "pixel_mean": "pixel mean", "contrast": "contrast",
-              "centroid_x": "centroid", "centroid_distance": "centroid"}
-rq = f"RQMC(R={rqmc_replicates})"
-side = long_table[long_table["statistic"].isin(paper_stat)].pivot_table(
-    index="statistic", columns="model", values=["AMC eff", f"{rq} eff"], aggfunc="first", sort=False)
-side.columns = [f"{m}: {c.replace(' eff', '')}" for c, m in side.columns]
-for pm in paper["model"].unique():
-    sub = paper[paper["model"] == pm].set_index("statistic")
-    side[f"paper {pm}: AMC"] = [sub.loc[paper_stat[s], "AMC eff"] for s in side.index]
-    if sub["QMC eff"].notna().any():
-        side[f"paper {pm}: QMC"] = [sub.loc[paper_stat[s], "QMC eff"] for s in side.index]
-side.T.round(2)
-
-# %% [markdown]
+# On fashion-mnist-cond and mnist our efficiencies are of the same kind as the paper's but smaller;
+# photo-patches reaches the paper's range for brightness and pixel mean, but it is the flagged
+# model. The efficiency is governed by how odd the statistic is in the noise, which is a property
+# of the model, and ours are small and briefly trained ({ref}`limits`).
+#
 # ## Efficiency against the sample budget
-# Nested prefixes of the runs above: the first `n` images of each design (MC, AMC, K-AMC) and the
-# first `n / R` points of every RQMC replicate. The points of one curve share images, so they are
-# correlated; the spread between neighbouring budgets shows how noisy a single efficiency is.
+# The first $n$ images of each run are themselves a run of size $n$ (for RQMC, the first $n/R$
+# points of every replicate, itself a scrambled net), so one run gives a curve of efficiencies.
+# Neighbouring points share images and are correlated; the error bars are the F-intervals of each
+# point alone.
 
-# %%
-curve = []
-for name in loaded:
-    for s in all_stats:
-        for n in budgets:
-            mc_n = stats.prefix_estimate(values[name, "MC", s], "mc", n, level=level)
-            for label, (method, kw) in methods.items():
-                if label == "MC":
-                    continue
-                e = stats.prefix_estimate(values[name, label, s], method, n, level=level, **kw)
-                curve.append({"model": name, "statistic": s, "n": n, "method": label,
-                              "efficiency": stats.relative_efficiency(mc_n, e)})
-curve = pd.DataFrame(curve)
-for (name, s, label), grp in curve.groupby(["model", "statistic", "method"]):
-    antinb.record(f"eff_vs_n/{name}/{s}/{slugs[label]}", dict(zip(map(str, grp["n"]), grp["efficiency"])))
-g = sns.relplot(data=curve, x="n", y="efficiency", hue="method", col="statistic", row="model", kind="line",
-                marker="o", height=2.3, aspect=1.1)
-for ax in g.axes.flat:
-    ax.set(xscale="log", yscale="log")
-    ax.set_xticks(budgets, [str(n) for n in budgets])
-    ax.minorticks_off()
-    ax.axhline(1, color="gray", lw=0.8, ls="--")
-g.set_titles("{row_name}\n{col_name}", size=8)
-g.figure.suptitle(f"Relative efficiency vs MC, DDIM-{ddim_steps} (dashed: no gain)", y=1.04)
+# %% tags=["hide-input"]
+result.budget_figure("brightness")
+plt.show()
 
 # %% [markdown]
+# For AMC and K-AMC the expected efficiency does not depend on the budget ($1/(1+\rho)$ has no $n$
+# in it), so their curves should be flat up to noise. RQMC's may rise with the number of points
+# per replicate, since a scrambled net's error can fall faster than $1/\sqrt{m}$ for a smooth
+# integrand; in the hundreds of dimensions of an image's noise little of that is guaranteed.
+
+# %% tags=["remove-input"]
+display(Markdown(result.budget_summary("brightness")))
+
+# %% [markdown]
+# A single efficiency at a small budget is uncertain by a factor of 1.5 to 3 either way, which is
+# why every number here carries its interval.
+#
 # ## Do the intervals cover at their nominal level?
-# `coverage_reps` independent repetitions of every method at a small budget (`coverage_n`
-# images each; one large draw cut into disjoint blocks, since the groups of a design are
-# independent), on one model with a shorter sampler. The reference value of each statistic is the
-# pooled mean of all images of all methods in this check (every method is unbiased for the same
-# `mu`; its own standard error is shown and is small next to a single interval). The band is the
-# central 95 % range of the coverage of `coverage_reps` intervals whose true level is 95 %.
+# An interval that is short but misses $\mu$ too often would be no gain. We repeat every design
+# `coverage_reps` times with `coverage_n` images on one model and a shorter sampler (one large draw
+# cut into disjoint blocks: the groups of a design are independent). The reference value of each
+# statistic is the pooled mean of all images of this check; every design is unbiased for the same
+# $\mu$. The grey band is the central 95 % range of the coverage of that many exact 95 % intervals.
 
-# %%
-cov_rows = pd.DataFrame()
-if coverage_model:
-    cmodel = loaded.get(coverage_model) or antinb.load(coverage_model, device=device)
-    total = coverage_n * coverage_reps
-    cov_values, cov_images = {}, {}
-    for label, (method, kw) in methods.items():
-        draw_kw = {"replicates": coverage_reps * coverage_replicates} if method == "rqmc" else kw
-        run = antinb.estimate("brightness", cmodel, total, method=method, seed=seed + 1, steps=coverage_steps,
-                              max_batch_size=max_batch_size, keep_images=True, return_run=True, progress=False,
-                              store=store_dir or None, processes=processes, **draw_kw)
-        cov_images[label] = run.images
-    centre = stats.mean_image(torch.cat(list(cov_images.values()))).float()
-    for label, x in cov_images.items():
-        for s in statistics:
-            cov_values[label, s] = metrics.statistic(s)(x).double()
-        cov_values[label, "squared_distance"] = metrics.squared_distance(x, centre).double()
-    band = stats.coverage_band(coverage_reps, level)
-    pooled_band = stats.coverage_band(coverage_reps * len(methods), level)
-    cov_rows = []
-    for s in all_stats:
-        pooled = torch.cat([cov_values[label, s] for label in methods])
-        reference, reference_se = float(pooled.mean()), float(pooled.std() / np.sqrt(len(pooled)))
-        hits = []
-        for label, (method, kw) in methods.items():
-            block_kw = {"replicates": coverage_replicates} if method == "rqmc" else kw
-            blocks = stats.block_estimates(cov_values[label, s], method, coverage_n, level=level, **block_kw)
-            covered = [b.covers(reference) for b in blocks]
-            hits += covered
-            antinb.record(f"coverage/{slugs[label]}/{s}", np.mean(covered))
-            cov_rows.append({"statistic": s, "method": blocks[0].method, "units per rep": blocks[0].n_units,
-                             "coverage": np.mean(covered), "mean CI length": np.mean([b.length for b in blocks]),
-                             "reference": reference, "reference se": reference_se})
-        antinb.record(f"coverage/all/{s}", np.mean(hits))
-    cov_rows = pd.DataFrame(cov_rows)
-    antinb.record("coverage_reps", coverage_reps)
-    antinb.record("coverage_band", list(band))
-    print(f"{coverage_model}, DDIM-{coverage_steps}, {coverage_reps} repetitions of {coverage_n} images per method; "
-          f"a true 95 % level gives coverage in [{band[0]:.3f}, {band[1]:.3f}] with probability about 95 % "
-          f"([{pooled_band[0]:.3f}, {pooled_band[1]:.3f}] for the {coverage_reps * len(methods)} intervals "
-          f"of all methods pooled).")
-cov_rows.round(4) if len(cov_rows) else cov_rows
+# %% tags=["hide-input"]
+result.coverage_table()
 
-# %%
-if len(cov_rows):
-    ax = sns.pointplot(data=cov_rows, x="statistic", y="coverage", hue="method", dodge=0.5, linestyle="none")
-    ax.axhspan(*band, color="gray", alpha=0.2, lw=0, label="95 % range for a true 95 % level")
-    ax.axhline(level, color="k", lw=0.8)
-    ax.set(ylim=(min(0.5, cov_rows["coverage"].min() - 0.05), 1.02),
-           title=f"Empirical coverage, {coverage_model}, {coverage_reps} reps of n = {coverage_n}")
-    ax.tick_params(axis="x", rotation=20)
-    ax.legend(fontsize=7, ncol=2)
+# %% tags=["hide-input"]
+result.coverage_figure()
+plt.show()
 
 # %% [markdown]
-# ## Result
+# A design whose points fall below the band would have intervals that are short because they
+# are wrong; points above it are conservative.
 
-# %%
-eff_cols = [c for c in long_table.columns if c.endswith(" eff") and not c.startswith("MC")]
-summary = long_table.set_index(["model", "statistic"])[eff_cols + ["rho"]]
-summary.columns = [c.replace(" eff", "") for c in summary.columns]
-print(f"Relative efficiency vs MC at n = {n_images} generated images per method, DDIM-{ddim_steps}:")
-print(summary.round(2).to_string())
-amc_bright = long_table[long_table["statistic"] == "brightness"].set_index("model")["AMC eff"]
-even = long_table[long_table["statistic"] == "squared_distance"].set_index("model")
-print(f"\nBrightness, AMC: efficiency {amc_bright.min():.1f} to {amc_bright.max():.1f} across models "
-      f"(paper: 18.8 to 136.4 on its models).")
-print("Even statistic squared_distance: rho " + ", ".join(f"{m} {r:+.2f}" for m, r in even["rho"].items())
-      + "; AMC efficiency " + ", ".join(f"{m} {e:.2f}" for m, e in even["AMC eff"].items())
-      + " (rho > 0 means AMC is worse than MC; an image-even statistic is only as even in the noise as the"
-      " model is odd about its mean image).")
-if len(spread):
-    print("\nCaveat: " + ", ".join(f"{m} ({'reproduces' if ok else 'does NOT reproduce'} the data's spread; "
-                                   f"min sd ratio {spread[spread.model == m].ratio.min():.2f})"
-                                   for m, ok in spread_ok.items())
-          + ". Efficiencies of a model that does not reproduce the spread say nothing about the data.")
-if len(cov_rows):
-    worst = cov_rows.loc[cov_rows["coverage"].idxmin()]
-    print(f"\nCoverage ({coverage_model}, DDIM-{coverage_steps}, {coverage_reps} reps of n = {coverage_n}): "
-          f"{cov_rows['coverage'].min():.3f} to {cov_rows['coverage'].max():.3f} over methods and statistics "
-          f"(lowest: {worst['method']} on {worst['statistic']}); {int(((cov_rows['coverage'] >= band[0])).sum())} of "
-          f"{len(cov_rows)} within or above the binomial range [{band[0]:.3f}, {band[1]:.3f}].")
+# %% tags=["remove-input"]
+display(Markdown(result.coverage_summary()))
+
+# %% [markdown]
+# ## Verdict
+
+# %% tags=["remove-input"]
+display(Markdown(result.verdict()))
+
+# %% [markdown]
+# **Limits.** Our models are small and briefly trained on 28 × 28 grayscale digits and clothes and
+# on 32 × 32 patches from a few photographs ({ref}`limits`); the efficiencies measure how odd their
+# samples are in the noise, and say nothing directly about larger models. The
+# F-intervals assume normal units and are too narrow for heavy-tailed statistics. The coverage check
+# runs on one model with a short sampler and a few dozen repetitions, so it can detect only a gross
+# failure of the nominal level.

@@ -268,3 +268,15 @@ def test_pixel_correlation_map():
     assert m.shape == (1, 4, 4)
     torch.testing.assert_close(m[0, :2], torch.ones(2, 4))
     torch.testing.assert_close(m[0, 2:], -torch.ones(2, 4))
+
+
+def test_efficiency_interval_is_the_f_interval_and_covers_its_point():
+    rng = np.random.default_rng(0)
+    ref, other = stats.mc(rng.normal(size=64)), stats.amc(rng.normal(size=64))
+    value, low, high = stats.efficiency_interval(ref, other)
+    assert value == stats.relative_efficiency(ref, other) and low < value < high
+    c = (stats.t_half_width(1.0, 64) / stats.t_half_width(1.0, 32)) ** 2
+    f_obs = (ref.unit_sd / other.unit_sd) ** 2
+    from scipy.stats import f
+    assert low == pytest.approx(c * f_obs / f.ppf(0.975, 63, 31)) and high == pytest.approx(c * f_obs / f.ppf(0.025, 63, 31))
+    assert stats.f_bounds(2.0, 10, 10) == pytest.approx((2.0 / f.ppf(0.975, 10, 10), 2.0 / f.ppf(0.025, 10, 10)))

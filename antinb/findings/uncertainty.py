@@ -1,20 +1,66 @@
-"""Finding 5: antithetic and quasi-Monte Carlo noise give shorter confidence intervals.
+"""Finding 5: do antithetic and quasi-Monte Carlo noise give shorter confidence intervals?
 
-science.md §6: for a scalar statistic S of the image, the CI of ``E[S(DM(Z))]`` under MC, AMC,
-K-AMC and RQMC at equal sample count, and the relative efficiency ``(L_MC / L)^2``.
+The paper (§6 and the blog's Table 2): to estimate ``mu = E[S(DM(Z))]`` for a scalar image
+statistic ``S``, antithetic pairs (AMC), simplex groups (K-AMC) and randomized QMC noise (RQMC)
+give shorter intervals than plain Monte Carlo (MC) at the same number of generated images; the
+relative efficiency ``(L_MC / L)^2`` is about 3 to 136 on its models.
+
+:func:`run` measures it on our models: every design generates the same number of images, every
+statistic is evaluated on the same images (one :func:`antinb.estimation.estimate` call with all
+statistics per design and model), plus an even control statistic, ``squared_distance`` to the
+model's mean image. It returns an :class:`UncertaintyResult` with the estimates, the efficiencies
+with exact F-intervals (:func:`efficiency_interval`), the antithetic correlation ``rho``, the
+efficiency along nested sample budgets (:func:`antinb.stats.prefix_estimate`) and the empirical
+coverage of the intervals over independent repetitions (:func:`antinb.stats.block_estimates`).
 """
 
 from __future__ import annotations
 
-from .. import paper
-from .base import Column, Table, fill
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Sequence
 
-__all__ = ["CI_LENGTH", "EFFICIENCY", "RHO", "TABLE", "paper_records"]
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import metrics, noise, paper, stats
+from ..estimation import estimate
+from ..models import DiffusionModel, load
+from .base import Column, Table, fill, record_all
+
+__all__ = ["CI_LENGTH", "EFFICIENCY", "EFFICIENCY_CI", "RHO", "ESTIMATE", "EFF_VS_N", "SPREAD_RATIO", "COVERAGE",
+           "COVERAGE_REPS", "COVERAGE_BAND", "TEMPLATES", "TABLE", "EVEN_STATISTIC", "SPREAD_FLAG_BELOW",
+           "paper_records", "DesignSpec", "Efficiency", "Coverage", "UncertaintyResult", "designs",
+           "efficiency_interval", "run"]
 
 #: ``method`` is ``mc``, ``amc``, ``rqmc`` or ``kamc<K>`` (e.g. ``kamc4``).
 CI_LENGTH = "ci_length/{model}/{stat}/{method}"
 EFFICIENCY = "efficiency/{model}/{stat}/{method}"
 RHO = "rho/{model}/{stat}"
+#: The point estimate of ``E[S(DM(Z))]`` of each design.
+ESTIMATE = "estimate/{model}/{stat}/{method}"
+#: The 95 % (``level``) F-interval ``[low, high]`` of the efficiency (see :func:`efficiency_interval`).
+EFFICIENCY_CI = "efficiency_ci/{model}/{stat}/{method}"
+#: The efficiency at each budget of the curve, ``{str(n): efficiency}``.
+EFF_VS_N = "eff_vs_n/{model}/{stat}/{method}"
+#: Generated / real standard deviation of a statistic, from the model card.
+SPREAD_RATIO = "spread_ratio/{model}/{stat}"
+#: Empirical coverage of the intervals of one design (``method="all"``: every design pooled).
+COVERAGE = "coverage/{method}/{stat}"
+COVERAGE_REPS = "coverage_reps"
+#: The central 95 % range ``[low, high]`` of the coverage of ``coverage_reps`` exact intervals.
+COVERAGE_BAND = "coverage_band"
+#: Every record template of this finding.
+TEMPLATES = (CI_LENGTH, EFFICIENCY, RHO, ESTIMATE, EFFICIENCY_CI, EFF_VS_N, SPREAD_RATIO, COVERAGE,
+             COVERAGE_REPS, COVERAGE_BAND)
+
+#: The control statistic, even in the image about the model's mean image.
+EVEN_STATISTIC = "squared_distance"
+#: A model whose generated spread of some statistic is below this fraction of the data's is flagged.
+SPREAD_FLAG_BELOW = 0.5
 
 TABLE = Table(
     "Finding 5: shorter confidence intervals", "05_uncertainty", ("model", "stat"),
@@ -27,11 +73,18 @@ TABLE = Table(
      Column("K-AMC (K=8) efficiency", EFFICIENCY.replace("{method}", "kamc8"), ".2f", compare=False),
      Column("ρ", RHO, "+.3f", compare=False)),
     note="95 % CI lengths at equal sample count and the relative efficiency "
-         "$(\\text{CI length of MC} / \\text{CI length})^2$. "
+         "$(\\text{CI length of MC} / \\text{CI length})^2$ (ours: RQMC beside the paper's QMC; their 95 % "
+         "F-intervals are in the chapter and the records `efficiency_ci/...`). "
          "CI lengths depend on the image scale and N, so only the efficiencies are comparable across "
          "models; the paper's lengths are on its own scale. "
-         "$\\rho = \\operatorname{corr}(S(\\mathrm{DM}(z)), S(\\mathrm{DM}(-z)))$.",
+         "$\\rho = \\operatorname{corr}(S(\\mathrm{DM}(z)), S(\\mathrm{DM}(-z)))$. "
+         "photo-patches does not reproduce the data's spread of the centroid: its efficiencies describe "
+         "its sampler ({doc}`limits`).",
     paper_alias={"stat": {"centroid_distance": "centroid"}})
+
+#: Our statistic -> the paper's name for it (Table 2's "centroid" is not specified further).
+_PAPER_STAT = {"brightness": "brightness", "pixel_mean": "pixel_mean", "contrast": "contrast",
+               "centroid_distance": "centroid"}
 
 
 def paper_records() -> dict[str, float]:
@@ -45,3 +98,514 @@ def paper_records() -> dict[str, float]:
                 if value is not None:
                     out[fill(template, model=model, stat=stat, method=method)] = value
     return out
+
+
+# --------------------------------------------------------------------------- designs and intervals
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """One design of the comparison: ``slug`` in record names, ``label`` for people, the estimator
+    ``method`` of :data:`antinb.noise.METHODS` and its parameter (``{"k": 4}``, ``{"replicates": 16}``)."""
+
+    slug: str
+    label: str
+    method: str
+    kwargs: dict[str, int] = field(default_factory=dict)
+
+
+def designs(kamc_groups: Sequence[int] = (4, 8), rqmc_replicates: int = 16) -> tuple[DesignSpec, ...]:
+    """MC, AMC, K-AMC for each ``K`` in ``kamc_groups`` and RQMC with ``rqmc_replicates`` replicates,
+    their parameters validated by the design registry (:func:`antinb.noise.design`)."""
+    out = [DesignSpec("mc", "MC", "mc"), DesignSpec("amc", "AMC", "amc")]
+    for k in kamc_groups:
+        kw = noise.design("kamc").kwargs(k)
+        out.append(DesignSpec(f"kamc{kw['k']}", f"K-AMC (K={kw['k']})", "kamc", kw))
+    kw = noise.design("rqmc").kwargs(rqmc_replicates)
+    out.append(DesignSpec("rqmc", f"RQMC (R={kw['replicates']})", "rqmc", kw))
+    slugs = [d.slug for d in out]
+    if len(set(slugs)) != len(slugs):
+        raise ValueError(f"kamc_groups={list(kamc_groups)} lists a group size twice")
+    return tuple(out)
+
+
+def _predicted(rho: float) -> float:
+    """The AMC efficiency ``1 / (1 + rho)`` that the within-pair correlation predicts."""
+    return math.inf if rho <= -1.0 else 1.0 / (1.0 + rho)
+
+
+def _num(x: float) -> str:
+    """Two significant figures (whole numbers from 10 on): what an efficiency's interval supports."""
+    if math.isinf(x):
+        return "∞"
+    return f"{x:.0f}" if abs(x) >= 10 else f"{x:#.2g}"
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """A relative efficiency ``(L_MC / L)^2`` with its ``level`` confidence interval ``[low, high]``."""
+
+    value: float
+    low: float
+    high: float
+    level: float = 0.95
+
+    def __str__(self) -> str:
+        return f"{_num(self.value)} [{_num(self.low)}, {_num(self.high)}]"
+
+    @property
+    def significant(self) -> bool:
+        """Whether the interval excludes 1 (a gain or a loss that the sample supports)."""
+        return self.low > 1 or self.high < 1
+
+
+def efficiency_interval(reference: stats.Estimate, other: stats.Estimate, level: float = 0.95) -> Efficiency:
+    """The relative efficiency of ``other`` over ``reference`` with its exact F-interval
+    (:func:`antinb.stats.efficiency_interval`, where the construction and its limits are described)."""
+    return Efficiency(*stats.efficiency_interval(reference, other, level), level)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Empirical coverage of the intervals over ``reps`` independent repetitions of ``n`` images.
+
+    ``rate[(slug, stat)]`` is the fraction of the ``reps`` intervals of a design that cover the
+    reference (``slug="all"``: every design pooled); ``reference[stat]`` is ``(value, se)``, the pooled
+    mean of all images of the check; ``band`` the central 95 % range of the coverage of ``reps``
+    exact ``level`` intervals, ``pooled_band`` the same for all designs pooled.
+    """
+
+    model: str
+    n: int
+    reps: int
+    steps: int
+    replicates: int
+    level: float
+    band: tuple[float, float]
+    pooled_band: tuple[float, float]
+    rate: dict[tuple[str, str], float]
+    mean_length: dict[tuple[str, str], float]
+    reference: dict[str, tuple[float, float]]
+
+
+_STYLE = {"fontsize": 9}
+
+
+@dataclass(frozen=True)
+class UncertaintyResult:
+    """Everything chapter 5 shows and records; built by :func:`run`.
+
+    Keys: ``estimates[(model, stat, slug)]`` (:class:`antinb.stats.Estimate`),
+    ``efficiency[(model, stat, slug)]`` (:class:`Efficiency`, every design but MC),
+    ``rho[(model, stat)]`` (AMC within-pair correlation), ``curve[(model, stat, slug)]`` (tuple of
+    ``(n, Efficiency)`` along ``budgets``), ``spread[(model, stat)]`` (model card: generated / real sd).
+    """
+
+    models: tuple[str, ...]
+    statistics: tuple[str, ...]
+    designs: tuple[DesignSpec, ...]
+    n_images: int
+    steps: int
+    level: float
+    budgets: tuple[int, ...]
+    estimates: dict[tuple[str, str, str], stats.Estimate]
+    efficiency: dict[tuple[str, str, str], Efficiency]
+    rho: dict[tuple[str, str], float]
+    curve: dict[tuple[str, str, str], tuple[tuple[int, Efficiency], ...]]
+    spread: dict[tuple[str, str], float]
+    coverage: Coverage | None = None
+
+    # ------------------------------------------------------------------ records
+    def records(self) -> dict[str, Any]:
+        """Every number of the chapter under its record name (each recorded once)."""
+        out: dict[str, Any] = {}
+        for (m, s), ratio in self.spread.items():
+            out[fill(SPREAD_RATIO, model=m, stat=s)] = ratio
+        for m in self.models:
+            for s in self.statistics:
+                out[fill(RHO, model=m, stat=s)] = self.rho[m, s]
+                for d in self.designs:
+                    e = self.estimates[m, s, d.slug]
+                    out[fill(CI_LENGTH, model=m, stat=s, method=d.slug)] = e.length
+                    out[fill(ESTIMATE, model=m, stat=s, method=d.slug)] = e.estimate
+                    if d.slug == "mc":
+                        continue
+                    eff = self.efficiency[m, s, d.slug]
+                    out[fill(EFFICIENCY, model=m, stat=s, method=d.slug)] = eff.value
+                    out[fill(EFFICIENCY_CI, model=m, stat=s, method=d.slug)] = [eff.low, eff.high]
+                    out[fill(EFF_VS_N, model=m, stat=s, method=d.slug)] = {
+                        str(n): e_n.value for n, e_n in self.curve[m, s, d.slug]}
+        c = self.coverage
+        if c is not None:
+            for (slug, s), rate in c.rate.items():
+                out[fill(COVERAGE, method=slug, stat=s)] = rate
+            out[fill(COVERAGE_REPS)] = c.reps
+            out[fill(COVERAGE_BAND)] = list(c.band)
+        return out
+
+    def record(self) -> dict[str, Any]:
+        """Record :meth:`records` in the provenance stamp; returns them."""
+        return record_all(self.records())
+
+    # ------------------------------------------------------------------ flags
+    def spread_flagged(self) -> dict[str, float]:
+        """Models whose generated spread of some statistic is below ``SPREAD_FLAG_BELOW`` of the
+        data's, with that smallest ratio (models without a card are not flagged)."""
+        worst: dict[str, float] = {}
+        for (m, _), ratio in self.spread.items():
+            worst[m] = min(ratio, worst.get(m, math.inf))
+        return {m: r for m, r in worst.items() if r < SPREAD_FLAG_BELOW}
+
+    # ------------------------------------------------------------------ tables
+    def spread_table(self) -> pd.DataFrame:
+        """Generated / real standard deviation per model (rows) and statistic (columns), from the cards."""
+        if not self.spread:
+            return pd.DataFrame()
+        df = pd.Series(self.spread).unstack().round(2)
+        df.index.name, df.columns.name = "model", None
+        flagged = self.spread_flagged()
+        df["flag"] = ["spread off" if m in flagged else "" for m in df.index]
+        return df
+
+    def table(self) -> pd.DataFrame:
+        """The Table-2 analogue, long so that it fits a page column: one row per statistic and design,
+        one column per model; each cell the efficiency against MC with its 95 % F-interval. A first
+        row per statistic gives ``rho``, the within-pair correlation of the AMC values, with the AMC
+        efficiency it predicts, ``1/(1+rho)``, in parentheses."""
+        rows = {}
+        for s in self.statistics:
+            rows[s, "ρ (1/(1+ρ))"] = {m: f"{self.rho[m, s]:+.2f} ({_num(_predicted(self.rho[m, s]))})"
+                                      for m in self.models}
+            for d in self.designs:
+                if d.slug != "mc":
+                    rows[s, d.label] = {m: str(self.efficiency[m, s, d.slug]) for m in self.models}
+        df = pd.DataFrame.from_dict(rows, orient="index")
+        df.index.names = ["statistic", "efficiency vs MC"]
+        return df
+
+    def versus_paper(self) -> pd.DataFrame:
+        """Efficiencies beside the paper's (blog Table 2, read through :func:`paper_records`): one row
+        per design and setting (the paper's models, then ours; our RQMC beside the paper's QMC), one
+        column per statistic the paper reports (its "centroid" beside our ``centroid_distance``);
+        ours with the 95 % F-interval. Only efficiencies: CI lengths are on different scales and
+        sample sizes. The paper's settings without a number for a design are left out."""
+        pr = paper_records()
+        cols = [s for s in self.statistics if s in _PAPER_STAT]
+        header = {s: _PAPER_STAT[s].replace("_", " ") for s in cols}
+        rows = {}
+        for slug, design in (("amc", "AMC"), ("rqmc", "QMC")):
+            if not any(d.slug == slug for d in self.designs):
+                continue
+            for pm in paper.TABLE2:
+                vals = {header[s]: pr.get(fill(EFFICIENCY, model=pm, stat=_PAPER_STAT[s], method=slug)) for s in cols}
+                if any(v is not None for v in vals.values()):
+                    label = paper.MODEL_LABELS.get(pm, pm).split(" (")[0]
+                    rows[design, f"paper: {label}"] = {k: "—" if v is None else _num(v) for k, v in vals.items()}
+            for m in self.models:
+                flag = " *" if m in self.spread_flagged() else ""
+                rows[design, f"ours: {m}{flag}"] = {header[s]: str(self.efficiency[m, s, slug]) for s in cols}
+        df = pd.DataFrame.from_dict(rows, orient="index")
+        df.index.names = ["design", "setting"]
+        return df
+
+    def coverage_table(self) -> pd.DataFrame:
+        """Empirical coverage per statistic (rows) and design (columns, ``all`` pooled)."""
+        c = self.coverage
+        if c is None:
+            return pd.DataFrame()
+        labels = {d.slug: d.label for d in self.designs} | {"all": "pooled"}
+        df = pd.Series({(s, labels[slug]): v for (slug, s), v in c.rate.items()}).unstack()
+        df = df[[labels[k] for k in labels]]
+        df.index.name, df.columns.name = "statistic", None
+        return df.loc[list(self.statistics)].round(3)
+
+    # ------------------------------------------------------------------ figures
+    def _colors(self) -> dict[str, Any]:
+        palette = plt.get_cmap("tab10")
+        return {d.slug: palette(i) for i, d in enumerate(self.designs)}
+
+    def figure(self) -> plt.Figure:
+        """Efficiency against MC with 95 % F-intervals: one panel per model, statistics down, log scale."""
+        others = [d for d in self.designs if d.slug != "mc"]
+        ncol = min(3, len(self.models))
+        nrow = math.ceil(len(self.models) / ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(7.0, 0.45 * len(self.statistics) * nrow + 1.2),
+                                 sharey=True, sharex=True, squeeze=False, layout="constrained")
+        colors = self._colors()
+        y = np.arange(len(self.statistics))
+        offsets = np.linspace(-0.3, 0.3, len(others))
+        for ax, m in zip(axes.flat, self.models):
+            for d, off in zip(others, offsets):
+                effs = [self.efficiency[m, s, d.slug] for s in self.statistics]
+                v = np.array([e.value for e in effs])
+                err = np.array([[e.value - e.low for e in effs], [e.high - e.value for e in effs]])
+                ax.errorbar(v, y + off, xerr=np.clip(err, 0, None), fmt="o", ms=3.5, lw=1, capsize=0,
+                            color=colors[d.slug], label=d.label)
+            ax.axvline(1.0, color="gray", lw=0.8, ls="--")
+            ax.set_xscale("log")
+            ax.set_title(m + ("\n(spread flagged)" if m in self.spread_flagged() else ""), **_STYLE)
+            ax.tick_params(labelsize=9)
+            ax.set_xlabel("efficiency vs MC", **_STYLE)
+        for ax in axes.flat[len(self.models):]:
+            ax.set_visible(False)
+        axes[0, 0].set_yticks(y, self.statistics)
+        axes[0, 0].invert_yaxis()
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(others), fontsize=9, frameon=False)
+        return fig
+
+    def budget_figure(self, statistic: str = "brightness") -> plt.Figure:
+        """Efficiency of one statistic against the number of generated images (nested prefixes of
+        the runs), with 95 % F-intervals, one panel per model, log-log."""
+        if statistic not in self.statistics:
+            raise ValueError(f"statistic={statistic!r} was not measured; measured: {list(self.statistics)}")
+        others = [d for d in self.designs if d.slug != "mc"]
+        ncol = min(3, len(self.models))
+        nrow = math.ceil(len(self.models) / ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(7.0, 2.4 * nrow + 0.6), sharex=True, squeeze=False,
+                                 layout="constrained")
+        colors = self._colors()
+        shift = np.linspace(-0.08, 0.08, len(others))
+        for ax, m in zip(axes.flat, self.models):
+            for d, sh in zip(others, shift):
+                pts = self.curve[m, statistic, d.slug]
+                n = np.array([p[0] for p in pts], dtype=float) * 2.0 ** sh
+                v = np.array([p[1].value for p in pts])
+                err = np.array([[p[1].value - p[1].low for p in pts], [p[1].high - p[1].value for p in pts]])
+                ax.errorbar(n, v, yerr=np.clip(err, 0, None), marker="o", ms=3.5, lw=1, capsize=0,
+                            color=colors[d.slug], label=d.label)
+            ax.axhline(1.0, color="gray", lw=0.8, ls="--")
+            ax.set(xscale="log", yscale="log")
+            # the axis follows the estimates (and 1); a bound of a point with 2 units may run off it
+            pts = [p[1].value for d in others for p in self.curve[m, statistic, d.slug] if math.isfinite(p[1].value)]
+            if pts:
+                ax.set_ylim(min(min(pts), 1.0) / 4, max(max(pts), 1.0) * 4)
+            ax.set_xticks(self.budgets, [str(b) for b in self.budgets])
+            ax.minorticks_off()
+            ax.tick_params(labelsize=9)
+            ax.set_title(m, **_STYLE)
+            ax.set_xlabel("images per design", **_STYLE)
+        for ax in axes.flat[len(self.models):]:
+            ax.set_visible(False)
+        axes[0, 0].set_ylabel(f"{statistic}: efficiency vs MC", **_STYLE)
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(others), fontsize=9, frameon=False)
+        return fig
+
+    def coverage_figure(self) -> plt.Figure | None:
+        """Empirical coverage per statistic and design, with the range a true ``level`` would give."""
+        c = self.coverage
+        if c is None:
+            return None
+        fig, ax = plt.subplots(figsize=(7.0, 3.0), layout="constrained")
+        colors = self._colors()
+        x = np.arange(len(self.statistics))
+        offsets = np.linspace(-0.3, 0.3, len(self.designs))
+        ax.axhspan(*c.band, color="gray", alpha=0.2, lw=0, label=f"95 % range for {c.reps} exact intervals")
+        ax.axhline(c.level, color="k", lw=0.8)
+        for d, off in zip(self.designs, offsets):
+            ax.plot(x + off, [c.rate[d.slug, s] for s in self.statistics], "o", ms=4, color=colors[d.slug],
+                    label=d.label)
+        ax.set_xticks(x, self.statistics, rotation=15)
+        ax.set_ylim(min(0.5, min(c.rate.values()) - 0.05), 1.02)
+        ax.set_ylabel("coverage", **_STYLE)
+        ax.tick_params(labelsize=9)
+        ax.set_title(f"{c.model}, DDIM-{c.steps}: {c.reps} repetitions of {c.n} images per design", **_STYLE)
+        fig.legend(loc="outside lower center", ncol=3, fontsize=9, frameon=False)
+        return fig
+
+    # ------------------------------------------------------------------ summaries
+    def budget_summary(self, statistic: str = "brightness") -> str:
+        """One sentence per design family: the efficiency of ``statistic`` at the smallest and the
+        largest budget of the curve, per model, with 95 % intervals."""
+        lo, hi = self.budgets[0], self.budgets[-1]
+        parts = []
+        for slug in ("amc", "rqmc"):
+            if not any(d.slug == slug for d in self.designs):
+                continue
+            label = next(d.label for d in self.designs if d.slug == slug)
+            per = "; ".join(f"{m} {dict(self.curve[m, statistic, slug])[lo]} → "
+                            f"{dict(self.curve[m, statistic, slug])[hi]}" for m in self.models)
+            parts.append(f"{label}: {per}")
+        return f"Efficiency of {statistic} from {lo} to {hi} images per design: " + ". ".join(parts) + "."
+
+    def coverage_summary(self) -> str:
+        """How many coverages lie within or above the range of exact intervals, and the lowest pooled one."""
+        c = self.coverage
+        if c is None:
+            return "The coverage check was not run."
+        inside = sum(v >= c.band[0] for (slug, _), v in c.rate.items() if slug != "all")
+        total = sum(1 for slug, _ in c.rate if slug != "all")
+        worst = min(((v, slug, s) for (slug, s), v in c.rate.items() if slug != "all"))
+        lo_pooled = min(v for (slug, _), v in c.rate.items() if slug == "all")
+        label = {d.slug: d.label for d in self.designs}[worst[1]]
+        return (f"Coverage ({c.model}, DDIM-{c.steps}, {c.reps} repetitions of {c.n} images): {inside} of {total} "
+                f"design-statistic coverages lie within or above the range [{c.band[0]:.3f}, {c.band[1]:.3f}] "
+                f"of exact {c.level * 100:.0f} % intervals (lowest: {worst[0]:.3f}, {label} on {worst[2]}); "
+                f"pooled over the designs the lowest is {lo_pooled:.3f}, against the range "
+                f"[{c.pooled_band[0]:.3f}, {c.pooled_band[1]:.3f}] of {c.reps * len(self.designs)} intervals.")
+
+    # ------------------------------------------------------------------ verdict
+    def verdict(self) -> str:
+        """Reproduced / Partly reproduced / Not reproduced, with our numbers, the paper's, and why."""
+        stat = "brightness" if "brightness" in self.statistics else self.statistics[0]
+        amc = {m: self.efficiency[m, stat, "amc"] for m in self.models}
+        flagged = self.spread_flagged()
+        paper_amc = [rows[stat][4] for rows in paper.TABLE2.values() if stat in rows]
+        odd = [s for s in ("brightness", "pixel_mean", "contrast") if s in self.statistics]
+        gains = [(m, s) for m in self.models for s in odd if self.efficiency[m, s, "amc"].low > 1]
+        all_gain = len(gains) == len(self.models) * len(odd)
+        in_range = [m for m in self.models if m not in flagged and paper_amc
+                    and amc[m].high >= min(paper_amc) and amc[m].low <= max(paper_amc)]
+        if all_gain and in_range:
+            label = "Reproduced"
+        elif gains:
+            label = "Partly reproduced"
+        else:
+            label = "Not reproduced"
+        ours = "; ".join(f"{m} {amc[m]}" for m in self.models)
+        head = (f"**{label}.** At {self.n_images} images per design (DDIM-{self.steps}), the AMC efficiency "
+                f"of {stat} against MC (95 % F-interval) is {ours}.")
+        if paper_amc:
+            head += (f" The paper reports {min(paper_amc):.1f} to {max(paper_amc):.1f} on its four models "
+                     f"(CIFAR-10 {paper.TABLE2[paper.CIFAR][stat][4]:.1f}).")
+        text = [f"AMC's lower bound exceeds 1 (a significant gain) for {len(gains)} of {len(self.models) * len(odd)} "
+                f"(model, statistic) pairs of {', '.join(odd)}."]
+        if not in_range and paper_amc:
+            need = 1.0 / min(paper_amc) - 1.0
+            text.append("No model with a faithful spread reaches the paper's range. The AMC efficiency is about "
+                        f"$1/(1+\\rho)$, so the paper's smallest needs $\\rho \\le {need:.3f}$; ours: "
+                        + ", ".join(f"{self.rho[m, stat]:+.2f} ({m})" for m in self.models) + ".")
+        if "rqmc" in {d.slug for d in self.designs}:
+            rq = "; ".join(f"{m} {self.efficiency[m, stat, 'rqmc']}" for m in self.models)
+            text.append(f"RQMC efficiency of {stat}: {rq}.")
+        if EVEN_STATISTIC in self.statistics:
+            ev = ", ".join(f"{m} {self.efficiency[m, EVEN_STATISTIC, 'amc']} (ρ {self.rho[m, EVEN_STATISTIC]:+.2f})"
+                           for m in self.models)
+            less = [m for m in self.models
+                    if self.efficiency[m, EVEN_STATISTIC, "amc"].value < self.efficiency[m, stat, "amc"].value]
+            larger = all(self.rho[m, EVEN_STATISTIC] > self.rho[m, stat] for m in self.models)
+            why = ", as its larger $\\rho$ predicts" if larger else ""
+            how = (f"gains less than {stat} on every model{why}" if len(less) == len(self.models) else
+                   f"gains less than {stat} on {len(less)} of {len(self.models)} models")
+            text.append(f"The even control statistic {EVEN_STATISTIC} {how}: AMC efficiency {ev}.")
+        if self.coverage is not None:
+            text.append(self.coverage_summary())
+        if flagged:
+            text.append("Caveat: " + ", ".join(f"{m} (smallest generated/real sd ratio {r:.2f})"
+                                                   for m, r in flagged.items())
+                        + " does not reproduce the data's spread; its efficiencies describe its sampler, "
+                          "not the data, and are not comparable with the paper's.")
+        return head + "\n\n" + "\n".join(f"- {t}" for t in text)
+
+
+# --------------------------------------------------------------------------- computation
+
+
+def _name(model: DiffusionModel | str) -> str:
+    return os.fspath(model) if isinstance(model, (str, os.PathLike)) else model.name
+
+
+def _values(images: torch.Tensor, runs: dict, statistics: Sequence[str],
+            centre: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The values of every statistic of one run, plus the even control against ``centre``."""
+    out = {s: runs[s].values for s in statistics}
+    out[EVEN_STATISTIC] = metrics.squared_distance(images, centre).double()
+    return out
+
+
+def run(models: Sequence[DiffusionModel | str], *,
+        statistics: Sequence[str] = ("brightness", "pixel_mean", "contrast", "centroid_x", "centroid_distance"),
+        n_images: int = 256, budgets: Sequence[int] = (32, 64, 128, 256), steps: int = 20,
+        kamc_groups: Sequence[int] = (4, 8), rqmc_replicates: int = 16,
+        coverage_model: DiffusionModel | str | None = "mnist", coverage_n: int = 16, coverage_reps: int = 40,
+        coverage_steps: int = 8, coverage_replicates: int = 4, level: float = 0.95, device: str = "auto",
+        seed: int = 0, max_batch_size: int = 512, store: str | os.PathLike | None = None, processes: int = 1,
+        progress: bool = False) -> UncertaintyResult:
+    """Chapter 5's measurements on ``models`` (names or loaded models).
+
+    Per model and design (:func:`designs`): ``n_images`` DDIM-``steps`` images from one
+    :func:`antinb.estimation.estimate` call with every statistic (seed ``seed``), and the even
+    control ``squared_distance`` to the model's mean image (the mean of all its images, all designs).
+    Efficiencies are against MC at equal ``n``, with :func:`efficiency_interval`; ``rho`` is the
+    within-pair correlation of the AMC values; the curve re-uses the first ``n`` of each run for ``n``
+    in ``budgets`` (:func:`antinb.stats.prefix_estimate`). The coverage check (skipped when
+    ``coverage_model`` is empty) draws ``coverage_n * coverage_reps`` images per design with seed
+    ``seed + 1`` and cuts them into ``coverage_reps`` independent blocks
+    (:func:`antinb.stats.block_estimates`). ``store``/``processes`` go to ``estimate``.
+    """
+    if isinstance(models, (str, os.PathLike, DiffusionModel)):
+        models = [models]
+    if not models:
+        raise ValueError("models= is empty")
+    plan = designs(kamc_groups, rqmc_replicates)
+    statistics = tuple(statistics)
+    all_stats = statistics + (EVEN_STATISTIC,)
+    loaded = {_name(m): (load(m, device=device) if isinstance(m, (str, os.PathLike)) else m) for m in models}
+    common = dict(seed=seed, steps=steps, max_batch_size=max_batch_size, keep_images=True, return_run=True,
+                  progress=progress, store=os.fspath(store) if store else None, processes=processes)
+    estimates, efficiency, rho, curve, spread = {}, {}, {}, {}, {}
+    for name, model in loaded.items():
+        card = getattr(model, "card", None) or {}
+        for s, v in card.get("statistics", {}).items():
+            spread[name, s] = v["generated_sd"] / v["real_sd"]
+        runs = {d.slug: estimate(list(statistics), model, n_images, method=d.method, **d.kwargs, **common)
+                for d in plan}
+        images = {slug: next(iter(r.values())).images for slug, r in runs.items()}
+        centre = stats.mean_image(torch.cat(list(images.values()))).float()
+        values = {slug: _values(images[slug], runs[slug], statistics, centre) for slug in runs}
+        for s in all_stats:
+            for d in plan:
+                estimates[name, s, d.slug] = stats.estimate_ci(values[d.slug][s], d.method, level=level, **d.kwargs)
+            rho[name, s] = stats.pair_value_correlation(values["amc"][s])
+            mc = estimates[name, s, "mc"]
+            mc_n = {n: stats.prefix_estimate(values["mc"][s], "mc", n, level=level) for n in budgets}
+            for d in plan[1:]:
+                efficiency[name, s, d.slug] = efficiency_interval(mc, estimates[name, s, d.slug], level)
+                curve[name, s, d.slug] = tuple(
+                    (int(n), efficiency_interval(
+                        mc_n[n], stats.prefix_estimate(values[d.slug][s], d.method, n, level=level, **d.kwargs),
+                        level))
+                    for n in budgets)
+    coverage = None
+    if coverage_model:
+        cname = _name(coverage_model)
+        cmodel = loaded.get(cname) or (load(coverage_model, device=device)
+                                       if isinstance(coverage_model, (str, os.PathLike)) else coverage_model)
+        coverage = _coverage(cmodel, cname, plan, statistics, n=coverage_n, reps=coverage_reps,
+                             steps=coverage_steps, replicates=coverage_replicates, level=level,
+                             common={**common, "seed": seed + 1, "steps": coverage_steps})
+    return UncertaintyResult(tuple(loaded), all_stats, plan, int(n_images), int(steps), float(level),
+                             tuple(int(b) for b in budgets), estimates, efficiency, rho, curve, spread, coverage)
+
+
+def _coverage(model, name: str, plan: tuple[DesignSpec, ...], statistics: tuple[str, ...], *, n: int, reps: int,
+              steps: int, replicates: int, level: float, common: dict) -> Coverage:
+    """The coverage check of :func:`run`: one large draw per design cut into ``reps`` blocks."""
+    total = n * reps
+    runs = {}
+    for d in plan:
+        draw_kw = {"replicates": reps * replicates} if d.method == "rqmc" else d.kwargs
+        runs[d.slug] = estimate(list(statistics), model, total, method=d.method, **draw_kw, **common)
+    images = {slug: next(iter(r.values())).images for slug, r in runs.items()}
+    centre = stats.mean_image(torch.cat(list(images.values()))).float()
+    values = {slug: _values(images[slug], runs[slug], statistics, centre) for slug in runs}
+    rate, mean_length, reference = {}, {}, {}
+    for s in statistics + (EVEN_STATISTIC,):
+        pooled = torch.cat([values[d.slug][s] for d in plan])
+        ref = float(pooled.mean())
+        reference[s] = (ref, float(pooled.std() / np.sqrt(len(pooled))))
+        hits: list[bool] = []
+        for d in plan:
+            block_kw = {"replicates": replicates} if d.method == "rqmc" else d.kwargs
+            blocks = stats.block_estimates(values[d.slug][s], d.method, n, level=level, **block_kw)
+            covered = [b.covers(ref) for b in blocks]
+            hits += covered
+            rate[d.slug, s] = float(np.mean(covered))
+            mean_length[d.slug, s] = float(np.mean([b.length for b in blocks]))
+        rate["all", s] = float(np.mean(hits))
+    return Coverage(name, n, reps, steps, replicates, level, stats.coverage_band(reps, level),
+                    stats.coverage_band(reps * len(plan), level), rate, mean_length, reference)

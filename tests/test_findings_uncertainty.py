@@ -1,0 +1,194 @@
+"""Finding 5 (antinb.findings.uncertainty) on the tiny and affine models: records, intervals, paper."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import numpy as np
+import pytest
+
+import antinb
+from antinb import paper, stats
+from antinb.findings import base
+from antinb.findings import uncertainty as U
+
+matplotlib.use("Agg")
+
+KW = dict(n_images=32, budgets=(16, 32), steps=2, coverage_n=16, coverage_reps=4, coverage_steps=2, device="cpu")
+
+
+CARD = {"statistics": {"brightness": {"generated_sd": 0.3, "real_sd": 1.0},
+                       "contrast": {"generated_sd": 0.9, "real_sd": 1.0}}}
+
+
+@pytest.fixture
+def result(model):
+    model.card = CARD
+    return U.run([model], coverage_model=model, **KW)
+
+
+# --------------------------------------------------------------------------- the efficiency interval
+
+
+def test_efficiency_interval_contains_the_estimate_and_matches_the_f_distribution():
+    rng = np.random.default_rng(0)
+    mc = stats.mc(rng.normal(0, 2, 64))
+    amc = stats.amc(rng.normal(0, 1, 64))
+    e = U.efficiency_interval(mc, amc)
+    assert e.low < e.value < e.high and e.value == stats.relative_efficiency(mc, amc)
+    # the interval in variance-ratio units: F_obs / f_{0.975} .. F_obs / f_{0.025} with (63, 31) df
+    c = e.value / (mc.unit_sd / amc.unit_sd) ** 2
+    f_obs = (mc.unit_sd / amc.unit_sd) ** 2
+    assert e.low / c == pytest.approx(f_obs / 1.91534, rel=1e-4)  # scipy.stats.f.ppf(0.975, 63, 31)
+    assert e.high / c == pytest.approx(f_obs / 0.55734, rel=1e-4)  # scipy.stats.f.ppf(0.025, 63, 31)
+    assert str(e).count("[") == 1 and e.significant == (e.low > 1 or e.high < 1)
+
+
+@pytest.mark.parametrize("other, unit_var", [("mc", 1.0), ("kamc", 0.25)])
+def test_efficiency_interval_covers_a_known_ratio_at_the_nominal_rate(other, unit_var):
+    """200 repetitions on Gaussian data: the true efficiency c * sigma_ref^2 / sigma_unit^2 is covered
+    about 95 % of the time (binomial range at probability 0.999)."""
+    rng = np.random.default_rng(1)
+    n, reps, hits = 64, 200, 0
+    for _ in range(reps):
+        ref = stats.mc(rng.normal(0, 2, n))
+        oth = stats.mc(rng.normal(0, 1, n)) if other == "mc" else stats.kamc(rng.normal(0, 1, n), 4)
+        c = (stats.t_half_width(1, ref.n_units) / stats.t_half_width(1, oth.n_units)) ** 2
+        truth = c * 4.0 / unit_var
+        e = U.efficiency_interval(ref, oth)
+        hits += e.low <= truth <= e.high
+    lo, hi = stats.coverage_band(reps, 0.95, prob=0.999)
+    assert lo <= hits / reps <= hi, hits / reps
+
+
+def test_efficiency_interval_of_a_zero_length_interval_is_infinite():
+    mc = stats.mc(np.arange(8.0))
+    amc = stats.amc(np.array([1.0, -1.0] * 4))  # every pair mean is 0
+    e = U.efficiency_interval(mc, amc)
+    assert math.isinf(e.value) and math.isinf(e.low) and math.isinf(e.high) and str(e) == "∞ [∞, ∞]"
+
+
+# --------------------------------------------------------------------------- the affine model: exact identities
+
+
+def test_affine_model_pixel_mean_is_odd_in_the_noise(affine_model):
+    """An affine sampler maps z and -z to images whose pixel mean averages to a constant: rho = -1 and
+    every AMC pair mean is the same, so AMC's interval is (nearly) of zero length."""
+    r = U.run([affine_model], statistics=("pixel_mean", "brightness"), n_images=32, budgets=(16, 32), steps=5,
+              coverage_model="", device="cpu")
+    for s in ("pixel_mean", "brightness"):
+        assert r.rho["affine", s] == pytest.approx(-1.0, abs=1e-6)
+        eff = r.efficiency["affine", s, "amc"]
+        assert eff.low > 1e4 and eff.value > 1e6, eff  # float noise only
+        mc = r.estimates["affine", s, "mc"]
+        assert r.estimates["affine", s, "amc"].estimate == pytest.approx(mc.estimate, abs=3 * mc.half_width)
+    # the even control: the squared distance to the *exact* mean image is even for an affine model (rho = 1);
+    # to the mean image estimated from the 160 images it is nearly so
+    assert r.rho["affine", U.EVEN_STATISTIC] > 0.98
+    assert r.efficiency["affine", U.EVEN_STATISTIC, "amc"].value < 1
+    assert r.coverage is None and not any(k.startswith("coverage") for k in r.records())
+
+
+# --------------------------------------------------------------------------- records, tables, paper
+
+
+def test_records_are_built_from_the_declared_templates(result):
+    recs = result.records()
+    used = set()
+    for name in recs:
+        matches = [t for t in U.TEMPLATES if base.template_regex(t).match(name)]
+        assert len(matches) == 1, (name, matches)
+        used.add(matches[0])
+    assert used == set(U.TEMPLATES)  # every template is written, none is spare
+    m = "tiny"
+    slugs = ("amc", "kamc4", "kamc8", "rqmc")
+    for s in result.statistics:
+        for slug in slugs:
+            eff = result.efficiency[m, s, slug]
+            assert recs[base.fill(U.EFFICIENCY, model=m, stat=s, method=slug)] == eff.value
+            assert recs[base.fill(U.EFFICIENCY_CI, model=m, stat=s, method=slug)] == [eff.low, eff.high]
+            assert list(recs[base.fill(U.EFF_VS_N, model=m, stat=s, method=slug)]) == ["16", "32"]
+        assert recs[base.fill(U.CI_LENGTH, model=m, stat=s, method="mc")] == result.estimates[m, s, "mc"].length
+        assert not any(k.startswith("eff_amc") for k in recs)  # each number once (no eff_<method> duplicates)
+    assert len([k for k in recs if k.startswith("coverage/")]) == 6 * 6  # 5 designs + pooled, 6 statistics
+    assert recs["coverage_reps"] == 4 and recs["coverage_band"] == list(stats.coverage_band(4))
+    # the results table's columns match the recorded names
+    for col in U.TABLE.columns:
+        assert any(base.template_regex(col.record).match(k) for k in recs), col.record
+
+
+def test_numbers_equal_the_estimator_on_the_same_images(model, result):
+    runs = antinb.estimate(["brightness", "contrast"], model, 32, method="kamc", k=8, steps=2, progress=False)
+    for s, est in runs.items():
+        assert result.estimates["tiny", s, "kamc8"] == est
+    mc = antinb.estimate("brightness", model, 32, method="mc", steps=2, progress=False)
+    assert result.efficiency["tiny", "brightness", "kamc8"].value == stats.relative_efficiency(mc, runs["brightness"])
+    amc = antinb.estimate("brightness", model, 32, method="amc", steps=2, progress=False, return_run=True)
+    assert result.rho["tiny", "brightness"] == stats.pair_value_correlation(amc.values)
+    # the curve's last point is the full-budget efficiency
+    assert dict(result.curve["tiny", "brightness", "amc"])[32] == result.efficiency["tiny", "brightness", "amc"]
+
+
+def test_tables_are_compact(result):
+    t = result.table()
+    assert t.shape == (6 * 5, 1) and t.index.names == ["statistic", "efficiency vs MC"]
+    assert t.loc[("brightness", "AMC"), "tiny"] == str(result.efficiency["tiny", "brightness", "amc"])
+    cov = result.coverage_table()
+    assert cov.shape == (6, 6) and ((0 <= cov.values) & (cov.values <= 1)).all()
+    spread = result.spread_table()
+    assert list(spread.columns) == ["brightness", "contrast", "flag"] and spread.loc["tiny", "contrast"] == 0.9
+
+
+def test_versus_paper_reads_antinb_paper(result, monkeypatch):
+    vs = result.versus_paper()
+    cifar = paper.MODEL_LABELS[paper.CIFAR].split(" (")[0]
+    assert vs.loc[("AMC", f"paper: {cifar}"), "brightness"] == "33"  # paper.TABLE2: 32.66
+    assert vs.loc[("AMC", f"paper: {cifar}"), "centroid"] == "7.0"  # the paper's centroid: 6.96
+    ours = str(result.efficiency["tiny", "centroid_distance", "amc"])
+    assert vs.loc[("AMC", "ours: tiny *"), "centroid"] == ours  # "*": flagged, its spread ratio is 0.3
+    assert ("QMC", "paper: CelebA-HQ") not in vs.index  # no QMC number in the paper
+    assert "ci_length" not in " ".join(vs.columns) and list(vs.columns) == ["brightness", "pixel mean", "contrast",
+                                                                          "centroid"]
+    table2 = {m: dict(rows) for m, rows in paper.TABLE2.items()}
+    table2[paper.CIFAR]["brightness"] = (2.0, 0.35, 0.35, 32.05, 99.0)
+    monkeypatch.setattr(paper, "TABLE2", table2)
+    assert U.paper_records()[f"efficiency/{paper.CIFAR}/brightness/amc"] == 99.0
+    assert result.versus_paper().loc[("AMC", f"paper: {cifar}"), "brightness"] == "99"
+
+
+def test_verdict_states_our_numbers_and_the_spread_flag(result, model):
+    r = result
+    text = r.verdict()
+    assert text.split("**")[1].rstrip(".") in ("Reproduced", "Partly reproduced", "Not reproduced")
+    assert str(r.efficiency["tiny", "brightness", "amc"]) in text
+    assert "18.8 to 136.4" in text  # the paper's range, from antinb.paper
+    assert "Caveat" in text and "tiny (smallest generated/real sd ratio 0.30)" in text
+    assert r.spread_flagged() == {"tiny": 0.3}
+    assert r.records()["spread_ratio/tiny/brightness"] == 0.3
+    assert r.spread_table().loc["tiny", "flag"] == "spread off"
+    assert "ours: tiny *" in " ".join(r.versus_paper().index.get_level_values(1))
+    assert r.coverage_summary() in text
+    model.card = {}
+    plain = U.run([model], coverage_model="", **{k: v for k, v in KW.items() if not k.startswith("coverage")})
+    assert plain.spread_flagged() == {} and "Caveat" not in plain.verdict() and plain.spread_table().empty
+
+
+def test_figures(result):
+    for fig in (result.figure(), result.budget_figure("brightness"), result.coverage_figure()):
+        assert fig.get_size_inches()[0] <= 7.0
+        for ax in fig.axes:
+            assert all(t.get_fontsize() >= 9 for t in ax.get_xticklabels() + ax.get_yticklabels())
+        matplotlib.pyplot.close(fig)
+    with pytest.raises(ValueError, match="statistic="):
+        result.budget_figure("sharpness")
+
+
+def test_designs_come_from_the_registry():
+    d = U.designs((4, 8), 16)
+    assert [x.slug for x in d] == ["mc", "amc", "kamc4", "kamc8", "rqmc"]
+    assert d[2].kwargs == {"k": 4} and d[-1].kwargs == {"replicates": 16}
+    with pytest.raises(ValueError, match="k="):
+        U.designs((1,), 16)
+    with pytest.raises(ValueError, match="twice"):
+        U.designs((4, 4), 16)
