@@ -71,15 +71,16 @@ def test_05_uncertainty(out):
     for m in models:
         # antithetic pairs tighten the brightness interval at equal n (rho close to -1 here)
         assert rec[f"ci_length/{m}/brightness/amc"] < rec[f"ci_length/{m}/brightness/mc"], m
-        assert rec[f"eff_amc/{m}/brightness"] > 1 and rec[f"rho/{m}/brightness"] < 0
+        assert rec[f"efficiency/{m}/brightness/amc"] > 1 and rec[f"rho/{m}/brightness"] < 0
         # squared_distance is even in the *image* (about the mean image), so it is even in the noise only as far
         # as the model is odd about its mean: it must be far less anti-correlated than brightness, but its sign is
         # the model's (the 2,408-step mnist measures rho = -0.25 at the book's n = 256; fashion-mnist-cond +0.07)
         assert rec[f"rho/{m}/squared_distance"] > rec[f"rho/{m}/brightness"] + 0.2, m
-        assert rec[f"eff_amc/{m}/squared_distance"] < rec[f"eff_amc/{m}/brightness"]
+        assert rec[f"efficiency/{m}/squared_distance/amc"] < rec[f"efficiency/{m}/brightness/amc"]
         for slug in ("amc", "rqmc", "kamc4", "kamc8"):
-            assert rec[f"eff_{slug}/{m}/brightness"] > 0
-            assert rec[f"efficiency/{m}/brightness/{slug}"] == rec[f"eff_{slug}/{m}/brightness"]
+            low, high = rec[f"efficiency_ci/{m}/brightness/{slug}"]  # each number once, with its F-interval
+            assert 0 < low <= rec[f"efficiency/{m}/brightness/{slug}"] <= high
+            assert f"eff_{slug}/{m}/brightness" not in rec
     reps = rec["coverage_reps"]
     cov = {k: v for k, v in rec.items() if k.startswith("coverage/")}
     assert len(cov) == 6 * 6  # 5 methods + all pooled, 6 statistics
@@ -103,4 +104,7 @@ def test_06_dps(out):
         for metric in ("l1", "psnr", "pixel", "hole"):
             assert 0 < rec[f"dps_ci_length/{m}/{metric}/amc"] and 0 < rec[f"dps_ci_length/{m}/{metric}/mc"]
         assert -1 <= rec[f"dps_rho/{m}/l1"] <= 1
-    assert rec["dps_efficiency_pooled/l1"] > 0 and rec["dps_efficiency_pooled/psnr"] > 0
+        for metric in ("l1", "psnr"):  # a 95 % interval per model, never pooled across models
+            lo, hi = rec[f"dps_efficiency_ci/{m}/{metric}"]
+            assert lo < rec[f"dps_efficiency/{m}/{metric}"] < hi, (m, metric)
+    assert not any("pooled" in k for k in rec)
