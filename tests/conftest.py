@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
 
+from antinb import models
 from antinb.models import DiffusionModel
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -61,3 +63,18 @@ def affine_model() -> DiffusionModel:
     # clip_sample=False: clipping x0 is not affine, and the identity under test needs an affine step
     return DiffusionModel(unet=AffineEps(shape), scheduler_config=scheduler_config(clip_sample=False),
                           name="affine", sample_shape=shape)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    """A tiny class-conditional model saved as a diffusers folder (unet/ + scheduler/)."""
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tiny_unet(channels=1, size=8, num_classes=3).save_pretrained(folder / "unet")
+    DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").save_pretrained(folder / "scheduler")
+    return folder
+
+
+@pytest.fixture
+def loaded(model_dir):
+    """:func:`model_dir` loaded with :func:`antinb.load` on the CPU."""
+    return models.load(model_dir, device="cpu")

@@ -42,19 +42,6 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tiny_unet(channels=1, size=8, num_classes=3).save_pretrained(folder / "unet")
-    DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").save_pretrained(folder / "scheduler")
-    return folder
-
-
-@pytest.fixture
-def loaded(model_dir):
-    return models.load(model_dir, device="cpu")
-
-
 @pytest.fixture
 def one_thread():
     old = torch.get_num_threads()

@@ -23,31 +23,33 @@ SETTINGS = dict(n_timesteps=3, n_x=4, n_coords=5, n_s=11, n_residual=8)
 SHAPE = (1, 8, 8)
 
 
-class EvenEps(torch.nn.Module):
+class _Eps(torch.nn.Module):
+    """A noise predictor ``eps(x, t) = f(x, t) + c`` with a fixed random ``c``."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.c = torch.nn.Parameter(0.3 * torch.randn(shape, generator=torch.Generator().manual_seed(0)),
+                                    requires_grad=False)
+        self.config = SimpleNamespace(cross_attention_dim=None)
+
+    def forward(self, x, t, **_):
+        return SimpleNamespace(sample=self.f(x, t) + self.c)
+
+
+class EvenEps(_Eps):
     """eps(x, t) = x^2 + c: even in x, the opposite of the conjecture."""
 
-    def __init__(self, shape):
-        super().__init__()
-        self.c = torch.nn.Parameter(0.3 * torch.randn(shape, generator=torch.Generator().manual_seed(0)),
-                                    requires_grad=False)
-        self.config = SimpleNamespace(cross_attention_dim=None)
-
-    def forward(self, x, t, **_):
-        return SimpleNamespace(sample=x ** 2 + self.c)
+    @staticmethod
+    def f(x, t):
+        return x ** 2
 
 
-class AffineEps(torch.nn.Module):
+class AffineEps(_Eps):
     """eps(x, t) = a(t) x + c with a per-sample timestep (B,): affine antisymmetric, the conjecture exactly."""
 
-    def __init__(self, shape):
-        super().__init__()
-        self.c = torch.nn.Parameter(0.3 * torch.randn(shape, generator=torch.Generator().manual_seed(0)),
-                                    requires_grad=False)
-        self.config = SimpleNamespace(cross_attention_dim=None)
-
-    def forward(self, x, t, **_):
-        a = 0.5 + 0.4 * torch.as_tensor(t, dtype=x.dtype).reshape(-1, 1, 1, 1) / 1000.0
-        return SimpleNamespace(sample=a * x + self.c)
+    @staticmethod
+    def f(x, t):
+        return (0.5 + 0.4 * torch.as_tensor(t, dtype=x.dtype).reshape(-1, 1, 1, 1) / 1000.0) * x
 
 
 def _model(net, name: str) -> DiffusionModel:

@@ -30,19 +30,6 @@ from antinb.store import SampleStore, StoreMismatchError
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tiny_unet(channels=1, size=8, num_classes=3).save_pretrained(folder / "unet")
-    DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").save_pretrained(folder / "scheduler")
-    return folder
-
-
-@pytest.fixture
-def loaded(model_dir):
-    return models.load(model_dir, device="cpu")
-
-
 def _counting(model) -> list[int]:
     calls: list[int] = []
     model.unet.register_forward_pre_hook(lambda module, args: calls.append(1))

@@ -11,11 +11,11 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..records import record as _record
 
-__all__ = ["Column", "Table", "fill", "fields", "template_regex", "paper_value", "record_all"]
+__all__ = ["Column", "Table", "ByModel", "fill", "fields", "template_regex", "paper_value", "record_all", "side"]
 
 
 def fields(template: str) -> list[str]:
@@ -63,6 +63,26 @@ def record_all(records: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in records.items():
         _record(name, value)
     return dict(records)
+
+
+def side(ci: Sequence[float], bound: float) -> int:
+    """Where an interval ``[low, high]`` lies relative to ``bound``: ``+1`` above, ``-1`` below, ``0`` across it
+    (the difference from ``bound`` is then not significant at the interval's level)."""
+    low, high = ci
+    return 1 if low > bound else -1 if high < bound else 0
+
+
+class ByModel:
+    """Mixin of a finding's result over several models: ``result["mnist"]`` is that model's part.
+
+    The dataclass using it has a field ``models``, a tuple of per-model results with a ``name``.
+    """
+
+    def __getitem__(self, name: str):
+        for r in self.models:  # type: ignore[attr-defined]
+            if r.name == name:
+                return r
+        raise KeyError(f"model {name!r} is not in this result; models: {[r.name for r in self.models]}")  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from .. import data, metrics, paper, plots, quality
 from .. import models as _models
 from ..models import DiffusionModel
 from ..pairs import pair_samples
-from .base import Column, Table, fill, record_all
+from .base import ByModel, Column, Table, fill, record_all, side
 
 __all__ = ["SSIM_PN", "SSIM_RR", "SSIM_IMPROVEMENT", "SSIM_IMPROVEMENT_CI", "BACKEND_PN", "BACKEND_RR",
            "BACKEND_IMPROVEMENT", "PERCEPTUAL_IMPROVEMENT", "PERCEPTUAL_IMPROVEMENT_CI", "PERCEPTUAL_METRIC",
@@ -152,11 +152,7 @@ def _with_ci(x: float, ci: Sequence[float], fmt: str = "+.1f") -> str:
 
 
 def _significance(ci: Sequence[float]) -> str:
-    if ci[0] > 0:
-        return "PN more diverse"
-    if ci[1] < 0:
-        return "PN less diverse"
-    return "n.s."
+    return {1: "PN more diverse", -1: "PN less diverse", 0: "n.s."}[side(ci, 0.0)]
 
 
 # ----------------------------------------------------------------------------------- results
@@ -270,19 +266,13 @@ def quality_check(name: str, model: DiffusionModel, samples: dict[str, torch.Ten
 
 
 @dataclass(frozen=True)
-class DiversityResult:
+class DiversityResult(ByModel):
     """Finding 4 for several models: records, tables, the paper comparison, the verdict and figures."""
 
     models: tuple[PairDiversity, ...]
     guided: GuidedDiversity | None
     quality: tuple[QualityCheck, ...]
     settings: dict[str, Any]
-
-    def __getitem__(self, name: str) -> PairDiversity:
-        for r in self.models:
-            if r.name == name:
-                return r
-        raise KeyError(f"model {name!r} is not in this result; models: {[r.name for r in self.models]}")
 
     @property
     def metric(self) -> str:

@@ -26,7 +26,7 @@ from .. import models as _models
 from .. import paper, stats
 from ..models import DiffusionModel
 from ..sampling import make_scheduler, predict_eps
-from .base import Column, Table, fill, record_all
+from .base import ByModel, Column, Table, fill, record_all, side
 
 __all__ = ["AS_MEAN", "AS_Q10", "AS_MIN", "AS_N", "AS_MEAN_BY_T", "RESIDUAL_MEAN", "RESIDUAL_BY_T", "AS_MEAN_CI",
            "AS_Q10_CI", "RESIDUAL_MEAN_CI", "TEMPLATES", "TABLE", "paper_records", "paper_bounds", "eps_slices",
@@ -230,25 +230,15 @@ def _ci(x: float, ci: Sequence[float], digits: int = 3) -> str:
 
 
 def _meets(ci: Sequence[float], bound: float) -> str:
-    if ci[0] > bound:
-        return "yes"
-    if ci[1] < bound:
-        return "no"
-    return "undetermined"
+    return {1: "yes", -1: "no", 0: "undetermined"}[side(ci, bound)]
 
 
 @dataclass(frozen=True)
-class SymmetryResult:
+class SymmetryResult(ByModel):
     """Finding 3 for several models: records, tables, the paper comparison, the verdict and figures."""
 
     models: tuple[ModelSymmetry, ...]
     settings: dict[str, Any]
-
-    def __getitem__(self, name: str) -> ModelSymmetry:
-        for r in self.models:
-            if r.name == name:
-                return r
-        raise KeyError(f"model {name!r} is not in this result; models: {[r.name for r in self.models]}")
 
     # -------------------------------------------------------------------- records
 
