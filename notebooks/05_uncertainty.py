@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 5. How much shorter are the confidence intervals of antithetic and quasi-Monte Carlo noise?
+# # How much shorter are the confidence intervals of antithetic and quasi-Monte Carlo noise?
 #
 # **The paper's claim (§6 and the blog's Table 2).** To estimate $\mu = \mathbb{E}[S(\mathrm{DM}(Z))]$ for
 # a scalar statistic $S$ of the generated image, antithetic pairs (AMC, the pair mean is the unit)
