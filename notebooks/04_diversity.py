@@ -110,7 +110,10 @@ plt.show()
 # ## Does a PN set look like an RR set?
 # Quality is the Frechet distance (FD) between Gaussians fitted to the 128-d penultimate features
 # of a small classifier trained on each data set (`antinb.quality`; samples and real images get the
-# same preprocessing). The FD is biased upwards at small $n$, so only distances at equal $n$
+# same preprocessing, the one the model cards use: samples are mapped from $[-1, 1]$ to $[0, 1]$ and
+# clamped there; earlier runs of this chapter did not clamp, and photo-patches' distances moved by
+# about 0.002 because of it, the other models' not at all). The FD is biased upwards at small $n$, so
+# only distances at equal $n$
 # compare: PN vs RR beside two disjoint sets of real test images (the real floor). The real floor
 # is not the floor for generated sets, whose features can spread much more; so we also ask whether
 # PN vs RR is larger than what random splits of the pooled PN and RR pairs give (a permutation
