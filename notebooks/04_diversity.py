@@ -112,7 +112,7 @@ plt.show()
 # of a small classifier trained on each data set (`antinb.quality`; samples and real images get the
 # same preprocessing, the one the model cards use: samples are mapped from $[-1, 1]$ to $[0, 1]$ and
 # clamped there; earlier runs of this chapter did not clamp, and photo-patches' distances moved by
-# about 0.002 because of it, the other models' not at all). The FD is biased upwards at small $n$, so
+# at most 0.002 because of it, the other models' not at all). The FD is biased upwards at small $n$, so
 # only distances at equal $n$
 # compare: PN vs RR beside two disjoint sets of real test images (the real floor). The real floor
 # is not the floor for generated sets, whose features can spread much more; so we also ask whether
