@@ -8,7 +8,7 @@
 # correlation of chapter 1 and its persistence along the trajectory in chapter 2. The paper probes
 # it with 1-D slices $s \mapsto \epsilon_\theta(s x, t)_k$ for $s \in [-1, 1]$, random inputs $x$
 # and coordinates $k$, and an antisymmetry score (AS) that is 1 for an affine antisymmetric slice
-# and 0 for an even one (its definition is on the {doc}`methods` page). On CIFAR-10 and LSUN-Church
+# and 0 for an even one (its definition is on the {doc}`../methods` page). On CIFAR-10 and LSUN-Church
 # it reports a mean score above 0.99 and a 10 % quantile above 0.97.
 #
 # **The question.** How close to affine antisymmetric are our three small models, and at which
