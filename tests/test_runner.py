@@ -88,6 +88,10 @@ def test_stamp_and_staleness(tmp_path):
     stamp = runner.run("03_symmetry", profile="ci", parameters={"models": ["mnist"]}, output_dir=tmp_path)
     nb = nbformat.read(tmp_path / "03_symmetry.ipynb", as_version=4)
     meta = nb.metadata["antinb"]
+    # the book shows the parameters the run used (papermill's injected cell), not the defaults
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    assert [t for t in tags if "parameters" in t] == [["parameters", "remove-cell"]]
+    assert sum("injected-parameters" in t for t in tags) == 1
     for key in ("source_hash", "code_hash", "modules", "weights", "packages", "profile", "parameters",
                 "environment", "git_commit", "finished", "records"):
         assert key in meta

@@ -510,6 +510,15 @@ def is_stale(executed: Path, source: Path | None = None, *, profile: str | None 
     return None
 
 
+def hide_default_parameters(nb) -> None:
+    """Tag the notebook's default ``parameters`` cell ``remove-cell``: the book shows only the parameters the
+    run used (papermill's ``injected-parameters`` cell) and the provenance table lists all of them."""
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "parameters" in tags and "injected-parameters" not in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+
+
 def _provenance_cell(stamp: dict[str, Any]):
     import nbformat
 
@@ -599,6 +608,7 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
                  "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                  "wall_s": round(time.time() - t0, 1), "records": recs}
         nb = nbformat.read(executed, as_version=4)
+        hide_default_parameters(nb)
         nb.metadata["antinb"] = stamp
         nb.cells.append(_provenance_cell(stamp))
         nbformat.write(nb, executed)
