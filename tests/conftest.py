@@ -78,3 +78,12 @@ def model_dir(tmp_path_factory) -> Path:
 def loaded(model_dir):
     """:func:`model_dir` loaded with :func:`antinb.load` on the CPU."""
     return models.load(model_dir, device="cpu")
+
+
+@pytest.fixture
+def one_thread():
+    """Float results of CPU kernels depend on the thread count: compare runs at the workers' 1 thread."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

@@ -83,15 +83,6 @@ def test_ddpm_result_does_not_depend_on_chunking(tmp_path, model_dir, loaded):
 # ----------------------------------------------------------------------------- processes
 
 
-@pytest.fixture
-def one_thread():
-    """Float results of CPU kernels depend on the thread count: compare runs at the workers' 1 thread."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_two_accelerate_processes_equal_one_bit_for_bit(tmp_path, model_dir, loaded, one_thread):
     spec = GenerationSpec(model=str(model_dir), design="simplex", k=3, n=18, sampler="ddpm", steps=3, labels=1,
                           statistics=("brightness", "contrast", "centroid_x"), keep_images=True, chunk_groups=1)
