@@ -55,7 +55,7 @@ from . import runner
 
 __all__ = ["BookError", "CHAPTERS", "PUBLISHED_PROFILE", "Column", "Table", "FINDINGS", "PAPER", "MODEL_LABELS",
            "build", "chapters", "ensure_executed", "staleness", "paper_value", "results_markdown", "write_results",
-           "write_models", "write_profiles", "mathjax_dir", "main"]
+           "write_models", "write_profiles", "mathjax_dir", "copy_mathjax", "remote_assets", "main"]
 
 ROOT = runner.ROOT
 BOOK_DIR = ROOT / "book"
