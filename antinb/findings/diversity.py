@@ -183,19 +183,16 @@ class PairDiversity:
 
 
 @dataclass(frozen=True)
-class GuidedDiversity:
-    """PN vs RR pairs per class with classifier-free guidance; both members of a pair share the class."""
+class GuidedDiversity(PairDiversity):
+    """PN vs RR pairs per class with classifier-free guidance; both members of a pair share the class.
 
-    name: str
+    The fields of :class:`PairDiversity`, and the guidance scale, the class names, each pair's class,
+    the improvements per class and the model card's class accuracy by guidance scale.
+    """
+
     guidance_scale: float
     class_names: list[str]
     pair_class: np.ndarray
-    samples: dict[str, torch.Tensor]
-    values: dict[str, dict[str, np.ndarray]]
-    metric: str
-    backend: str
-    improvement: dict[str, float]
-    ci: dict[str, list[float]]
     by_class: dict[str, dict[str, float]]
     card_accuracy: list[dict[str, float]] = field(default_factory=list)
 
