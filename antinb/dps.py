@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Callable, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
 import torch
 import torch.nn.functional as F

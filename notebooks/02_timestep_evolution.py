@@ -40,8 +40,9 @@ from antinb.findings import trajectory as finding
 # every step through the sampler's callback.
 
 # %%
-result = finding.run(models, n_pairs=n_pairs, ddim_steps=ddim_steps, ddpm_steps=ddpm_steps, seed=seed,
-                     device=device, max_batch_size=max_batch_size)
+result = finding.run(
+    models, n_pairs=n_pairs, ddim_steps=ddim_steps, ddpm_steps=ddpm_steps,
+    seed=seed, device=device, max_batch_size=max_batch_size)
 result.record();
 
 # %% [markdown]

@@ -45,8 +45,10 @@ from antinb.findings import symmetry as finding
 # One call evaluates the slices and the residual for every model and computes every number below.
 
 # %%
-result = finding.run(models, n_timesteps=n_timesteps, n_x=n_x, n_coords=n_coords, n_s=n_s,
-                     n_residual=n_residual, seed=seed, device=device, max_batch_size=max_batch_size)
+result = finding.run(
+    models, n_timesteps=n_timesteps, n_x=n_x, n_coords=n_coords, n_s=n_s,
+    n_residual=n_residual, seed=seed, device=device,
+    max_batch_size=max_batch_size)
 result.record();
 
 # %% [markdown]

@@ -63,11 +63,13 @@ sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
 
 # %%
 result = uncertainty.run(
-    models, statistics=statistics, n_images=n_images, budgets=budgets, steps=ddim_steps,
-    kamc_groups=kamc_groups, rqmc_replicates=rqmc_replicates, coverage_model=coverage_model,
-    coverage_n=coverage_n, coverage_reps=coverage_reps, coverage_steps=coverage_steps,
-    coverage_replicates=coverage_replicates, level=level, device=device, seed=seed,
-    max_batch_size=max_batch_size, store=store_dir or None, processes=processes)
+    models, statistics=statistics, n_images=n_images, budgets=budgets,
+    steps=ddim_steps, kamc_groups=kamc_groups,
+    rqmc_replicates=rqmc_replicates, coverage_model=coverage_model,
+    coverage_n=coverage_n, coverage_reps=coverage_reps,
+    coverage_steps=coverage_steps, coverage_replicates=coverage_replicates,
+    level=level, device=device, seed=seed, max_batch_size=max_batch_size,
+    store=store_dir or None, processes=processes)
 result.record();
 
 # %% [markdown]

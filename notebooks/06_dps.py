@@ -55,9 +55,10 @@ from antinb.findings import dps as finding
 # same number of steps; it then computes every number below.
 
 # %%
-result = finding.run(models, truth=truth, n_truth=n_truth, n_samples=n_samples, steps=dps_steps, zeta=zeta,
-                     sigma=sigma, box_fraction=box_fraction, seed=seed, device=device,
-                     max_batch_size=max_batch_size)
+result = finding.run(
+    models, truth=truth, n_truth=n_truth, n_samples=n_samples,
+    steps=dps_steps, zeta=zeta, sigma=sigma, box_fraction=box_fraction,
+    seed=seed, device=device, max_batch_size=max_batch_size)
 result.record();
 
 # %% [markdown]

@@ -83,10 +83,10 @@ def test_even_model_scores_zero():
 def test_records_are_the_templates_filled(result):
     recs = result.records()
     assert set(recs) == {base.fill(t, model=m) for t in finding.TEMPLATES for m in ("tiny", "tiny-rgb")}
-    table_templates = {c.record for c in finding.TABLE.columns}
-    assert table_templates <= set(finding.TEMPLATES)
-    for col in finding.TABLE.columns:  # the results page finds each model's row
-        assert finding.TABLE.match(base.fill(col.record, model="tiny-rgb"))[1] == {"model": "tiny-rgb"}
+    s = finding.summary(recs)  # the results page finds each model's row
+    assert {r.our_setting.split(",")[0] for r in s.ran} == {"tiny", "tiny-rgb"}
+    assert all(r.value == recs[f"as_mean/{r.our_setting.split(',')[0]}"] for r in s.ran)
+    assert result.verdict().startswith(base.headline(s.verdict))
 
 
 def test_record_values_match_the_scores(result):

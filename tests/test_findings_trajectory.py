@@ -90,8 +90,11 @@ def test_records_are_the_templates_filled(result):
     assert "traj_steps_below_-0.5/tiny/ddpm" in rec and "traj_x_last/tiny-cond/ddim" in rec
     for name in rec:
         assert sum(bool(template_regex(t).match(name)) for t in finding.TEMPLATES) == 1, name
-    for col in finding.TABLE.columns:
-        assert col.record in finding.TEMPLATES
+    from antinb.findings import base
+
+    s = finding.summary(rec)
+    assert len(s.ran) == len(result.runs) and all(r.verdict in base.VERDICTS for r in s.ran)
+    assert result.verdict().startswith(base.headline(s.verdict))
     tr = result.runs["tiny", "ddpm"]
     assert rec["traj_x_first/tiny/ddpm"] == pytest.approx(-1.0, abs=1e-12)
     assert rec["traj_x_mid/tiny/ddpm"] == tr.x.mean(0)[5 // 2]

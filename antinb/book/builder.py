@@ -50,11 +50,12 @@ import yaml
 from .. import findings, paper
 from ..data import npm_package_dirs
 from ..findings import base
-from ..findings.base import Column, Table
+from ..findings.base import Table
 from . import runner
 
-__all__ = ["BookError", "CHAPTERS", "PUBLISHED_PROFILE", "Column", "Table", "FINDINGS", "PAPER", "MODEL_LABELS",
-           "build", "chapters", "ensure_executed", "staleness", "paper_value", "results_markdown", "write_results",
+__all__ = ["BookError", "CHAPTERS", "PUBLISHED_PROFILE", "Table", "FINDINGS", "PAPER", "MODEL_LABELS",
+           "build", "chapters", "ensure_executed", "staleness", "paper_value", "results_markdown", "summary_table",
+           "glance_markdown", "write_results",
            "write_models", "write_profiles", "mathjax_dir", "copy_mathjax", "remote_assets", "main"]
 
 ROOT = runner.ROOT
@@ -134,79 +135,6 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _model_label(model: str) -> str:
-    return MODEL_LABELS.get(model, f"`{model}`")
-
-
-def _row_label(key: str, value: str) -> str:
-    return _model_label(value) if key == "model" else f"`{value}`"
-
-
-def _finding_rows(finding: Table, recs: dict[str, Any]) -> list[dict[str, str]]:
-    """Row keys, ours (from ``recs``, in recording order) first, then rows only the paper has."""
-    rows: list[dict[str, str]] = []
-    seen: set[tuple[str, ...]] = set()
-
-    def add(keys: dict[str, str]) -> None:
-        t = tuple(keys.get(k, "") for k in finding.keys)
-        if t not in seen:
-            seen.add(t)
-            rows.append({k: keys.get(k, "") for k in finding.keys})
-
-    regexes = [base.template_regex(c.record) for c in finding.columns]
-    for name in recs:
-        for rx in regexes:
-            m = rx.match(name)
-            if m:
-                add(m.groupdict())
-                break
-    inverse = {k: {v: ours for ours, v in alias.items()} for k, alias in finding.paper_alias.items()}
-    for name in PAPER:
-        if "*" in name:
-            continue
-        for col, rx in zip(finding.columns, regexes):
-            m = rx.match(name)
-            if m and col.compare:
-                keys = m.groupdict()
-                aliased = {k: inverse.get(k, {}).get(v, v) for k, v in keys.items()}
-                t = tuple(aliased.get(k, "") for k in finding.keys)
-                add(aliased if t in seen else keys)
-                break
-    return rows
-
-
-def _consumed(recs: dict[str, Any], finding: Table) -> set[str]:
-    regexes = [base.template_regex(c.record) for c in finding.columns]
-    return {n for n in recs if any(rx.match(n) for rx in regexes)}
-
-
-def _finding_table(finding: Table, summary: dict[str, Any] | None) -> list[str]:
-    recs = (summary or {}).get("records", {})
-    rows = _finding_rows(finding, recs)
-    header = [k for k in finding.keys]
-    for col in finding.columns:
-        header.append(col.header)
-        if col.compare:
-            header.append("paper")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    if not rows:
-        lines.append("| " + " | ".join(["not run"] * len(header)) + " |")
-    for keys in rows:
-        cells = [_row_label(k, keys[k]) for k in finding.keys]
-        for col in finding.columns:
-            fields = base.fields(col.record)
-            name = col.record.format(**{f: keys.get(f, "") for f in fields})
-            cells.append("not run" if name not in recs else _format(recs[name], col.fmt))
-            if col.compare:
-                alias_keys = {f: finding.paper_alias.get(f, {}).get(keys.get(f, ""), keys.get(f, "")) for f in fields}
-                paper = paper_value(col.record.format(**alias_keys))
-                if paper is None:
-                    paper = paper_value(name)
-                cells.append("—" if paper is None else _format(paper, col.fmt))
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    return lines
-
-
 def _load_summary(name: str, executed_dir: Path) -> dict[str, Any] | None:
     js = executed_dir / f"{name}.json"
     nb = executed_dir / f"{name}.ipynb"
@@ -237,57 +165,91 @@ def _provenance_table(summaries: dict[str, dict[str, Any] | None]) -> list[str]:
     return lines
 
 
-def _other_records(name: str, recs: dict[str, Any], consumed: set[str]) -> list[str]:
-    rest = [(k, v) for k, v in recs.items() if k not in consumed and not isinstance(v, dict)]
+def _row_cells(row: base.Row) -> list[str]:
+    if row.verdict == base.NOT_RUN:
+        return [row.paper_setting, row.paper, "—", base.NOT_RUN, base.NOT_RUN, ""]
+    return [row.paper_setting, row.paper, row.our_setting, row.ours, row.verdict, row.caveat]
+
+
+def summary_table(summary: base.Summary) -> list[str]:
+    """One finding's table: one row per setting, the paper's number beside ours, a verdict and a caveat."""
+    lines = ["| the paper's setting | paper | our setting | ours (95 % interval) | verdict | caveat |",
+             "|---|---|---|---|---|---|"]
+    for row in summary.rows:
+        lines.append("| " + " | ".join(_cell(c) for c in _row_cells(row)) + " |")
+    return lines
+
+
+def glance_markdown(summaries: tuple[base.Summary, ...]) -> str:
+    """The findings-at-a-glance table: per finding the paper's claim, ours with 95 % intervals, the verdict."""
+    lines = ["<!-- generated by `python -m antinb.book build` from book/executed/*.json; do not edit -->", "",
+             "| finding | the paper's claim | ours (95 % interval, setting) | verdict |", "|---|---|---|---|"]
+    for s in summaries:
+        link = f"{{doc}}`{s.finding} <{_EXECUTED_PREFIX[len('book/'):]}{s.chapter}>`"
+        lines.append("| " + " | ".join(_cell(c) for c in (link, s.claim, s.ours(), f"**{s.verdict}**")) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _all_records(name: str, recs: dict[str, Any]) -> list[str]:
+    rest = [(k, v) for k, v in recs.items() if not isinstance(v, dict)]
     if not rest:
         return []
-    lines = [f":::{{dropdown}} Other recorded numbers of {name}", "", "| record | value |", "|---|---|"]
+    lines = [f":::{{dropdown}} Every number {name} recorded", "", "| record | value |", "|---|---|"]
     lines += [f"| `{_cell(k)}` | {_cell(_format(v, '.4g'))} |" for k, v in rest]
     lines += ["", ":::", ""]
     return lines
 
 
-def results_markdown(summaries: dict[str, dict[str, Any] | None]) -> str:
-    """The text of ``book/results.md`` from the notebooks' summaries (``None`` = not run)."""
+def results_markdown(runs: dict[str, dict[str, Any] | None]) -> str:
+    """The text of ``book/results.md`` from the chapters' provenance stamps (``None`` = not run)."""
+    summaries = findings.summaries(runs)
     lines = ["# Results", "",
              "<!-- generated by `python -m antinb.book build` from book/executed/*.json; do not edit -->", "",
-             "Every number the chapters recorded, beside the paper's number for the same quantity "
-             "{cite}`jia2025antithetic` where it reports one (\"—\": the paper has no such number; "
-             "\"not run\": we have not measured it, usually because the model's weights need a download). "
-             "Our numbers come from the embedded models under the profile named in the provenance table, "
-             "so they test whether each *phenomenon* appears, not whether the paper's digits are reproduced "
-             "on its checkpoints; {doc}`reproduce` shows how to run a chapter on those.", ""]
-    for finding in FINDINGS:
-        summary = summaries.get(finding.chapter)
-        lines += [f"## {finding.title}", "",
-                  f"Chapter: {{doc}}`executed/{finding.chapter}`. {finding.note}", ""]
-        lines += _finding_table(finding, summary)
+             "Each finding in a few rows, written from the numbers the chapters recorded: the paper's setting and "
+             "number {cite}`jia2025antithetic` beside our model, sampler, sample size and number with its 95 % "
+             "interval, a verdict per setting and what limits the comparison. Our numbers come from small "
+             "models trained on other data than the paper's ({doc}`limits`), so they test whether each "
+             "*phenomenon* appears, not the paper's digits; \"not run here\" marks a paper setting whose "
+             "weights need a download ({doc}`reproduce` shows how to run it). Only comparable quantities stand "
+             "side by side (correlations, efficiencies, percentages); every other recorded number is in the "
+             "dropdowns at the end.", "", "## At a glance", ""]
+    lines += glance_markdown(summaries).splitlines()[2:]
+    lines.append("")
+    for s in summaries:
+        table = next(t for t in FINDINGS if t.chapter == s.chapter)
+        lines += [f"## {s.title}", "",
+                  f"Chapter: {{doc}}`{_EXECUTED_PREFIX[len('book/'):]}{s.chapter}`. **The paper's claim:** {s.claim}. "
+                  f"**Verdict: {s.verdict}.** {table.note}", ""]
+        lines += summary_table(s)
         lines.append("")
     lines += ["## Provenance", "",
               "Each chapter's own provenance cell lists its full parameters, versions and source hashes.", ""]
-    lines += _provenance_table(summaries)
+    lines += _provenance_table(runs)
     lines.append("")
-    consumed_by_nb: dict[str, set[str]] = {}
-    for finding in FINDINGS:
-        recs = (summaries.get(finding.chapter) or {}).get("records", {})
-        consumed_by_nb.setdefault(finding.chapter, set()).update(_consumed(recs, finding))
     extra: list[str] = []
-    for name, s in summaries.items():
-        if s:
-            extra += _other_records(name, s.get("records", {}), consumed_by_nb.get(name, set()))
+    for name, run in runs.items():
+        if run:
+            extra += _all_records(name, run.get("records", {}))
     if extra:
-        lines += ["## Other recorded numbers", ""] + extra
+        lines += ["## Every recorded number", ""] + extra
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_results(executed_dir: Path | None = None, out: Path | None = None) -> Path:
-    """Write ``book/results.md`` from the summaries in ``executed_dir``; returns its path."""
+def _published(executed_dir: Path) -> dict[str, dict[str, Any] | None]:
+    runs = {name: _load_summary(name, executed_dir) for name in CHAPTERS}
+    # only book-profile runs are published: any other run's numbers show as "not run"
+    return {name: s if s and s.get("profile") == PUBLISHED_PROFILE else None for name, s in runs.items()}
+
+
+def write_results(executed_dir: Path | None = None, out: Path | None = None, glance: Path | None = None) -> Path:
+    """Write ``book/results.md`` and the findings-at-a-glance table ``book/glance.md`` (included by the
+    introduction) from the stamps in ``executed_dir``; returns the results page's path."""
     executed_dir = Path(executed_dir or runner.EXECUTED_DIR)
     out = Path(out or BOOK_DIR / "results.md")
-    summaries = {name: _load_summary(name, executed_dir) for name in CHAPTERS}
-    # only book-profile runs are published: any other run's numbers show as "not run"
-    summaries = {name: s if s and s.get("profile") == PUBLISHED_PROFILE else None for name, s in summaries.items()}
-    out.write_text(results_markdown(summaries))
+    glance = Path(glance or out.with_name("glance.md"))
+    runs = _published(executed_dir)
+    out.write_text(results_markdown(runs))
+    glance.write_text(glance_markdown(findings.summaries(runs)))
     return out
 
 

@@ -1,21 +1,23 @@
 """What every finding shares: the declaration of its records and of its results table.
 
-A finding module declares each record name once, as a template (``"as_mean/{model}"``), and one
-:class:`Table` whose columns name those templates. Its result objects build record names only
-through :func:`fill`; the book's results page parses recorded names back with
-:meth:`Table.match`; the paper's numbers come in through the module's ``paper_records()``.
+A finding module declares each record name once, as a template (``"as_mean/{model}"``), and builds
+record names only through :func:`fill`. Its ``summary(records, parameters)`` reads them back
+(:func:`template_regex`) into a :class:`Summary`: one :class:`Row` per setting with the paper's number
+and ours side by side and a verdict, which both the chapter's verdict and the book's results page
+use; the paper's numbers come in through the module's ``paper_records()``.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from ..records import record as _record
 
-__all__ = ["Column", "Table", "ByModel", "fill", "fields", "template_regex", "paper_value", "record_all", "side"]
+__all__ = ["Table", "Result", "ByModel", "Row", "Summary", "VERDICTS", "REPRODUCED", "PARTLY",
+           "NOT_SHOWN", "NOT_REPRODUCED", "NOT_RUN", "overall", "headline", "ci_text", "fill", "fields", "template_regex", "paper_value", "record_all", "side"]
 
 
 def fields(template: str) -> list[str]:
@@ -72,8 +74,33 @@ def side(ci: Sequence[float], bound: float) -> int:
     return 1 if low > bound else -1 if high < bound else 0
 
 
-class ByModel:
-    """Mixin of a finding's result over several models: ``result["mnist"]`` is that model's part.
+@dataclass(frozen=True)
+class Table:
+    """What the results page says of a finding besides its :class:`Summary`: its title, its chapter and a
+    note on how to read its numbers."""
+
+    title: str
+    chapter: str
+    note: str = ""
+
+
+# --------------------------------------------------------------------------- results and their summary
+
+
+class Result:
+    """Base of every finding's result: it lists its numbers in :meth:`records` and stores them with
+    :meth:`record` (in the provenance stamp of the running notebook)."""
+
+    def records(self) -> dict[str, Any]:  # pragma: no cover - every result defines it
+        raise NotImplementedError
+
+    def record(self) -> dict[str, Any]:
+        """Record :meth:`records` in the provenance stamp; returns them."""
+        return record_all(self.records())
+
+
+class ByModel(Result):
+    """A finding's result over several models: ``result["mnist"]`` is that model's part.
 
     The dataclass using it has a field ``models``, a tuple of per-model results with a ``name``.
     """
@@ -85,42 +112,99 @@ class ByModel:
         raise KeyError(f"model {name!r} is not in this result; models: {[r.name for r in self.models]}")  # type: ignore[attr-defined]
 
 
+#: Verdict labels, from the best to the weakest; "not run here" marks a paper row we did not measure.
+REPRODUCED, PARTLY, NOT_SHOWN, NOT_REPRODUCED, NOT_RUN = (
+    "reproduced", "partly reproduced", "not shown at this sample size", "not reproduced", "not run here")
+VERDICTS = (REPRODUCED, PARTLY, NOT_SHOWN, NOT_REPRODUCED, NOT_RUN)
+
+
 @dataclass(frozen=True)
-class Column:
-    """One number of a results table.
+class Row:
+    """One setting of a finding's summary: the paper's number and ours side by side.
 
     Attributes:
-        header: column title.
-        record: record-name template with ``{field}`` placeholders (the table's row keys).
-        fmt: format spec for numbers (``".3f"``, ``"+.1f"``, ``"s"``).
-        compare: add a "paper" column beside it, from the finding's ``paper_records()``.
+        paper_setting: the paper's model and sampler the ``paper`` number comes from.
+        paper: the paper's number (or range) for the quantity, as text.
+        our_setting: our model, sampler, steps and sample size ("" for a paper row we did not run).
+        ours: our number with its 95 % interval, as text ("not run here" when none).
+        verdict: one of :data:`VERDICTS`.
+        caveat: what limits the comparison (a model's flag, a substitute metric, significance ...).
+        value, ci: our headline number and its interval (``None`` for a paper row we did not run).
+        short: ``ours`` in a few words for the findings-at-a-glance table (default: ``ours``).
+        headline: whether the row counts for the at-a-glance range (:meth:`Summary.ours`).
     """
 
-    header: str
-    record: str
-    fmt: str = ".3f"
-    compare: bool = True
+    paper_setting: str
+    paper: str
+    our_setting: str
+    ours: str
+    verdict: str
+    caveat: str = ""
+    value: float | None = None
+    ci: tuple[float, float] | None = None
+    short: str = ""
+    headline: bool = True
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
 
 
 @dataclass(frozen=True)
-class Table:
-    """The results table of a finding: one row per key tuple, one cell (and a paper cell) per column.
+class Summary:
+    """A finding in a few rows, built from its records alone (so the book can write it from the JSON
+    summaries): the paper's claim, one :class:`Row` per setting and the overall verdict."""
 
-    ``paper_alias`` maps one of our key values to the paper's name for the same thing (e.g. our
-    statistic ``centroid_distance`` is compared with the paper's ``centroid``).
-    """
-
+    finding: int
     title: str
     chapter: str
-    keys: tuple[str, ...]
-    columns: tuple[Column, ...]
-    note: str = ""
-    paper_alias: dict[str, dict[str, str]] = field(default_factory=dict)
+    claim: str
+    quantity: str
+    rows: tuple[Row, ...]
+    fmt: str = "+.2f"
 
-    def match(self, name: str) -> tuple[Column, dict[str, str]] | None:
-        """The column whose template produced record ``name``, with the fields, or ``None``."""
-        for col in self.columns:
-            m = template_regex(col.record).match(name)
-            if m:
-                return col, m.groupdict()
-        return None
+    @property
+    def ran(self) -> tuple[Row, ...]:
+        """The rows we measured."""
+        return tuple(r for r in self.rows if r.verdict != NOT_RUN)
+
+    @property
+    def verdict(self) -> str:
+        """The finding's verdict from its measured rows (:func:`overall`)."""
+        return overall([r.verdict for r in self.ran])
+
+    def ours(self) -> str:
+        """Our headline numbers in one phrase: the extreme rows with their intervals and settings."""
+        rows = [r for r in self.ran if r.value is not None and r.headline]
+        if not rows:
+            return NOT_RUN
+        lo, hi = min(rows, key=lambda r: r.value), max(rows, key=lambda r: r.value)
+        one = lambda r: f"{r.short or r.ours} ({r.our_setting})"  # noqa: E731
+        return one(lo) if lo is hi else f"{one(lo)} to {one(hi)}"
+
+
+def overall(verdicts: Sequence[str]) -> str:
+    """The verdict of a finding from the verdicts of its measured settings: reproduced when every setting
+    is, not reproduced when none is reproduced or partly and at least one is not, else partly."""
+    v = [x for x in verdicts if x != NOT_RUN]
+    if not v:
+        return NOT_RUN
+    if all(x == REPRODUCED for x in v):
+        return REPRODUCED
+    if any(x in (REPRODUCED, PARTLY) for x in v):
+        return PARTLY
+    if any(x == NOT_REPRODUCED for x in v):
+        return NOT_REPRODUCED
+    return NOT_SHOWN
+
+
+def headline(verdict: str) -> str:
+    """The bold opening of a chapter's verdict: ``**Partly reproduced.**``."""
+    return f"**{verdict[0].upper()}{verdict[1:]}.**"
+
+
+def ci_text(value: float, ci: Sequence[float] | None, fmt: str = "+.2f", unit: str = "") -> str:
+    """``−0.47 [−0.50, −0.44]`` (typographic minus), the form every verdict and summary uses."""
+    def f(x: float) -> str:
+        return format(float(x), fmt).replace("-", "−") + unit
+    return f(value) if ci is None else f"{f(value)} [{f(ci[0])}, {f(ci[1])}]"

@@ -30,12 +30,13 @@ from .. import noise, paper, plots, stats
 from ..models import DiffusionModel, load
 from ..pairs import pair_samples
 from ..sampling import ddim
-from .base import Column, Table, fill, record_all
+from . import base
+from .base import Result, Row, Summary, Table, fill, template_regex
 
 __all__ = ["CORR_MEAN", "CORR_SD", "CORR_MEAN_CI", "HALFNEG_TOP", "HALFNEG_BOTTOM", "HALFNEG_TOP_CI",
            "HALFNEG_BOTTOM_CI", "GUIDANCE_CORR", "GUIDANCE_CORR_CI", "TEMPLATES", "TABLE", "SAMPLER_PAIRINGS",
            "paper_records", "pairing_key", "correlations", "mean_interval", "CorrelationResult", "HalfNegation",
-           "GuidanceSweep", "run", "half_negation", "guidance_sweep"]
+           "GuidanceSweep", "run", "half_negation", "guidance_sweep", "summary"]
 
 # ------------------------------------------------------------------------------------------ records
 
@@ -61,22 +62,8 @@ TEMPLATES: tuple[str, ...] = (CORR_MEAN, CORR_SD, CORR_MEAN_CI, HALFNEG_TOP, HAL
                               HALFNEG_BOTTOM_CI, GUIDANCE_CORR, GUIDANCE_CORR_CI)
 
 
-def _col(template: str, pairing: str, variant: str) -> str:
-    return template.replace("{pairing}/{variant}", f"{pairing}/{variant}")
-
-
-TABLE = Table(
-    "Finding 1: correlation of PN and RR pairs", "01_correlation", ("model", "sampler"),
-    (Column("PN centered", _col(CORR_MEAN, "pn", "centered"), "+.2f"),
-     Column("95 % interval", _col(CORR_MEAN_CI, "pn", "centered"), "+.2f", compare=False),
-     Column("PN standard", _col(CORR_MEAN, "pn", "standard"), "+.2f"),
-     Column("RR centered", _col(CORR_MEAN, "rr", "centered"), "+.2f", compare=False),
-     Column("PN, z only, centered", _col(CORR_MEAN, "pn(zonly)", "centered"), "+.2f", compare=False)),
-    note="Mean per-pair pixel correlation with the 95 % t-interval over pairs of the centered PN one. "
-         "The paper also reports consistency models (−0.75 to −0.91), "
-         "a VAE on MNIST (−0.41) and Glow on CIFAR-10 (−0.57); those are not diffusion samplers and are "
-         "outside this package. \"PN, z only\" negates the initial noise but not the per-step noise "
-         "(DDPM only: it shows why the partner chain needs $-\\xi_t$ at every step).")
+TABLE = Table('Finding 1: correlation of PN and RR pairs', '01_correlation',
+              'Mean per-pair centered pixel correlation of PN pairs with its 95 % t-interval over pairs. The paper also reports consistency models (−0.75 to −0.91), a VAE on MNIST (−0.41) and Glow on CIFAR-10 (−0.57); those are not diffusion samplers and are outside this package.')
 
 #: The pairings run under each sampler (the z-only control needs per-step noise: DDPM only).
 SAMPLER_PAIRINGS: dict[str, tuple[str, ...]] = {"ddim": ("PN", "RR"), "ddpm": ("PN", "RR", "PN (z only)")}
@@ -93,6 +80,68 @@ def paper_records() -> dict[str, float | str]:
 def pairing_key(pairing: str) -> str:
     """The record field of a pairing of :data:`antinb.pairs.PAIRINGS`: ``"PN (z only)"`` -> ``"pn(zonly)"``."""
     return pairing.replace(" ", "").lower()
+
+
+def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -> Summary:
+    """Finding 1 from its records: one row per model and sampler (centered PN correlation with its
+    interval, the paper's number for that sampler) and one per paper model we did not run.
+
+    A setting is *reproduced* when its PN interval lies below zero and below the RR interval and the
+    standard PN correlation is significantly negative too; *partly* when only the centered one is;
+    *not reproduced* otherwise. ``parameters`` (the notebook's) only name the steps and sizes.
+    """
+    params = parameters or {}
+    rx = template_regex(CORR_MEAN)
+    ran: list[tuple[str, str]] = []
+    for name in records:
+        m = rx.match(name)
+        if m and m["pairing"] == "pn" and m["variant"] == "centered":
+            ran.append((m["model"], m["sampler"]))
+
+    def ci(model: str, sampler: str, pairing: str, variant: str) -> tuple[float, float, float] | None:
+        keys = {"model": model, "sampler": sampler, "pairing": pairing, "variant": variant}
+        if fill(CORR_MEAN, **keys) not in records:
+            return None
+        lo, hi = records[fill(CORR_MEAN_CI, **keys)]
+        return records[fill(CORR_MEAN, **keys)], lo, hi
+
+    def paper_for(model: str, sampler: str) -> tuple[str, str]:
+        if (model, sampler, "centered") in paper.CORRELATION:
+            return (f"{paper.MODEL_LABELS.get(model, model)}, {_SAMPLER_LABELS[sampler]}",
+                    _s(paper.CORRELATION[model, sampler, "centered"]))
+        theirs = {m: v for (m, ss, vv), v in paper.CORRELATION.items() if (ss, vv) == (sampler, "centered")}
+        if not theirs:
+            return f"{_SAMPLER_LABELS.get(sampler, sampler)}: not reported", "—"
+        lo, hi = min(theirs.values()), max(theirs.values())
+        text = _s(lo) if lo == hi else f"{_s(lo)} to {_s(hi)}"
+        return f"{_SAMPLER_LABELS[sampler]}: {', '.join(_short(m) for m in theirs)}", text
+
+    rows = []
+    for model, sampler in ran:
+        pn, rr, std = ci(model, sampler, "pn", "centered"), ci(model, sampler, "rr", "centered"), \
+            ci(model, sampler, "pn", "standard")
+        negative = pn[2] < 0 and (rr is None or pn[2] < rr[1])
+        verdict = (base.NOT_REPRODUCED if not negative else
+                   base.REPRODUCED if std is not None and std[2] < 0 else base.PARTLY)
+        caveat = []
+        if std is not None and std[2] >= 0:
+            caveat.append(f"standard correlation {_fmt_ci(*std)}: both members share the mean image")
+        if rr is not None:
+            caveat.append(f"RR {_fmt_ci(*rr)}")
+        steps = params.get(f"{sampler}_steps", "")
+        setting = f"{model}, {_SAMPLER_LABELS.get(sampler, sampler)}{f'-{steps}' if steps else ''}"
+        if params.get("n_pairs"):
+            setting += f", {params['n_pairs']} pairs"
+        rows.append(Row(*paper_for(model, sampler), setting, _fmt_ci(*pn), verdict, "; ".join(caveat),
+                        value=pn[0], ci=(pn[1], pn[2])))
+    for (model, sampler, variant), value in paper.CORRELATION.items():
+        if variant == "centered" and (model, sampler) not in ran:
+            rows.append(Row(f"{paper.MODEL_LABELS.get(model, model)}, {_SAMPLER_LABELS[sampler]}", _s(value), "",
+                            base.NOT_RUN, base.NOT_RUN))
+    ddim = sorted(v for (_, s, vv), v in paper.CORRELATION.items() if (s, vv) == ("ddim", "centered"))
+    claim = (f"PN pairs are strongly negatively correlated: centered {_s(ddim[0])} to {_s(ddim[-1])} (DDIM), "
+             f"{_s(paper.CORRELATION[paper.CIFAR, 'ddpm', 'centered'])} (DDPM, CIFAR-10, per-step noise negated)")
+    return Summary(1, TABLE.title, TABLE.chapter, claim, "mean centered correlation of PN pairs", tuple(rows))
 
 
 # ------------------------------------------------------------------------------------------ statistics
@@ -293,7 +342,7 @@ def guidance_sweep(model, scales: Sequence[float], *, n_pairs: int = 32, steps: 
 
 
 @dataclass(frozen=True)
-class CorrelationResult:
+class CorrelationResult(Result):
     """Finding 1: per-pair correlations of every model, sampler and pairing, and the two ablations.
 
     Attributes:
@@ -337,10 +386,6 @@ class CorrelationResult:
             out.update(self.guidance.records())
         return out
 
-    def record(self) -> dict[str, Any]:
-        """Record :meth:`records` in the provenance stamp."""
-        return record_all(self.records())
-
     # -------------------------------------------------------------------- tables
 
     def table(self, variant: str = "centered") -> pd.DataFrame:
@@ -378,16 +423,11 @@ class CorrelationResult:
         rr_c = {k: self.interval(*k, "RR", "centered") for k in cells}
         negative = [k for k in cells if pn_c[k][2] < 0 and pn_c[k][2] < rr_c[k][1]]
         std_negative = [k for k in cells if pn_s[k][2] < 0]
-        if len(negative) == len(cells) and len(std_negative) == len(cells):
-            label = "Reproduced"
-        elif len(negative) == len(cells) or negative:
-            label = "Partly reproduced"
-        else:
-            label = "Not reproduced"
+        label = base.headline(summary(self.records()).verdict)
         n = self.settings["n_pairs"]
         ours = "; ".join(f"{m} {_SAMPLER_LABELS[s]} {_fmt_ci(*pn_c[m, s])}" for m, s in cells)
         ddim_paper = sorted(v for (_, s, vv), v in paper.CORRELATION.items() if (s, vv) == ("ddim", "centered"))
-        text = (f"**{label}.** Centered correlation of PN pairs, mean over {n} pairs with 95 % t-intervals: "
+        text = (f"{label} Centered correlation of PN pairs, mean over {n} pairs with 95 % t-intervals: "
                 f"{ours}. The paper reports {_s(ddim_paper[0])} to {_s(ddim_paper[-1])} under DDIM on its models "
                 f"and {_s(paper.CORRELATION[paper.CIFAR, 'ddpm', 'centered'])} under DDPM on CIFAR-10. ")
         rr_lo = min(v[0] for v in rr_c.values())

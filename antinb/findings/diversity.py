@@ -32,7 +32,8 @@ from .. import data, metrics, paper, plots, quality
 from .. import models as _models
 from ..models import DiffusionModel
 from ..pairs import pair_samples
-from .base import ByModel, Column, Table, fill, record_all, side
+from . import base
+from .base import ByModel, Row, Summary, Table, fill, side, template_regex
 
 __all__ = ["SSIM_PN", "SSIM_RR", "SSIM_IMPROVEMENT", "SSIM_IMPROVEMENT_CI", "BACKEND_PN", "BACKEND_RR",
            "BACKEND_IMPROVEMENT", "PERCEPTUAL_IMPROVEMENT", "PERCEPTUAL_IMPROVEMENT_CI", "PERCEPTUAL_METRIC",
@@ -40,7 +41,7 @@ __all__ = ["SSIM_PN", "SSIM_RR", "SSIM_IMPROVEMENT", "SSIM_IMPROVEMENT_CI", "BAC
            "GUIDED_BACKEND_IMPROVEMENT", "GUIDED_PERCEPTUAL_IMPROVEMENT_CI", "GUIDED_SSIM_BY_CLASS",
            "GUIDED_BACKEND_BY_CLASS", "GUIDED_CLASSES_IMPROVED", "FD", "FD_COMPARISONS", "FD_N", "FD_PERM_P",
            "TEMPLATES", "TABLE", "paper_records", "improvement_interval", "pair_metrics", "PairDiversity",
-           "GuidedDiversity", "QualityCheck", "DiversityResult", "quality_check", "run"]
+           "GuidedDiversity", "QualityCheck", "DiversityResult", "quality_check", "run", "summary"]
 
 # ----------------------------------------------------------------------------------- record names
 
@@ -86,22 +87,73 @@ TEMPLATES = (SSIM_PN, SSIM_RR, SSIM_IMPROVEMENT, BACKEND_PN, BACKEND_RR, BACKEND
              GUIDED_BACKEND_BY_CLASS, GUIDED_CLASSES_IMPROVED, GUIDED_SSIM_IMPROVEMENT_CI,
              GUIDED_PERCEPTUAL_IMPROVEMENT_CI, FD, FD_N, FD_PERM_P)
 
-TABLE = Table(
-    "Finding 4: are PN pairs more diverse?", "04_diversity", ("model",),
-    (Column("SSIM PN", SSIM_PN, compare=False),
-     Column("SSIM RR", SSIM_RR, compare=False),
-     Column("SSIM improvement %", SSIM_IMPROVEMENT, "+.1f"),
-     Column("perceptual improvement %", PERCEPTUAL_IMPROVEMENT, "+.1f"),
-     Column("perceptual metric", PERCEPTUAL_METRIC, "s", compare=False)),
-    note="Improvement of PN over RR pairs in percent (positive = PN more diverse). The perceptual "
-         "column is LPIPS where torchvision's AlexNet weights are present and ST-LPIPS otherwise: the "
-         "\"perceptual metric\" column names which one ran; the paper's numbers are LPIPS.")
+TABLE = Table('Finding 4: are PN pairs more diverse?', '04_diversity',
+              "Improvement of PN over RR pairs in percent (positive: PN more diverse) with 95 % bootstrap intervals. The perceptual metric is LPIPS where torchvision's AlexNet weights are present and ST-LPIPS otherwise; each row names the one that ran, and the paper's numbers are LPIPS.")
 
 
 def paper_records() -> dict[str, float]:
     """The blog table's improvements under this finding's record names."""
     names = {"ssim": SSIM_IMPROVEMENT, "lpips": PERCEPTUAL_IMPROVEMENT}
     return {fill(names[metric], model=m): value for (m, metric), value in paper.DIVERSITY.items()}
+
+
+def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -> Summary:
+    """Finding 4 from its records: one row per model with the SSIM and perceptual improvements of PN over
+    RR pairs (95 % bootstrap intervals) against the blog table, and one per paper setting not run.
+
+    A model is *reproduced* when both improvements are significantly positive, *partly* when only
+    SSIM's is, *not reproduced* when either is significantly negative, and *not shown at this sample
+    size* otherwise.
+    """
+    params = parameters or {}
+    ssim_p = [v for (_, k), v in paper.DIVERSITY.items() if k == "ssim"]
+    lp_p = [v for (_, k), v in paper.DIVERSITY.items() if k == "lpips"]
+    span = (f"SSIM +{min(ssim_p):.1f} to +{max(ssim_p):.1f} %, LPIPS +{min(lp_p):.1f} to +{max(lp_p):.1f} %")
+
+    def theirs(model: str) -> str:
+        return f"SSIM +{paper.DIVERSITY[model, 'ssim']:.1f} %, LPIPS +{paper.DIVERSITY[model, 'lpips']:.1f} %"
+
+    rx = template_regex(SSIM_IMPROVEMENT)
+    rows, ran = [], set()
+    for name, ssim in records.items():
+        m = rx.match(name)
+        if not m:
+            continue
+        model = m["model"]
+        ran.add(model)
+        ci_s, perc = records[fill(SSIM_IMPROVEMENT_CI, model=model)], records[fill(PERCEPTUAL_IMPROVEMENT, model=model)]
+        ci_p, metric = records[fill(PERCEPTUAL_IMPROVEMENT_CI, model=model)], \
+            str(records.get(fill(PERCEPTUAL_METRIC, model=model), "perceptual"))
+        sig = (side(ci_s, 0.0), side(ci_p, 0.0))
+        verdict = (base.REPRODUCED if sig == (1, 1) else base.NOT_REPRODUCED if -1 in sig else
+                   base.PARTLY if sig[0] == 1 else base.NOT_SHOWN)
+        ours = (f"SSIM {base.ci_text(ssim, ci_s, '+.1f')} %; {metric} {base.ci_text(perc, ci_p, '+.1f')} %")
+        caveat = []
+        if not metric.upper().startswith("LPIPS"):
+            caveat.append(f"{metric} is not LPIPS")
+        if sig[1] == 0:
+            caveat.append(f"{metric} improvement not significant")
+        pn, rr = records.get(fill(SSIM_PN, model=model)), records.get(fill(SSIM_RR, model=model))
+        if pn is not None and pn < 0:
+            caveat.append(f"mean SSIM of PN pairs below 0 ({pn:.3f} vs RR {rr:.3f}): an improvement above 100 %".replace("-", "−"))
+        p = records.get(fill(FD_PERM_P, model=model))
+        if p is not None and p < 0.05:
+            fd = records[fill(FD, comparison="pn_vs_rr", model=model)]
+            floor = records[fill(FD, comparison="real_vs_real", model=model)]
+            caveat.append(f"PN-vs-RR Frechet distance {fd:.1f} above random splits (p = {p:.2f}; real floor "
+                          f"{floor:.1f})")
+        setting = f"{model}, DDIM-{params['ddim_steps']}" if params.get("ddim_steps") else model
+        if params.get("n_pairs"):
+            setting += f", {params['n_pairs']} pairs"
+        rows.append(Row(paper.MODEL_LABELS[model] if (model, "ssim") in paper.DIVERSITY else "blog table, 5 settings",
+                        theirs(model) if (model, "ssim") in paper.DIVERSITY else span, setting, ours, verdict,
+                        "; ".join(caveat), value=float(ssim), ci=tuple(ci_s),
+                        short=f"SSIM {base.ci_text(ssim, ci_s, '+.0f')} %"))
+    for model in dict.fromkeys(k[0] for k in paper.DIVERSITY):
+        if model not in ran:
+            rows.append(Row(paper.MODEL_LABELS.get(model, model), theirs(model), "", base.NOT_RUN, base.NOT_RUN))
+    claim = f"PN pairs are more diverse than independent pairs: {span} (blog table)"
+    return Summary(4, TABLE.title, TABLE.chapter, claim, "improvement of PN over RR pairs (%)", tuple(rows), "+.1f")
 
 
 # ----------------------------------------------------------------------------------- statistics
@@ -312,10 +364,6 @@ class DiversityResult(ByModel):
             out[fill(FD_PERM_P, model=q.name)] = q.perm_p
         return out
 
-    def record(self) -> dict[str, Any]:
-        """Record :meth:`records` in the provenance stamp."""
-        return record_all(self.records())
-
     # -------------------------------------------------------------------- tables
 
     def table(self) -> pd.DataFrame:
@@ -406,19 +454,12 @@ class DiversityResult(ByModel):
         both = [m for m, v in sig.items() if set(v.values()) == {"PN more diverse"}]
         ssim_only = [m for m, v in sig.items() if v["ssim"] == "PN more diverse" and m not in both]
         worse = [m for m, v in sig.items() if "PN less diverse" in v.values()]
-        if len(both) == len(self.models):
-            label = "Reproduced"
-        elif both or ssim_only:
-            label = "Partly reproduced"
-        elif worse:
-            label = "Not reproduced"
-        else:
-            label = "Not shown at this sample size"
+        label = base.headline(summary(self.records()).verdict)
         ours = "; ".join(f"{r.name} SSIM {_with_ci(r.improvement['ssim'], r.ci['ssim'])} %, {r.metric} "
                          f"{_with_ci(r.improvement['perceptual'], r.ci['perceptual'])} %" for r in self.models)
         ssim_p = [v for (_, k), v in paper.DIVERSITY.items() if k == "ssim"]
         lp_p = [v for (_, k), v in paper.DIVERSITY.items() if k == "lpips"]
-        text = (f"**{label}.** Improvement of PN over RR pairs with 95 % bootstrap intervals ({s['n_pairs']} pairs "
+        text = (f"{label} Improvement of PN over RR pairs with 95 % bootstrap intervals ({s['n_pairs']} pairs "
                 f"per design, DDIM-{s['steps']}): {ours}. The paper reports SSIM +{min(ssim_p):.1f} to "
                 f"+{max(ssim_p):.1f} % and LPIPS +{min(lp_p):.1f} to +{max(lp_p):.1f} % on much larger models. ")
         if both:

@@ -45,13 +45,14 @@ from matplotlib.colors import TwoSlopeNorm
 from .. import data, metrics, models as _models, noise, paper, stats
 from .. import dps as _dps
 from ..sampling import ddpm
-from .base import ByModel, Column, Table, fill, record_all, side
+from . import base
+from .base import ByModel, Row, Summary, Table, fill, side, template_regex
 
 __all__ = [
     "DPS_CI_LENGTH", "DPS_EFFICIENCY", "DPS_EFFICIENCY_CI", "DPS_EFFICIENCY_BY_IMAGE", "DPS_EFFICIENCY_BY_IMAGE_CI",
     "DPS_RHO", "DPS_L1", "DPS_PSNR", "DPS_OBSERVED_L1", "UNCOND_OBSERVED_L1", "DPS_HOLE_L1",
     "UNCOND_HOLE_L1", "TEMPLATES", "SCALAR_METRICS", "PIXEL_METRICS", "TABLE", "paper_records",
-    "ModelRun", "ModelResult", "DPSResult", "sample_model", "summarise", "run", "f_interval",
+    "ModelRun", "ModelResult", "DPSResult", "sample_model", "summarise", "run", "f_interval", "summary",
 ]
 
 # ------------------------------------------------------------------------------------------ records
@@ -92,21 +93,58 @@ PIXEL_METRICS = ("pixel", "hole", "pixel_avg_ci", "hole_avg_ci")
 _LABELS = {"l1": "L1", "psnr": "PSNR", "pixel": "pixel", "hole": "hole", "pixel_avg_ci": "pixel (avg CI)",
            "hole_avg_ci": "hole (avg CI)"}
 
-TABLE = Table(
-    "Finding 6: antithetic diffusion posterior sampling", "06_dps", ("model",),
-    (Column("AMC efficiency, L1", DPS_EFFICIENCY.replace("{metric}", "l1"), ".2f"),
-     Column("95 % interval", DPS_EFFICIENCY_CI.replace("{metric}", "l1"), ".2f", compare=False),
-     Column("AMC efficiency, PSNR", DPS_EFFICIENCY.replace("{metric}", "psnr"), ".2f"),
-     Column("95 % interval", DPS_EFFICIENCY_CI.replace("{metric}", "psnr"), ".2f", compare=False)),
-    note="DPS box inpainting; relative efficiency $(\\text{CI length MC} / \\text{CI length AMC})^2$ of the "
-         "expected L1 error and PSNR against the ground truth, per model (never pooled: the models' scales "
-         "differ); the paper's row is FFHQ-256. Intervals: F-intervals for a ratio of variances, conditional "
-         "on the few ground-truth images drawn.")
+TABLE = Table('Finding 6: antithetic diffusion posterior sampling', '06_dps',
+              "DPS box inpainting: relative efficiency of AMC over MC for the expected L1 error and PSNR against the ground truth, per model (never pooled: the models' scales differ), with 95 % F-intervals conditional on the few ground-truth images drawn; the paper's row is FFHQ-256.")
 
 
 def paper_records() -> dict[str, str]:
     """The paper's DPS efficiencies under this finding's record names."""
     return {fill(DPS_EFFICIENCY, model=m, metric=metric): value for (m, metric), value in paper.DPS.items()}
+
+
+def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -> Summary:
+    """Finding 6 from its records: one row per model with the AMC efficiency of DPS inpainting for the
+    L1 error and the PSNR (95 % F-intervals) beside the paper's FFHQ numbers, and the paper's row if
+    not run.
+
+    A model is *reproduced* when both intervals lie above 1, *not reproduced* when one lies below 1,
+    *partly* when one lies above 1 and the other includes it, *not shown at this sample size* when both
+    include 1. Never pooled over models: their scales differ.
+    """
+    params = parameters or {}
+    theirs = {metric: v for (_, metric), v in paper.DPS.items()}
+    paper_text = ", ".join(f"{_LABELS[k]} {v}" for k, v in theirs.items())
+    rx = template_regex(DPS_EFFICIENCY)
+    rows, ran = [], set()
+    for name in records:
+        m = rx.match(name)
+        if not m or m["metric"] != "l1":
+            continue
+        model = m["model"]
+        ran.add(model)
+        eff = {k: records[fill(DPS_EFFICIENCY, model=model, metric=k)] for k in SCALAR_METRICS}
+        ci = {k: records[fill(DPS_EFFICIENCY_CI, model=model, metric=k)] for k in SCALAR_METRICS}
+        sides = {side(ci[k], 1.0) for k in SCALAR_METRICS}
+        verdict = (base.REPRODUCED if sides == {1} else base.NOT_REPRODUCED if -1 in sides else
+                   base.PARTLY if 1 in sides else base.NOT_SHOWN)
+        ours = "; ".join(f"{_LABELS[k]} {base.ci_text(eff[k], ci[k], '.2f')}" for k in SCALAR_METRICS)
+        caveat = []
+        if params.get("n_truth"):
+            caveat.append(f"{params['n_truth']} ground-truth images: intervals conditional on them")
+        outside = [_LABELS[k] for k in SCALAR_METRICS if not ci[k][0] <= _paper_number(theirs[k]) <= ci[k][1]]
+        if outside:
+            caveat.append(f"the paper's value lies outside our interval ({', '.join(outside)})")
+        setting = f"{model}, DPS-{params['dps_steps']}" if params.get("dps_steps") else model
+        if params.get("n_truth") and params.get("n_samples"):
+            setting += f", {params['n_truth']} images × {params['n_samples']} samples"
+        rows.append(Row(paper.MODEL_LABELS[paper.FFHQ_DPS], paper_text, setting, ours, verdict, "; ".join(caveat),
+                        value=float(eff["l1"]), ci=tuple(ci["l1"]),
+                        short=f"L1 {base.ci_text(eff['l1'], ci['l1'], '.2f')}"))
+    for model in dict.fromkeys(k[0] for k in paper.DPS):
+        if model not in ran:
+            rows.append(Row(paper.MODEL_LABELS.get(model, model), paper_text, "", base.NOT_RUN, base.NOT_RUN))
+    claim = f"antithetic noise also shortens the intervals of diffusion posterior sampling: efficiency {paper_text}"
+    return Summary(6, TABLE.title, TABLE.chapter, claim, "AMC efficiency of DPS inpainting", tuple(rows), ".2f")
 
 
 # ------------------------------------------------------------------------------------------ sampling
@@ -344,10 +382,6 @@ class DPSResult(ByModel):
             out[fill(DPS_PSNR, model=m)] = r.mean["psnr"]
         return out
 
-    def record(self) -> dict[str, Any]:
-        """Record :meth:`records` in the provenance stamp."""
-        return record_all(self.records())
-
     # -------------------------------------------------------------------- tables
 
     def consistency_table(self) -> pd.DataFrame:
@@ -395,19 +429,12 @@ class DPSResult(ByModel):
         """A short markdown verdict written from the numbers."""
         better = [r.name for r in self.models if all(r.efficiency_ci[k][0] > 1 for k in SCALAR_METRICS)]
         worse = [r.name for r in self.models if any(r.efficiency_ci[k][1] < 1 for k in SCALAR_METRICS)]
-        if len(better) == len(self.models):
-            label = "Reproduced"
-        elif better:
-            label = "Partly reproduced"
-        elif worse:
-            label = "Not reproduced"
-        else:
-            label = "Not shown at this sample size"
+        label = base.headline(summary(self.records()).verdict)
         s = self.settings
         ours = "; ".join(f"{r.name} L1 {_with_ci(r.efficiency['l1'], r.efficiency_ci['l1'])}, "
                          f"PSNR {_with_ci(r.efficiency['psnr'], r.efficiency_ci['psnr'])}" for r in self.models)
         p = {metric: v for (_, metric), v in paper.DPS.items()}
-        text = (f"**{label}.** Relative efficiency of antithetic over independent DPS chains, per model with 95 % "
+        text = (f"{label} Relative efficiency of antithetic over independent DPS chains, per model with 95 % "
                 f"F-intervals ({s['n_truth']} ground-truth images × {s['n_samples']} samples per design, "
                 f"{s['steps']} steps): {ours}. The paper reports about {_paper_number(p['l1'])} (L1) and "
                 f"{_paper_number(p['psnr'])} (PSNR) on FFHQ-256. ")

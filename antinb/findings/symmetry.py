@@ -26,11 +26,12 @@ from .. import models as _models
 from .. import paper, stats
 from ..models import DiffusionModel
 from ..sampling import make_scheduler, predict_eps
-from .base import ByModel, Column, Table, fill, record_all, side
+from . import base
+from .base import ByModel, Row, Summary, Table, fill, side, template_regex
 
 __all__ = ["AS_MEAN", "AS_Q10", "AS_MIN", "AS_N", "AS_MEAN_BY_T", "RESIDUAL_MEAN", "RESIDUAL_BY_T", "AS_MEAN_CI",
            "AS_Q10_CI", "RESIDUAL_MEAN_CI", "TEMPLATES", "TABLE", "paper_records", "paper_bounds", "eps_slices",
-           "symmetry_residual", "default_timesteps", "ModelSymmetry", "SymmetryResult", "summarise", "run"]
+           "symmetry_residual", "default_timesteps", "ModelSymmetry", "SymmetryResult", "summarise", "run", "summary"]
 
 #: Antisymmetry score over all slices of a model (all timesteps): mean, 10 % quantile, minimum, count.
 AS_MEAN = "as_mean/{model}"
@@ -51,14 +52,8 @@ RESIDUAL_MEAN_CI = "residual_mean_ci/{model}"
 TEMPLATES = (AS_MEAN, AS_Q10, AS_MIN, AS_N, AS_MEAN_BY_T, RESIDUAL_MEAN, RESIDUAL_BY_T, AS_MEAN_CI, AS_Q10_CI,
              RESIDUAL_MEAN_CI)
 
-TABLE = Table(
-    "Finding 3: is the noise predictor affine antisymmetric?", "03_symmetry", ("model",),
-    (Column("AS mean", AS_MEAN, ".3f"),
-     Column("AS 10 % quantile", AS_Q10, ".3f"),
-     Column("slices", AS_N, "d", compare=False)),
-    note="Antisymmetry score of 1-D slices $s \\mapsto \\epsilon_\\theta(s x, t)_k$, $s \\in [-1, 1]$ "
-         "({doc}`methods`); 1 for an affine antisymmetric predictor, 0 for an even one. The paper gives bounds "
-         "(mean > 0.99, 10 % quantile > 0.97) for CIFAR-10 and LSUN-Church.")
+TABLE = Table('Finding 3: is the noise predictor affine antisymmetric?', '03_symmetry',
+              'Antisymmetry score of 1-D slices $s \\mapsto \\epsilon_\\theta(s x, t)_k$, $s \\in [-1, 1]$ ({doc}`methods`), 1 for an affine antisymmetric predictor and 0 for an even one, with 95 % bootstrap intervals over slices.')
 
 
 def paper_records() -> dict[str, str]:
@@ -73,6 +68,43 @@ def paper_bounds() -> dict[str, float]:
     for (_, q), value in paper.SYMMETRY.items():
         out[q] = float(str(value).replace(">", "").strip())
     return out
+
+
+def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -> Summary:
+    """Finding 3 from its records: one row per model with the mean antisymmetry score and its 10 %
+    quantile (95 % bootstrap intervals) against the paper's bounds, and one per paper model not run.
+
+    A model is *reproduced* when both intervals lie above the paper's bounds, *not reproduced* when one
+    lies below its bound, *partly* otherwise (an interval across a bound).
+    """
+    b = paper_bounds()
+    label = ", ".join(f"{'mean' if q == 'mean' else '10 % quantile'} > {v:g}" for q, v in b.items())
+    rx = template_regex(AS_MEAN)
+    rows, ran = [], set()
+    for name, mean in records.items():
+        m = rx.match(name)
+        if not m:
+            continue
+        model = m["model"]
+        ran.add(model)
+        ci_m, q10, ci_q = records[fill(AS_MEAN_CI, model=model)], records[fill(AS_Q10, model=model)], \
+            records[fill(AS_Q10_CI, model=model)]
+        met = {side(ci_m, b["mean"]), side(ci_q, b["q10"])}
+        verdict = base.REPRODUCED if met == {1} else base.NOT_REPRODUCED if -1 in met else base.PARTLY
+        ours = f"mean {base.ci_text(mean, ci_m, '.3f')}; 10 % quantile {base.ci_text(q10, ci_q, '.3f')}"
+        caveat = (f"residual ‖ε(x) + ε(−x) − 2c‖/‖ε(x)‖ {records[fill(RESIDUAL_MEAN, model=model)]:.2f} (0 under "
+                  "the conjecture)")
+        n = records.get(fill(AS_N, model=model))
+        setting = f"{model}, {int(n)} slices" if n else model
+        paper_setting = (paper.MODEL_LABELS[model] if any(k[0] == model for k in paper.SYMMETRY)
+                         else "CIFAR-10, LSUN-Church")
+        rows.append(Row(paper_setting, label, setting, ours, verdict, caveat, value=float(mean), ci=tuple(ci_m),
+                        short=f"mean {base.ci_text(mean, ci_m, '.3f')}"))
+    for model in dict.fromkeys(k[0] for k in paper.SYMMETRY):
+        if model not in ran:
+            rows.append(Row(paper.MODEL_LABELS.get(model, model), label, "", base.NOT_RUN, base.NOT_RUN))
+    claim = f"the noise predictor is nearly affine antisymmetric at every t: antisymmetry score {label}"
+    return Summary(3, TABLE.title, TABLE.chapter, claim, "antisymmetry score of 1-D slices", tuple(rows), ".3f")
 
 
 def _timestep_tensor(t: int, n: int, device) -> torch.Tensor:
@@ -260,10 +292,6 @@ class SymmetryResult(ByModel):
             out[fill(RESIDUAL_MEAN_CI, model=m)] = r.ci["residual"]
         return out
 
-    def record(self) -> dict[str, Any]:
-        """Record :meth:`records` in the provenance stamp."""
-        return record_all(self.records())
-
     # -------------------------------------------------------------------- tables
 
     def table(self) -> pd.DataFrame:
@@ -305,15 +333,10 @@ class SymmetryResult(ByModel):
         met = {r.name: (_meets(r.ci["mean"], b["mean"]), _meets(r.ci["q10"], b["q10"])) for r in self.models}
         yes = [m for m, v in met.items() if v == ("yes", "yes")]
         no = [m for m, v in met.items() if "no" in v]
-        if len(yes) == len(self.models):
-            label = "Reproduced"
-        elif no and len(no) == len(self.models):
-            label = "Not reproduced"
-        else:
-            label = "Partly reproduced"
+        label = base.headline(summary(self.records()).verdict)
         ours = "; ".join(f"{r.name} mean {_ci(r.mean, r.ci['mean'])}, 10 % quantile {_ci(r.q10, r.ci['q10'])}"
                          for r in self.models)
-        text = (f"**{label}.** Antisymmetry score of 1-D slices of the noise predictor, per model with 95 % "
+        text = (f"{label} Antisymmetry score of 1-D slices of the noise predictor, per model with 95 % "
                 f"bootstrap intervals ({self.settings['n_slices']} slices over {self.settings['n_timesteps']} "
                 f"timesteps): {ours}. The paper reports a mean above {b['mean']} and a 10 % quantile above "
                 f"{b['q10']} on CIFAR-10 and LSUN-Church. ")

@@ -26,12 +26,13 @@ import torch
 from .. import paper, plots, stats
 from ..models import DiffusionModel, load
 from ..pairs import pair_samples
-from .base import Column, Table, fill, record_all
+from . import base
+from .base import Result, Row, Summary, Table, fill, template_regex
 
 __all__ = ["TRAJ_X_FIRST", "TRAJ_EPS_FIRST", "TRAJ_X_MID", "TRAJ_EPS_MID", "TRAJ_X_LAST", "TRAJ_FINAL",
            "TRAJ_STEPS_BELOW", "TRAJ_X_MID_CI", "TRAJ_FINAL_CI", "TRAJ_FINAL_CENTERED", "TRAJ_FINAL_CENTERED_CI",
-           "TRAJ_STEPS_BELOW_CI", "TEMPLATES", "THRESHOLD", "TABLE", "paper_records", "Trajectory",
-           "TrajectoryResult", "trajectory_correlations", "run"]
+           "TRAJ_STEPS_BELOW_CI", "TRAJ_N_STEPS", "TEMPLATES", "THRESHOLD", "TABLE", "paper_records", "Trajectory",
+           "TrajectoryResult", "trajectory_correlations", "run", "summary"]
 
 #: The level below which we call the correlation "strongly negative".
 THRESHOLD = -0.5
@@ -54,30 +55,59 @@ TRAJ_FINAL_CENTERED = "traj_final_centered/{model}/{sampler}"
 TRAJ_FINAL_CENTERED_CI = "traj_final_centered_ci/{model}/{sampler}"
 #: 95 % percentile bootstrap interval over pairs of :data:`TRAJ_STEPS_BELOW`.
 TRAJ_STEPS_BELOW_CI = "traj_steps_below_-0.5_ci/{model}/{sampler}"
+#: The number of recorded steps (network calls) of the trajectory.
+TRAJ_N_STEPS = "traj_n_steps/{model}/{sampler}"
 
 #: Every record template of this finding.
 TEMPLATES: tuple[str, ...] = (TRAJ_X_FIRST, TRAJ_EPS_FIRST, TRAJ_X_MID, TRAJ_EPS_MID, TRAJ_X_LAST, TRAJ_FINAL,
                               TRAJ_STEPS_BELOW, TRAJ_X_MID_CI, TRAJ_FINAL_CI, TRAJ_FINAL_CENTERED,
-                              TRAJ_FINAL_CENTERED_CI, TRAJ_STEPS_BELOW_CI)
+                              TRAJ_FINAL_CENTERED_CI, TRAJ_STEPS_BELOW_CI, TRAJ_N_STEPS)
 
-TABLE = Table(
-    "Finding 2: the correlation along the trajectory", "02_timestep_evolution", ("model", "sampler"),
-    (Column("corr(x_t) first step", TRAJ_X_FIRST),
-     Column("corr(eps) first step", TRAJ_EPS_FIRST),
-     Column("corr(x_t) mid", TRAJ_X_MID, "+.2f", compare=False),
-     Column("steps with corr(x_t) < −0.5", TRAJ_STEPS_BELOW, "d", compare=False),
-     Column("corr(x_0) final", TRAJ_FINAL, "+.2f", compare=False),
-     Column("final, centered", TRAJ_FINAL_CENTERED, "+.2f", compare=False)),
-    note="Mean over PN pairs of the standard correlation of the states $x_t$ and of the noise "
-         "predictions $\\epsilon_\\theta(x_t, t)$ at the first sampler step ($t = T$) and the middle step, "
-         "the number of steps until the mean correlation of $x_t$ last lies below −0.5, and the correlation "
-         "of the final samples, standard and centered.")
+TABLE = Table('Finding 2: the correlation along the trajectory', '02_timestep_evolution',
+              'The number of sampler steps over which the mean standard correlation of the states $x_t$ of PN pairs stays below −0.5, with its 95 % bootstrap interval over pairs; the start is exactly −1 by construction.')
 
 
 def paper_records() -> dict[str, float | str]:
     """The paper's numbers under this finding's record names (they hold for every model: ``*``)."""
     return {TRAJ_X_FIRST.format(model="*", sampler="*"): paper.TRAJECTORY["x_first"],
             TRAJ_EPS_FIRST.format(model="*", sampler="*"): paper.TRAJECTORY["eps_first"]}
+
+
+def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -> Summary:
+    """Finding 2 from its records: one row per model and sampler with the start (exactly −1?) and the
+    number of steps over which the mean correlation of ``x_t`` stays below −0.5, with its interval.
+
+    A setting is *reproduced* when the pair starts mirrored and stays below −0.5 to the last step,
+    *partly* when it stays there for at least half of the steps, *not reproduced* otherwise.
+    """
+    params = parameters or {}
+    rx = template_regex(TRAJ_STEPS_BELOW)
+    rows = []
+    for name, below in records.items():
+        m = rx.match(name)
+        if not m:
+            continue
+        k = {"model": m["model"], "sampler": m["sampler"]}
+        n = int(records.get(fill(TRAJ_N_STEPS, **k)) or params.get(f"{k['sampler']}_steps") or below)
+        lo, hi = records[fill(TRAJ_STEPS_BELOW_CI, **k)]
+        exact = abs(records[fill(TRAJ_X_FIRST, **k)] + 1) < 1e-6
+        verdict = (base.REPRODUCED if exact and below == n else
+                   base.PARTLY if exact and below >= n / 2 else base.NOT_REPRODUCED)
+        final = base.ci_text(records[fill(TRAJ_FINAL, **k)], records[fill(TRAJ_FINAL_CI, **k)])
+        centered = base.ci_text(records[fill(TRAJ_FINAL_CENTERED, **k)], records[fill(TRAJ_FINAL_CENTERED_CI, **k)])
+        caveat = f"final samples: standard {final}, centered {centered}"
+        if records[fill(TRAJ_FINAL_CI, **k)][0] > 0:
+            caveat += " (standard positive: the shared mean image)"
+        setting = f"{k['model']}, {k['sampler'].upper()}-{n}"
+        if params.get("n_pairs"):
+            setting += f", {params['n_pairs']} PN pairs"
+        start = records[fill(TRAJ_X_FIRST, **k)]
+        ours = f"starts at {start:+.3f}; below −0.5 for {below} of {n} steps [{lo}, {hi}]".replace("-", "−")
+        rows.append(Row("every model (§4 figure)", "−1 at t = T, strongly negative until the last steps",
+                        setting, ours, verdict, caveat, value=float(below), ci=(float(lo), float(hi)),
+                        short=f"{below} of {n} steps [{lo}, {hi}]"))
+    claim = "PN trajectories start at correlation −1 and stay strongly negative, rising only in the last steps"
+    return Summary(2, TABLE.title, TABLE.chapter, claim, "steps with mean corr(x_t) < −0.5", tuple(rows))
 
 
 def trajectory_correlations(model: DiffusionModel, n_pairs: int, *, sampler: str = "ddim", steps: int = 50,
@@ -154,7 +184,7 @@ class Trajectory:
 
 
 @dataclass(frozen=True)
-class TrajectoryResult:
+class TrajectoryResult(Result):
     """Finding 2 for several models and samplers: records, table, paper comparison, verdict, figure."""
 
     runs: dict[tuple[str, str], Trajectory] = field(repr=False)
@@ -189,11 +219,8 @@ class TrajectoryResult:
             out[fill(TRAJ_FINAL_CENTERED, **k)] = float(tr.final_centered.mean())
             out[fill(TRAJ_FINAL_CENTERED_CI, **k)] = list(_interval(tr.final_centered)[1:])
             out[fill(TRAJ_STEPS_BELOW_CI, **k)] = list(tr.steps_below_ci)
+            out[fill(TRAJ_N_STEPS, **k)] = tr.n_steps
         return out
-
-    def record(self) -> dict[str, Any]:
-        """Record :meth:`records` in the provenance stamp."""
-        return record_all(self.records())
 
     # -------------------------------------------------------------------- tables
 
@@ -229,15 +256,12 @@ class TrajectoryResult:
         runs = list(self.runs.values())
         x_first = [float(tr.x_mean[0]) for tr in runs]
         e_first = [float(tr.eps_mean[0]) for tr in runs]
-        exact = all(abs(v + 1) < 1e-6 for v in x_first)
         whole = [tr for tr in runs if tr.steps_below == tr.n_steps]
-        most = [tr for tr in runs if tr.steps_below >= tr.n_steps / 2]
-        label = ("Reproduced" if exact and len(whole) == len(runs) else
-                 "Partly reproduced" if exact and len(most) == len(runs) else "Not reproduced")
+        label = base.headline(summary(self.records()).verdict)
         n = self.settings["n_pairs"]
         mid_x = [float(tr.x_mean[tr.n_steps // 2]) for tr in runs]
         mid_e = [float(tr.eps_mean[tr.n_steps // 2]) for tr in runs]
-        text = (f"**{label}.** What holds: at $t = T$ every PN pair has $\\mathrm{{corr}}(x_T) = "
+        text = (f"{label} What holds: at $t = T$ every PN pair has $\\mathrm{{corr}}(x_T) = "
                 f"{min(x_first):+.4f}$ (exactly $-1$ by construction, as in the paper) and the noise predictions "
                 f"correlate {_s(min(e_first), 4)} to {_s(max(e_first), 4)} (paper: "
                 f"{paper.TRAJECTORY['eps_first']}); half way the states still correlate {_s(min(mid_x))} to "

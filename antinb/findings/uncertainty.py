@@ -29,12 +29,13 @@ import torch
 from .. import metrics, noise, paper, stats
 from ..estimation import estimate
 from ..models import DiffusionModel, load
-from .base import Column, Table, fill, record_all
+from . import base
+from .base import Result, Row, Summary, Table, fill, template_regex
 
 __all__ = ["CI_LENGTH", "EFFICIENCY", "EFFICIENCY_CI", "RHO", "ESTIMATE", "EFF_VS_N", "SPREAD_RATIO", "COVERAGE",
            "COVERAGE_REPS", "COVERAGE_BAND", "TEMPLATES", "TABLE", "EVEN_STATISTIC", "SPREAD_FLAG_BELOW",
            "paper_records", "DesignSpec", "Efficiency", "Coverage", "UncertaintyResult", "designs",
-           "efficiency_interval", "run"]
+           "efficiency_interval", "run", "summary"]
 
 #: ``method`` is ``mc``, ``amc``, ``rqmc`` or ``kamc<K>`` (e.g. ``kamc4``).
 CI_LENGTH = "ci_length/{model}/{stat}/{method}"
@@ -62,25 +63,8 @@ EVEN_STATISTIC = "squared_distance"
 #: A model whose generated spread of some statistic is below this fraction of the data's is flagged.
 SPREAD_FLAG_BELOW = 0.5
 
-TABLE = Table(
-    "Finding 5: shorter confidence intervals", "05_uncertainty", ("model", "stat"),
-    (Column("MC CI length", CI_LENGTH.replace("{method}", "mc"), ".3g"),
-     Column("QMC CI length", CI_LENGTH.replace("{method}", "rqmc"), ".3g"),
-     Column("QMC efficiency", EFFICIENCY.replace("{method}", "rqmc"), ".2f"),
-     Column("AMC CI length", CI_LENGTH.replace("{method}", "amc"), ".3g"),
-     Column("AMC efficiency", EFFICIENCY.replace("{method}", "amc"), ".2f"),
-     Column("K-AMC (K=4) efficiency", EFFICIENCY.replace("{method}", "kamc4"), ".2f", compare=False),
-     Column("K-AMC (K=8) efficiency", EFFICIENCY.replace("{method}", "kamc8"), ".2f", compare=False),
-     Column("ρ", RHO, "+.3f", compare=False)),
-    note="95 % CI lengths at equal sample count and the relative efficiency "
-         "$(\\text{CI length of MC} / \\text{CI length})^2$ (ours: RQMC beside the paper's QMC; their 95 % "
-         "F-intervals are in the chapter and the records `efficiency_ci/...`). "
-         "CI lengths depend on the image scale and N, so only the efficiencies are comparable across "
-         "models; the paper's lengths are on its own scale. "
-         "$\\rho = \\operatorname{corr}(S(\\mathrm{DM}(z)), S(\\mathrm{DM}(-z)))$. "
-         "photo-patches does not reproduce the data's spread of the centroid: its efficiencies describe "
-         "its sampler ({doc}`limits`).",
-    paper_alias={"stat": {"centroid_distance": "centroid"}})
+TABLE = Table('Finding 5: shorter confidence intervals', '05_uncertainty',
+              "Relative efficiency $(\\text{CI length of MC} / \\text{CI length of AMC})^2$ at equal sample count with its 95 % F-interval, per model and statistic (CI lengths are on each model's own scale and are not compared); $\\rho = \\operatorname{corr}(S(\\mathrm{DM}(z)), S(\\mathrm{DM}(-z)))$. Our RQMC stands beside the paper's QMC in the caveat.")
 
 #: Our statistic -> the paper's name for it (Table 2's "centroid" is not specified further).
 _PAPER_STAT = {"brightness": "brightness", "pixel_mean": "pixel_mean", "contrast": "contrast",
@@ -98,6 +82,70 @@ def paper_records() -> dict[str, float]:
                 if value is not None:
                     out[fill(template, model=model, stat=stat, method=method)] = value
     return out
+
+
+def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -> Summary:
+    """Finding 5 from its records: one row per model and statistic of blog Table 2 with the AMC efficiency
+    against MC (95 % F-interval) beside the paper's range for that statistic, and one row per paper
+    model not run.
+
+    A row is *reproduced* when the interval lies above 1 and reaches the paper's range (and the model
+    reproduces the data's spread), *partly* when it lies above 1 only, *not reproduced* when it lies
+    below the paper's range without a significant gain, and *not shown at this sample size* otherwise.
+    """
+    params = parameters or {}
+    rx = template_regex(EFFICIENCY)
+    spread: dict[str, float] = {}
+    for name, value in records.items():
+        m = template_regex(SPREAD_RATIO).match(name)
+        if m:
+            spread[m["model"]] = min(float(value), spread.get(m["model"], math.inf))
+    rows, ran = [], set()
+    for name, eff in records.items():
+        m = rx.match(name)
+        if not m or m["method"] != "amc" or m["stat"] not in _PAPER_STAT:
+            continue
+        model, stat = m["model"], m["stat"]
+        theirs = {pm: rows_[_PAPER_STAT[stat]][4] for pm, rows_ in paper.TABLE2.items()
+                  if _PAPER_STAT[stat] in rows_}
+        if model in paper.TABLE2:
+            ran.add(model)
+            paper_setting, paper_text = paper.MODEL_LABELS[model], f"{theirs[model]:.1f}"
+            pmin = pmax = theirs[model]
+        else:
+            pmin, pmax = min(theirs.values()), max(theirs.values())
+            paper_setting, paper_text = "blog Table 2, 4 models", f"{pmin:.1f} to {pmax:.1f}"
+        low, high = records[fill(EFFICIENCY_CI, model=model, stat=stat, method="amc")]
+        flagged = spread.get(model, math.inf) < SPREAD_FLAG_BELOW
+        gain, in_range = low > 1, high >= pmin and low <= pmax
+        verdict = (base.REPRODUCED if gain and in_range and not flagged else base.PARTLY if gain else
+                   base.NOT_REPRODUCED if high < pmin else base.NOT_SHOWN)
+        caveat = []
+        if flagged:
+            caveat.append(f"{model} does not reproduce the data's spread (generated/real sd down to "
+                          f"{spread[model]:.2f}): not comparable")
+        rho = records.get(fill(RHO, model=model, stat=stat))
+        if rho is not None:
+            caveat.append(f"ρ = {rho:+.2f}".replace("-", "−"))
+        rq = fill(EFFICIENCY, model=model, stat=stat, method="rqmc")
+        if rq in records:
+            caveat.append(f"RQMC {base.ci_text(records[rq], records[fill(EFFICIENCY_CI, model=model, stat=stat, method='rqmc')], '.1f')}")
+        setting = f"{model}, {stat}"
+        if params.get("ddim_steps"):
+            setting += f", DDIM-{params['ddim_steps']}"
+        if params.get("n_images"):
+            setting += f", {params['n_images']} images"
+        rows.append(Row(paper_setting, paper_text, setting, base.ci_text(eff, (low, high), ".1f"), verdict,
+                        "; ".join(caveat), value=float(eff), ci=(float(low), float(high)),
+                        headline=stat == "brightness"))
+    for model, rows_ in paper.TABLE2.items():
+        if model not in ran:
+            text = ", ".join(f"{st.replace('_', ' ')} {v[4]:.1f}" for st, v in rows_.items())
+            rows.append(Row(paper.MODEL_LABELS.get(model, model), text, "", base.NOT_RUN, base.NOT_RUN))
+    all_amc = [v[4] for rows_ in paper.TABLE2.values() for v in rows_.values()]
+    claim = (f"antithetic noise gives much shorter confidence intervals than MC: AMC efficiency "
+             f"{min(all_amc):.1f} to {max(all_amc):.1f} (blog Table 2)")
+    return Summary(5, TABLE.title, TABLE.chapter, claim, "AMC efficiency against MC", tuple(rows), ".1f")
 
 
 # --------------------------------------------------------------------------- designs and intervals
@@ -195,7 +243,7 @@ _STYLE = {"fontsize": 9}
 
 
 @dataclass(frozen=True)
-class UncertaintyResult:
+class UncertaintyResult(Result):
     """Everything chapter 5 shows and records; built by :func:`run`.
 
     Keys: ``estimates[(model, stat, slug)]`` (:class:`antinb.stats.Estimate`),
@@ -245,10 +293,6 @@ class UncertaintyResult:
             out[fill(COVERAGE_REPS)] = c.reps
             out[fill(COVERAGE_BAND)] = list(c.band)
         return out
-
-    def record(self) -> dict[str, Any]:
-        """Record :meth:`records` in the provenance stamp; returns them."""
-        return record_all(self.records())
 
     # ------------------------------------------------------------------ flags
     def spread_flagged(self) -> dict[str, float]:
@@ -457,17 +501,11 @@ class UncertaintyResult:
         paper_amc = [rows[stat][4] for rows in paper.TABLE2.values() if stat in rows]
         odd = [s for s in ("brightness", "pixel_mean", "contrast") if s in self.statistics]
         gains = [(m, s) for m in self.models for s in odd if self.efficiency[m, s, "amc"].low > 1]
-        all_gain = len(gains) == len(self.models) * len(odd)
         in_range = [m for m in self.models if m not in flagged and paper_amc
                     and amc[m].high >= min(paper_amc) and amc[m].low <= max(paper_amc)]
-        if all_gain and in_range:
-            label = "Reproduced"
-        elif gains:
-            label = "Partly reproduced"
-        else:
-            label = "Not reproduced"
+        label = base.headline(summary(self.records()).verdict)
         ours = "; ".join(f"{m} {amc[m]}" for m in self.models)
-        head = (f"**{label}.** At {self.n_images} images per design (DDIM-{self.steps}), the AMC efficiency "
+        head = (f"{label} At {self.n_images} images per design (DDIM-{self.steps}), the AMC efficiency "
                 f"of {stat} against MC (95 % F-interval) is {ours}.")
         if paper_amc:
             head += (f" The paper reports {min(paper_amc):.1f} to {max(paper_amc):.1f} on its four models "
