@@ -114,7 +114,7 @@ Markdown(result.verdict())
 
 # %% [markdown]
 # **Limits.** Our models are small U-Nets trained briefly on 28×28 images (MNIST, Fashion-MNIST,
-# and patches cut from a handful of photos; see the model cards), while the paper's are large
+# and patches cut from a handful of photos; see {doc}`../limits` and the model cards), while the paper's are large
 # DDPMs on 32×32 and 256×256 images, so a gap to the paper's bounds is expected and says little
 # about those models. The score depends on the slice range ($s \in [-1, 1]$ here, the scale of
 # $x_t$) and on the inputs probed: $x \sim N(0, I)$ is typical for $x_T$ but not for $x_t$ near

@@ -157,7 +157,7 @@ Markdown(result.verdict())
 
 # %% [markdown]
 # **Limits.** Our models are small and briefly trained on 28×28 images (photo-patches is cut from a
-# handful of photos, and its samples are far from real data: see the model cards), the perceptual
+# handful of photos, and its samples are far from real data: see {doc}`../limits` and the model cards), the perceptual
 # metric is ST-LPIPS unless LPIPS's weights are present, and the FD uses a small classifier's
 # features instead of Inception's, so none of these numbers is on the paper's scale; only the sign
 # and rough size of the improvements compare. The bootstrap intervals cover the sampling of pairs,

@@ -67,3 +67,70 @@ def test_title_asks_a_question_without_a_number(name):
     title = nb.cells[0].source.splitlines()[0]
     assert title.startswith("# ") and title.rstrip().endswith("?"), title
     assert not re.match(r"# \d", title), f"{name}: the toc numbers chapters; no number in the title"
+
+
+# --------------------------------------------------------------------------- the executed verdicts agree with the records
+
+_TRIPLE = re.compile(r"([+\-−]?\d+(?:\.\d+)?) ?%? \[([+\-−]?\d+(?:\.\d+)?), ([+\-−]?\d+(?:\.\d+)?)\]")
+
+
+def _num(text: str) -> tuple[float, float]:
+    """A number as printed and half a unit of its last digit (the rounding it may carry)."""
+    text = text.replace("−", "-")
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return float(text), 0.5 * 10 ** -decimals + 1e-9
+
+
+def _close(value: float, printed: str) -> bool:
+    x, tol = _num(printed)
+    # numbers may be shown to a few significant digits ("71", "1.4"): allow the rounding of the last digit
+    return abs(value - x) <= max(tol, 0.05 * abs(x) if "." not in printed else tol)
+
+
+def _executed_verdict(name: str) -> tuple[str, dict]:
+    import nbformat
+
+    path = runner.EXECUTED_DIR / f"{name}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    stamp = runner.stamp_of(path) or {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "verdict()" in cell.source:
+            for out in cell.get("outputs", []):
+                text = out.get("data", {}).get("text/markdown")
+                if text:
+                    return text, stamp
+    raise AssertionError(f"{name}: the executed copy has no verdict output")
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_executed_verdict_agrees_with_the_records(name):
+    """The published verdict's label is the one its finding's summary gives from the recorded numbers,
+    and every "number [low, high]" it prints is a recorded number with its recorded interval."""
+    from antinb import findings
+    from antinb.findings import base
+
+    text, stamp = _executed_verdict(name)
+    module = next(m for m in findings.modules() if m.TABLE.chapter == name)
+    summary = module.summary(stamp["records"], stamp.get("parameters", {}))
+    assert text.startswith(base.headline(summary.verdict)), (text[:60], summary.verdict)
+    scalars = [v for v in stamp["records"].values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    intervals = [v for v in stamp["records"].values()
+                 if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v)]
+    intervals += [w for v in stamp["records"].values() if isinstance(v, list) for w in v
+                  if isinstance(w, list) and len(w) == 2]
+    triples = _TRIPLE.findall(text)
+    assert triples, f"{name}: the verdict prints no number with an interval"
+    bad = []
+    for x, lo, hi in triples:
+        has_ci = any(_close(a, lo) and _close(b, hi) for a, b in intervals)
+        has_value = any(_close(v, x) for v in scalars)
+        if not (has_ci and has_value):
+            bad.append(f"{x} [{lo}, {hi}]: " + ("no such value" if not has_value else "no such interval"))
+    assert not bad, f"{name}: numbers in the verdict that the records do not hold:\n  " + "\n  ".join(bad)
+
+
+def test_the_verdict_check_can_fail():
+    assert _TRIPLE.findall("mnist DDIM −0.40 [−0.43, −0.36]; SSIM +210.2 [+187.4, +240.2] %") == [
+        ("−0.40", "−0.43", "−0.36"), ("+210.2", "+187.4", "+240.2")]
+    assert _close(-0.4021, "−0.40") and not _close(-0.41, "−0.40")
+    assert _close(10.67, "11") and not _close(12.0, "11")
