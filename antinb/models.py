@@ -27,7 +27,7 @@ import torch
 
 from .records import RECORD_ENV, record
 
-__all__ = ["DiffusionModel", "ModelNotFoundError", "EMBEDDED", "available", "load", "resolve_device",
+__all__ = ["DiffusionModel", "ModelNotFoundError", "EMBEDDED", "SUPPORTED_LAYOUTS", "available", "check_layout", "load", "resolve_device",
            "weights_dir"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -173,11 +173,52 @@ def _read_json(path: Path) -> Any:
     return data
 
 
+#: Layouts antinb's own samplers run (see :func:`check_layout`); anything else is refused by name.
+SUPPORTED_LAYOUTS = ("pixel DDPM/DDIM (unet + scheduler)", "latent diffusion (unet + vqvae or vae)",
+                     "Stable Diffusion 1.x/2.x (unet + vae + CLIP text encoder)")
+
+#: Schedulers whose noise schedule antinb's DDIM/DDPM samplers can take over (beta schedules).
+_BETA_SCHEDULERS = ("DDIMScheduler", "DDPMScheduler", "PNDMScheduler", "LMSDiscreteScheduler",
+                    "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler",
+                    "DDIMInverseScheduler", "HeunDiscreteScheduler", "UniPCMultistepScheduler")
+
+
+def check_layout(path: Path, components: dict[str, Any]) -> None:
+    """Refuse, before any weight is read, a folder whose layout antinb's samplers cannot run, naming what
+    it is and what to use instead (:mod:`antinb.interop` hands antinb's noise to any diffusers pipeline)."""
+    kind = components.get("_class_name") or "this pipeline"
+    use = (f"sample it with its diffusers pipeline and antinb's noise: antinb.interop.pipeline_latents(pipe, "
+           f"design, n) as latents= (see the README)")
+    if (path / "transformer" / "config.json").exists() or "transformer" in components:
+        raise ModelNotFoundError(
+            f"{path} is a transformer-based pipeline ({kind}: DiT, PixArt, SD3 or FLUX layout); antinb's samplers "
+            f"run {', '.join(SUPPORTED_LAYOUTS)}. To use antithetic noise with it, {use}")
+    if "text_encoder_2" in components or (path / "text_encoder_2").is_dir():
+        raise ModelNotFoundError(
+            f"{path} is an SDXL-style pipeline ({kind}: a second text encoder and added conditions text_embeds/"
+            f"time_ids), which antinb's samplers do not pass; {use}")
+    unet_file = path / "unet" / "config.json"
+    if unet_file.exists():
+        cfg = _read_json(unet_file)
+        if cfg.get("addition_embed_type") or cfg.get("class_embed_type") not in (None, "timestep", "identity"):
+            raise ModelNotFoundError(
+                f"{path}: its UNet needs added conditions (addition_embed_type={cfg.get('addition_embed_type')!r}, "
+                f"class_embed_type={cfg.get('class_embed_type')!r}) that antinb's samplers do not pass; {use}")
+    sched_file = path / "scheduler" / "scheduler_config.json"
+    if sched_file.exists():
+        sched = _read_json(sched_file).get("_class_name", "")
+        if sched and ("FlowMatch" in sched or sched not in _BETA_SCHEDULERS):
+            raise ModelNotFoundError(
+                f"{path}: scheduler {sched} is not a DDPM beta schedule (flow matching or another family); "
+                f"antinb's DDIM/DDPM samplers need one. {use[0].upper()}{use[1:]}")
+
+
 def _load_folder(path: Path, name: str, device: torch.device, dtype: torch.dtype | None) -> DiffusionModel:
-    from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel, UNet2DModel, VQModel
 
     index = path / "model_index.json"
     components = _read_json(index) if index.exists() else {}
+    check_layout(path, components)
     unet_dir, sched_dir = path / "unet", path / "scheduler"
     if not (unet_dir / "config.json").exists():
         raise ModelNotFoundError(f"{path} is not a diffusers model folder: no unet/config.json "
@@ -192,10 +233,19 @@ def _load_folder(path: Path, name: str, device: torch.device, dtype: torch.dtype
     vae = text_encoder = tokenizer = None
     if "vae" in components or (path / "vae" / "config.json").exists():
         vae = AutoencoderKL.from_pretrained(path / "vae", torch_dtype=dtype)
-    if "text_encoder" in components:
-        from transformers import CLIPTextModel, CLIPTokenizer  # only needed for Stable Diffusion
+    elif "vqvae" in components or (path / "vqvae" / "config.json").exists():
+        vae = VQModel.from_pretrained(path / "vqvae", torch_dtype=dtype)  # LDM: decoded like LDMPipeline
+    if "text_encoder" in components or (path / "text_encoder").is_dir():
+        try:
+            from transformers import CLIPTextModel, CLIPTokenizer  # only needed for Stable Diffusion
+        except ImportError:
+            raise ImportError(f"{path} has a text encoder: loading it needs transformers, the 'sd' extra of antinb "
+                              "(pip install 'antinb[sd]')") from None
         text_encoder = CLIPTextModel.from_pretrained(path / "text_encoder", torch_dtype=dtype)
         tokenizer = CLIPTokenizer.from_pretrained(path / "tokenizer")
+    if unet_cls is UNet2DConditionModel and text_encoder is None:
+        raise ModelNotFoundError(f"{path}: its UNet is text-conditioned (UNet2DConditionModel) but the folder has no "
+                                 "text_encoder/ and tokenizer/ to encode prompts")
     size = unet.config.sample_size
     size = (size, size) if isinstance(size, int) else tuple(size)
     n_embeds = getattr(unet.config, "num_class_embeds", None)
