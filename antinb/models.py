@@ -187,8 +187,8 @@ def check_layout(path: Path, components: dict[str, Any]) -> None:
     """Refuse, before any weight is read, a folder whose layout antinb's samplers cannot run, naming what
     it is and what to use instead (:mod:`antinb.interop` hands antinb's noise to any diffusers pipeline)."""
     kind = components.get("_class_name") or "this pipeline"
-    use = (f"sample it with its diffusers pipeline and antinb's noise: antinb.interop.pipeline_latents(pipe, "
-           f"design, n) as latents= (see the README)")
+    use = ("sample it with its diffusers pipeline and antinb's noise: pipe(..., latents=antinb.interop."
+           "pipeline_latents(pipe, antinb.noise.antithetic(n, antinb.interop.latent_shape(pipe)))) (see the README)")
     if (path / "transformer" / "config.json").exists() or "transformer" in components:
         raise ModelNotFoundError(
             f"{path} is a transformer-based pipeline ({kind}: DiT, PixArt, SD3 or FLUX layout); antinb's samplers "
