@@ -59,12 +59,29 @@ __all__ = ["record", "records", "run", "run_cli", "NotebookError", "ROOT", "NOTE
            "WEIGHTS_PREFIX"]
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK_DIR = ROOT / "notebooks"
+
+
+def _installed_notebooks() -> Path | None:
+    """The notebooks a (non-editable) install ships as data files, ``<prefix>/share/antinb/notebooks``."""
+    import sysconfig
+
+    package = Path(__file__).resolve().parents[1]  # <prefix>/lib/pythonX.Y/site-packages/antinb
+    for prefix in (Path(sysconfig.get_path("data")), package.parents[3]):
+        folder = prefix / "share" / "antinb" / "notebooks"
+        if (folder / "params").is_dir():
+            return folder
+    return None
+
+
+#: True in a source checkout (or an editable install): the book lives beside the package.
+IN_CHECKOUT = (ROOT / "notebooks" / "params").is_dir()
+NOTEBOOK_DIR = ROOT / "notebooks" if IN_CHECKOUT else (_installed_notebooks() or ROOT / "notebooks")
 PARAMS_DIR = NOTEBOOK_DIR / "params"
 #: Where the published (``book`` profile) executed chapters live.
 EXECUTED_DIR = ROOT / "book" / "executed"
-#: Where runs under any other profile go by default: ``_build/runs/<profile>/`` (git-ignored).
-RUNS_DIR = ROOT / "_build" / "runs"
+#: Where runs under any other profile go by default: ``_build/runs/<profile>/`` (git-ignored); an
+#: installed package has no book beside it and writes to ``./antinb-runs/<profile>/`` instead.
+RUNS_DIR = ROOT / "_build" / "runs" if IN_CHECKOUT else Path.cwd() / "antinb-runs"
 #: The only profile whose runs the book publishes.
 PUBLISHED_PROFILE = "book"
 
@@ -92,7 +109,11 @@ class NotebookError(RuntimeError):
 
 def notebooks() -> list[str]:
     """Names of the notebook sources (``NN_name``), in book order."""
-    return sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
+    found = sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
+    if not found:
+        raise NotebookError(f"no notebooks in {NOTEBOOK_DIR}: install antinb from its repository (pip install .) "
+                            "or run from a checkout")
+    return found
 
 
 def resolve(notebook: str) -> Path:
@@ -107,13 +128,14 @@ def resolve(notebook: str) -> Path:
 
 
 def default_output_dir(profile: str, overrides: dict[str, Any] | None = None) -> Path:
-    """``book/executed`` for the book profile as it stands, ``_build/runs/<profile>`` otherwise.
+    """``book/executed`` for the book profile as it stands, ``_build/runs/<profile>`` otherwise (an
+    installed package, with no book beside it: ``./antinb-runs/<profile>``).
 
     Only what the book publishes goes to :data:`EXECUTED_DIR`: a run under another profile, or
     under the book profile with overridden parameters (``book-custom``), never replaces a
     published chapter unless its output folder is given explicitly.
     """
-    if profile == PUBLISHED_PROFILE and not overrides:
+    if profile == PUBLISHED_PROFILE and not overrides and IN_CHECKOUT:
         return EXECUTED_DIR
     stem = Path(profile).stem if profile.endswith((".yml", ".yaml")) else profile
     return RUNS_DIR / (f"{stem}-custom" if profile == PUBLISHED_PROFILE else stem)

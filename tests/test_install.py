@@ -1,0 +1,54 @@
+"""A non-editable install runs the notebooks (issue 17 item 6): the wheel ships the chapters' sources
+and profiles as data files, and ``antinb run`` finds them and writes to ``./antinb-runs/``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> tuple[Path, Path]:
+    """``pip install .`` (not editable, no dependencies) into a fresh prefix; returns (wheel, site-packages)."""
+    tmp = tmp_path_factory.mktemp("install")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), str(ROOT)],
+                   check=True, cwd=tmp, timeout=600)
+    (wheel,) = (tmp / "dist").glob("antinb-*.whl")
+    subprocess.run([*pip, "install", "--no-deps", "--no-compile", "--prefix", str(tmp / "prefix"), str(wheel)],
+                   check=True, cwd=tmp, timeout=600)
+    rel = Path(sysconfig.get_path("purelib")).relative_to(sysconfig.get_path("data"))
+    return wheel, tmp / "prefix" / rel
+
+
+def test_the_wheel_ships_every_notebook_and_profile(installed):
+    wheel, _ = installed
+    names = zipfile.ZipFile(wheel).namelist()
+    for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
+        assert f"antinb-0.1.0.data/data/share/antinb/notebooks/{nb.name}" in names
+    for prof in sorted((ROOT / "notebooks" / "params").glob("*.yml")):
+        assert f"antinb-0.1.0.data/data/share/antinb/notebooks/params/{prof.name}" in names
+
+
+@pytest.mark.slow
+def test_an_installed_copy_runs_a_notebook(installed, tmp_path):
+    _, site = installed
+    env = {**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1"}
+    where = subprocess.run([sys.executable, "-c", "import antinb.book.runner as r; print(r.__file__); "
+                            "print(r.NOTEBOOK_DIR); print(r.notebooks())"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    assert where[0].startswith(str(site)), where  # the installed copy, not the checkout
+    assert "share/antinb/notebooks" in where[1] and "03_symmetry" in where[2]
+    done = subprocess.run([sys.executable, "-m", "antinb", "run", "03", "--profile", "ci", "-p", "n_x", "2"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    out = tmp_path / "antinb-runs" / "ci"
+    assert (out / "03_symmetry.ipynb").is_file() and (out / "03_symmetry.json").is_file()
