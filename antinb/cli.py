@@ -88,11 +88,45 @@ def _run(args: argparse.Namespace) -> int:
                                  f"{', '.join(names)} has none (notebooks that have one: "
                                  f"{[n for n in notebooks() if 'processes' in notebook_parameters(NOTEBOOK_DIR / f'{n}.py')]})")
             overrides = [o for o in overrides if o[0] != "processes"] + [["processes", str(args.processes)]]
+        if args.dry_run:
+            return _dry_run(args.notebook, args.profile, overrides)
         return run_cli(args.notebook, profile=args.profile, overrides=overrides, output_dir=args.output_dir,
                        stale_only=args.stale_only, cell_timeout=args.cell_timeout)
-    except (NotebookError, ValueError) as err:
+    except (NotebookError, ValueError, FileNotFoundError) as err:
         print(f"antinb run: {err}", file=sys.stderr)
         return 2
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" + (f" ({seconds / 3600:.1f} h)" if seconds >= 7200 else "")
+
+
+def _dry_run(notebook: str, profile: str, overrides: list[list[str]]) -> int:
+    """``antinb run --dry-run``: one line per chapter and model, then the total; nothing is loaded or run."""
+    from .book.runner import dry_run
+
+    rows = dry_run(notebook, profile, overrides)
+    for r in rows:
+        time = (f"about {_minutes(r['seconds'])} here ({r['device']}, bench {r['bench']})" if r["bench"] else
+                f"time unknown (no bench report for {r['model']} on {r['device']})")
+        print(f"{r['notebook']} [{r['profile']}] {r['model']}: {r['evaluations']:,} network evaluations, {time}")
+    known = [r for r in rows if r["bench"]]
+    total = f"total [{profile}]: {sum(r['evaluations'] for r in rows):,} network evaluations"
+    if known:
+        total += f", about {_minutes(sum(r['seconds'] for r in known))} here"
+    if len(known) < len(rows):
+        total += f"{' plus' if known else ','} time unknown for {len(rows) - len(known)} of {len(rows)} chapter/model runs"
+    print(total + " (dry run: nothing was loaded or executed)")
+    return 0
+
+
+def _prompt_texts(prompts: str) -> tuple[str, ...]:
+    from .prompts import resolve
+
+    pset = resolve(prompts)
+    if pset is None:
+        raise ValueError("--prompts is empty")
+    return pset.texts
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -104,6 +138,7 @@ def _generate(args: argparse.Namespace) -> int:
         spec = GenerationSpec(model=args.model, design=args.design, n=args.n, k=args.k, replicates=args.replicates,
                               seed=args.seed, sampler=args.sampler, steps=args.steps, eta=args.eta,
                               labels=args.labels, guidance_scale=args.guidance_scale,
+                              prompts=None if args.prompts is None else tuple(_prompt_texts(args.prompts)),
                               statistics=tuple(args.statistics or ()), keep_images=args.keep_images,
                               chunk_groups=args.chunk_groups)
         if not 0 < args.level < 1:
@@ -198,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fail a notebook whose any one cell runs longer than this (default: no limit)")
     r.add_argument("--processes", type=int, default=None,
                    help="= -p processes N: generation workers (accelerate) for notebooks with that parameter")
+    r.add_argument("--dry-run", action="store_true",
+                   help="print each chapter's network evaluations per model and a time estimate from the committed "
+                        "bench report of its device; loads no weights, runs nothing")
     r.set_defaults(func=_run)
 
     from .metrics import STATISTICS
@@ -219,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=int, default=50)
     g.add_argument("--eta", type=float, default=None)
     g.add_argument("--labels", type=int, default=None, help="class label for class-conditional models")
+    g.add_argument("--prompts", default=None,
+                   help="text-to-image models: a prompt file (one per line) or a shipped set (antinb-16); "
+                        "every group of the design shares one prompt")
     g.add_argument("--guidance-scale", type=float, default=None)
     g.add_argument("--chunk-groups", type=int, default=None, help="groups per chunk (default: about 64 images)")
     g.add_argument("--level", type=float, default=0.95, help="confidence level of the printed intervals")

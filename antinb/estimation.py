@@ -31,6 +31,7 @@ import torch
 
 from . import metrics, noise, stats
 from .models import DiffusionModel, load
+from .prompts import resolve as resolve_prompts
 from .sampling import sample
 
 __all__ = ["estimate", "EstimateRun"]
@@ -80,7 +81,8 @@ def _statistic_fns(statistic) -> tuple[bool, dict[str | None, tuple[str | None, 
 def estimate(statistic: str | Callable[[torch.Tensor], torch.Tensor] | Sequence[str] | Mapping[str, object],
              model: DiffusionModel | str, n: int, *,
              method: str = "mc", k: int | None = None, replicates: int | None = None, seed: int = 0,
-             level: float = 0.95, sampler: str = "ddim", steps: int = 50, labels=None, guidance_scale=None,
+             level: float = 0.95, sampler: str = "ddim", steps: int = 50, labels=None, prompts=None,
+             guidance_scale=None,
              max_batch_size: int = 256, keep_images: bool = False, progress: bool = True,
              return_run: bool = False, store: str | Path | None = None,
              processes: int = 1):
@@ -105,6 +107,11 @@ def estimate(statistic: str | Callable[[torch.Tensor], torch.Tensor] | Sequence[
     when only ``processes`` is given), by ``processes`` workers started with ``accelerate``. The
     values do not depend on ``processes``; the statistics must then be names (a function cannot
     name a store) and ``labels`` an int or ``None``. ``model`` may be a loaded model or its spec.
+
+    ``prompts`` (a text-to-image model; a list, a prompt file or a shipped set, see
+    :func:`antinb.prompts.resolve`): every group of the design (an image, a pair, a simplex group, an
+    RQMC replicate) shares one prompt, group ``g`` prompt ``g mod len(prompts)``; the estimate is then
+    of the mean over the prompt set.
     """
     d = noise.METHODS.get(method) if isinstance(method, str) else None
     if d is None:
@@ -115,13 +122,15 @@ def estimate(statistic: str | Callable[[torch.Tensor], torch.Tensor] | Sequence[
     kw = d.kwargs({"k": k, "replicates": replicates}[d.param]) if d.param else {}
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise ValueError(f"processes={processes!r} must be an integer >= 1")
+    pset = resolve_prompts(prompts)
     if store is not None or processes > 1:
         named = {key: name for key, (name, _) in fns.items()}
         if any(name is None for name in named.values()):
             raise ValueError("a store or processes > 1 needs named statistics "
                              f"(from {sorted(metrics.STATISTICS)}): a function cannot be hashed into a store key")
         out, images = _generate(tuple(dict.fromkeys(named.values())), model, n, design=d.name, seed=seed,
-                                sampler=sampler, steps=steps, labels=labels, guidance_scale=guidance_scale,
+                                sampler=sampler, steps=steps, labels=labels, prompts=pset,
+                                guidance_scale=guidance_scale,
                                 max_batch_size=max_batch_size, keep_images=keep_images, progress=progress,
                                 store=store, processes=processes, **kw)
         values = {key: out[name] for key, name in named.items()}
@@ -129,8 +138,12 @@ def estimate(statistic: str | Callable[[torch.Tensor], torch.Tensor] | Sequence[
         if isinstance(model, (str, os.PathLike)):
             model = load(model)
         z = noise.make(d.name, n, model.sample_shape, seed=seed, **kw)
-        images = sample(model, z, sampler=sampler, steps=steps, labels=labels, guidance_scale=guidance_scale,
-                        max_batch_size=max_batch_size, progress=progress)
+        rows = None
+        if pset is not None:
+            size = d.group_size(n, kw.get(d.param) if d.param else None)
+            rows = pset.for_groups(n // size, size)
+        images = sample(model, z, sampler=sampler, steps=steps, labels=labels, prompts=rows,
+                        guidance_scale=guidance_scale, max_batch_size=max_batch_size, progress=progress)
         values = {key: fn(images).double() for key, (_, fn) in fns.items()}
     results = {}
     for key, v in values.items():
@@ -143,7 +156,7 @@ def estimate(statistic: str | Callable[[torch.Tensor], torch.Tensor] | Sequence[
 
 
 def _generate(statistics: tuple[str, ...], model, n: int, *, design: str, seed: int, sampler: str, steps: int,
-              labels, guidance_scale, max_batch_size: int, keep_images: bool, progress: bool,
+              labels, prompts, guidance_scale, max_batch_size: int, keep_images: bool, progress: bool,
               store: str | Path | None, processes: int, k: int | None = None, replicates: int | None = None
               ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
     """The values by statistic name (and the images) of :func:`estimate` from a sharded, resumable
@@ -154,7 +167,8 @@ def _generate(statistics: tuple[str, ...], model, n: int, *, design: str, seed: 
         raise ValueError(f"with a store or processes > 1, labels must be an int class or None, got {labels!r}")
     spec = GenerationSpec(model=model_spec(model), design=design, n=n, k=k, replicates=replicates, seed=seed,
                           sampler=sampler, steps=steps, labels=labels, guidance_scale=guidance_scale,
-                          statistics=statistics, keep_images=keep_images)
+                          prompts=None if prompts is None else prompts.texts, statistics=statistics,
+                          keep_images=keep_images)
     loaded = None if isinstance(model, (str, os.PathLike)) else model
     device = "auto" if loaded is None or loaded.device.type != "cpu" else "cpu"
     kw = dict(processes=processes, model=loaded, device=device, max_batch_size=max_batch_size, progress=progress)

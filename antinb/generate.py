@@ -100,6 +100,8 @@ class GenerationSpec:
         k: simplex group size (``simplex`` only). replicates: number of RQMC replicates (``rqmc`` only).
         seed, sampler, steps, eta, labels (an int class or ``None``), guidance_scale: as in
             :func:`antinb.sampling.sample`.
+        prompts: the prompts of a text-to-image model (the texts themselves, so the store key holds them):
+            group ``g`` gets prompt ``g mod len(prompts)`` (:meth:`antinb.prompts.PromptSet.for_groups`).
         statistics: names from :data:`antinb.metrics.STATISTICS`, evaluated on images in ``[-1, 1]``.
         keep_images: also store the images.
         chunk_groups: groups per chunk (default: about 64 rows per chunk).
@@ -118,6 +120,7 @@ class GenerationSpec:
     eta: float | None = None
     labels: int | None = None
     guidance_scale: float | None = None
+    prompts: tuple[str, ...] | None = None
     statistics: tuple[str, ...] = ()
     keep_images: bool = False
     chunk_groups: int | None = None
@@ -162,9 +165,18 @@ class GenerationSpec:
             if isinstance(self.guidance_scale, bool) or not isinstance(self.guidance_scale, (int, float)) \
                     or not math.isfinite(self.guidance_scale):
                 raise ValueError(f"guidance_scale={self.guidance_scale!r} must be a finite number")
-            if self.labels is None:
-                raise ValueError("guidance_scale needs labels (an int class)")
+            if self.labels is None and self.prompts is None:
+                raise ValueError("guidance_scale needs labels (an int class) or prompts")
             set_("guidance_scale", float(self.guidance_scale))
+        if self.prompts is not None:
+            from .prompts import resolve
+
+            pset = resolve(self.prompts if not isinstance(self.prompts, tuple) else list(self.prompts))
+            if pset is None:
+                raise ValueError("prompts must not be empty (give None for an unprompted run)")
+            if self.labels is not None:
+                raise ValueError("give labels or prompts, not both")
+            set_("prompts", tuple(pset.texts))
         stats = (self.statistics,) if isinstance(self.statistics, str) else tuple(self.statistics)
         for s in stats:
             if s not in metrics.STATISTICS:
@@ -224,7 +236,8 @@ class GenerationSpec:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "GenerationSpec":
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: (tuple(v) if k == "statistics" else v) for k, v in config.items() if k in names})
+        return cls(**{k: (tuple(v) if k in ("statistics", "prompts") and v is not None else v)
+                      for k, v in config.items() if k in names})
 
 
 # --------------------------------------------------------------------------- models
@@ -324,8 +337,12 @@ def _generate_chunk(spec: GenerationSpec, store: SampleStore, c: int, model, max
     from .sampling import sample
 
     z = chunk_noise(spec, store, c, tuple(model.sample_shape))
+    prompts = None
+    if spec.prompts is not None:  # group g gets prompt g mod P, as PromptSet.for_groups does for the whole run
+        prompts = [spec.prompts[g % len(spec.prompts)] for g in store.groups(c) for _ in range(spec.group_size)]
     images = sample(model, z, sampler=spec.sampler, steps=spec.steps, eta=spec.eta, labels=spec.labels,
-                    guidance_scale=spec.guidance_scale, max_batch_size=max_batch_size, progress=False)
+                    prompts=prompts, guidance_scale=spec.guidance_scale, max_batch_size=max_batch_size,
+                    progress=False)
     out = {s: metrics.statistic(s)(images, value_range=(-1, 1)).double() for s in spec.statistics}
     if spec.keep_images:
         out["images"] = images
@@ -497,8 +514,10 @@ def _check_against_model(spec: GenerationSpec, model) -> None:
 
     make_scheduler(model, spec.steps)  # steps beyond the training timesteps
     _labels(model, spec.labels, 1, "cpu")  # labels for an unconditional model, or out of range
-    if spec.guidance_scale is not None and model.conditioning != "class":
-        raise ValueError(f"guidance_scale={spec.guidance_scale!r} needs a class-conditional model; "
+    if spec.prompts is not None and model.conditioning != "text":
+        raise ValueError(f"prompts need a text-to-image model; {spec.model!r} is not one")
+    if spec.guidance_scale is not None and spec.prompts is None and model.conditioning != "class":
+        raise ValueError(f"guidance_scale={spec.guidance_scale!r} needs a class-conditional model (or prompts); "
                          f"{spec.model!r} is not one")
 
 

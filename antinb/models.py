@@ -28,7 +28,7 @@ import torch
 from .records import RECORD_ENV, record
 
 __all__ = ["DiffusionModel", "ModelNotFoundError", "EMBEDDED", "SUPPORTED_LAYOUTS", "available", "check_layout", "load", "resolve_device",
-           "weights_dir"]
+           "weights_dir", "name_of", "unet_config"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -285,7 +285,8 @@ def _with_source(model: DiffusionModel, source: str) -> DiffusionModel:
 
 def load(spec: str | os.PathLike, *, device: str | torch.device = "auto", dtype: torch.dtype | None = None,
          allow_download: bool = False) -> DiffusionModel:
-    """Load an embedded model by name, a local diffusers folder, or a cached hub id.
+    """Load an embedded model by name, a local diffusers folder, or a cached hub id; ``"<folder>=<hub id>"``
+    loads a local folder under the hub id's name (its records then fill the paper's rows for that id).
 
     ``device="auto"`` uses CUDA when available. ``allow_download=True`` lets a hub id be
     fetched from the network (never needed for the embedded models).
@@ -298,6 +299,15 @@ def load(spec: str | os.PathLike, *, device: str | torch.device = "auto", dtype:
     if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
         raise ValueError(f"dtype={dtype!r} must be a floating torch dtype (torch.float16, 'float32', ...)")
     spec_str = os.fspath(spec)
+    if "=" in spec_str and not Path(spec_str).expanduser().exists():
+        # "<folder>=<hub id>": a local copy declared to stand for a hub id, so its records use that id
+        folder, _, alias = spec_str.partition("=")
+        path = Path(folder).expanduser()
+        if not path.is_dir():
+            raise ModelNotFoundError(f"{spec_str!r}: {folder!r} is not a folder (the form is <folder>=<hub id>)")
+        if not alias or alias.count("/") != 1:
+            raise ValueError(f"{spec_str!r}: {alias!r} is not a hub id (the form is <folder>=<owner>/<name>)")
+        return _with_source(_load_folder(path, alias, dev, dtype), str(path.resolve()))
     if spec_str in EMBEDDED:
         return _with_source(_load_folder(weights_dir(spec_str), spec_str, dev, dtype), spec_str)
     path = Path(spec_str).expanduser()
@@ -319,6 +329,34 @@ def load(spec: str | os.PathLike, *, device: str | torch.device = "auto", dtype:
         return _with_source(_load_folder(Path(folder), spec_str, dev, dtype), spec_str)
     raise ValueError(f"spec={spec_str!r} is not an embedded model name, a local folder or a hub id "
                      f"'owner/name'; embedded models: {available()}")
+
+
+def name_of(spec: "DiffusionModel | str | os.PathLike") -> str:
+    """The ``name`` :func:`load` gives the model of ``spec`` (a loaded model's own), without loading it:
+    an embedded name or hub id as it is, a local folder's last component."""
+    if isinstance(spec, DiffusionModel):
+        return spec.name
+    spec_str = os.fspath(spec)
+    path = Path(spec_str).expanduser()
+    return path.name if spec_str not in EMBEDDED and path.is_dir() else spec_str
+
+
+def unet_config(spec: str | os.PathLike) -> dict[str, Any]:
+    """The network's ``unet/config.json`` of an embedded model, local folder or cached hub id; no weight
+    is read. Raises :class:`ModelNotFoundError` when it is not on this machine."""
+    spec_str = os.fspath(spec)
+    folder = weights_dir(spec_str) if spec_str in EMBEDDED else Path(spec_str).expanduser()
+    if not folder.is_dir() and len(spec_str.split("/")) == 2:
+        from huggingface_hub import snapshot_download
+        try:
+            folder = Path(snapshot_download(spec_str, local_files_only=True))
+        except Exception as err:  # not cached: the message of load() says how to provide it
+            raise ModelNotFoundError(f"model {spec_str!r} is not in the local Hugging Face cache "
+                                     f"({_hub_cache_dir()})") from err
+    config = folder / "unet" / "config.json"
+    if not config.is_file():
+        raise ModelNotFoundError(f"{spec_str}: no unet/config.json (not a diffusers model folder)")
+    return _read_json(config)
 
 
 def dataset_of(model: DiffusionModel) -> str | None:

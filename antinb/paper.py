@@ -10,7 +10,7 @@ tests read them here. Values are numbers, or short strings where the paper gives
 
 from __future__ import annotations
 
-__all__ = ["CIFAR", "CELEBA", "CHURCH", "BEDROOM", "DIT", "SD", "FFHQ_DPS", "MODEL_LABELS", "CORRELATION",
+__all__ = ["CIFAR", "CELEBA", "CHURCH", "BEDROOM", "DIT", "SD", "SD_PROMPTED", "FFHQ_DPS", "MODEL_LABELS", "CORRELATION",
            "CORRELATION_OTHER", "TRAJECTORY", "SYMMETRY", "DIVERSITY", "TABLE2", "DPS"]
 
 CIFAR = "google/ddpm-cifar10-32"
@@ -19,6 +19,9 @@ CHURCH = "google/ddpm-church-256"
 BEDROOM = "google/ddpm-bedroom-256"
 DIT = "facebook/DiT-XL-2-256"
 SD = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+#: The paper's text-to-image numbers hold for prompted runs: ``<hub id>:prompted`` matches a run with any
+#: prompt set, ``<hub id>:<source>`` one with that source (see :func:`antinb.prompts.model_key`).
+SD_PROMPTED = f"{SD}:prompted"
 FFHQ_DPS = "dps-ffhq-256"
 
 #: Display names of the paper's models (our embedded models are shown by name).
@@ -28,7 +31,7 @@ MODEL_LABELS: dict[str, str] = {
     CHURCH: "LSUN-Church (`google/ddpm-church-256`)",
     BEDROOM: "LSUN-Bedroom (`google/ddpm-bedroom-256`)",
     DIT: "DiT ImageNet (`facebook/DiT-XL-2-256`)",
-    SD: "Stable Diffusion 1.5",
+    SD_PROMPTED: "Stable Diffusion 1.5, prompted",
     f"{SD}:drawbench": "Stable Diffusion 1.5, DrawBench prompts",
     f"{SD}:pick-a-pic": "Stable Diffusion 1.5, Pick-a-Pic prompts",
     FFHQ_DPS: "FFHQ-256 (DPS checkpoint)",
@@ -40,7 +43,7 @@ CORRELATION: dict[tuple[str, str, str], float] = {
     (CHURCH, "ddim", "centered"): -0.41,
     (BEDROOM, "ddim", "centered"): -0.62,
     (DIT, "ddim", "centered"): -0.45,
-    (SD, "ddim", "centered"): -0.73,
+    (SD_PROMPTED, "ddim", "centered"): -0.73,
     (CIFAR, "ddpm", "standard"): -0.73,  # DDPM with the per-step noise negated too
     (CIFAR, "ddpm", "centered"): -0.80,
 }
@@ -69,7 +72,7 @@ DIVERSITY: dict[tuple[str, str], float] = {
 #: Finding 5 (blog Table 2): model -> statistic -> (CI length MC, QMC, AMC; efficiency QMC, AMC);
 #: ``None`` where the paper reports no number. Statistic names are ours (the paper's "centroid").
 TABLE2: dict[str, dict[str, tuple[float, float | None, float, float | None, float]]] = {
-    SD: {"brightness": (5.45, 1.35, 1.26, 16.13, 18.83), "pixel_mean": (5.59, 1.42, 1.41, 15.23, 15.84),
+    SD_PROMPTED: {"brightness": (5.45, 1.35, 1.26, 16.13, 18.83), "pixel_mean": (5.59, 1.42, 1.41, 15.23, 15.84),
          "contrast": (2.18, 1.03, 0.89, 4.46, 6.25), "centroid": (4.03, 1.88, 1.62, 4.54, 6.15)},
     CIFAR: {"brightness": (2.00, 0.35, 0.35, 32.05, 32.66), "pixel_mean": (2.04, 0.39, 0.39, 26.94, 27.12),
             "contrast": (1.08, 0.22, 0.23, 23.43, 22.05), "centroid": (0.11, 0.04, 0.04, 7.35, 6.96)},

@@ -29,6 +29,8 @@ guidance_model = "fashion-mnist-cond"  # class-conditional model for the guidanc
 guidance_scales = [1.0, 2.0, 4.0, 8.0]
 guidance_pairs = 32
 ablation_pairs = 64
+prompts = ""  # text-to-image models: prompt file, shipped set or list ("": none)
+prompt_guidance = 7.5  # guidance scale of prompted text-to-image models
 device = "auto"
 seed = 0
 max_batch_size = 512
@@ -49,7 +51,8 @@ result = finding.run(
     models, n_pairs=n_pairs, ddim_steps=ddim_steps, ddpm_steps=ddpm_steps,
     seed=seed, device=device, max_batch_size=max_batch_size,
     ablation_pairs=ablation_pairs, guidance_model=guidance_model,
-    guidance_scales=guidance_scales, guidance_pairs=guidance_pairs)
+    guidance_scales=guidance_scales, guidance_pairs=guidance_pairs,
+    prompts=prompts, prompt_guidance=prompt_guidance)
 result.record();
 
 # %% [markdown]

@@ -24,6 +24,8 @@ models = ["fashion-mnist-cond", "mnist", "photo-patches"]
 n_pairs = 64
 ddim_steps = 50
 ddpm_steps = 50
+prompts = ""  # text-to-image models: prompt file, shipped set or list ("": none)
+prompt_guidance = 7.5  # guidance scale of prompted text-to-image models
 device = "auto"
 seed = 0
 max_batch_size = 512
@@ -42,7 +44,8 @@ from antinb.findings import trajectory as finding
 # %%
 result = finding.run(
     models, n_pairs=n_pairs, ddim_steps=ddim_steps, ddpm_steps=ddpm_steps,
-    seed=seed, device=device, max_batch_size=max_batch_size)
+    seed=seed, device=device, max_batch_size=max_batch_size,
+    prompts=prompts, prompt_guidance=prompt_guidance)
 result.record();
 
 # %% [markdown]

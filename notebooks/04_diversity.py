@@ -30,6 +30,8 @@ class_pairs = 12        # PN and RR pairs per class
 guidance_scale = 3.0    # classifier-free guidance scale of the per-class pairs (see the note below)
 perceptual_backend = "auto"  # "auto" (LPIPS if its AlexNet weights are cached, else ST-LPIPS), "lpips", "stlpips"
 show_pairs = 8          # pairs shown in each example grid
+prompts = ""  # text-to-image models: prompt file, shipped set or list ("": none)
+prompt_guidance = 7.5  # guidance scale of prompted text-to-image models
 device = "auto"
 seed = 0
 max_batch_size = 512
@@ -50,7 +52,8 @@ result = finding.run(
     models, n_pairs=n_pairs, steps=ddim_steps,
     class_model=class_model or None, class_pairs=class_pairs,
     guidance_scale=guidance_scale, perceptual_backend=perceptual_backend,
-    seed=seed, device=device, max_batch_size=max_batch_size)
+    seed=seed, device=device, max_batch_size=max_batch_size,
+    prompts=prompts, prompt_guidance=prompt_guidance)
 result.record();
 
 # %% [markdown]

@@ -41,6 +41,8 @@ coverage_reps = 40       # repetitions per design
 coverage_steps = 8
 coverage_replicates = 4  # RQMC replicates per repetition
 level = 0.95
+prompts = ""  # text-to-image models: prompt file, shipped set or list ("": none)
+prompt_guidance = 7.5  # guidance scale of prompted text-to-image models
 device = "auto"
 seed = 0
 max_batch_size = 512
@@ -69,7 +71,8 @@ result = uncertainty.run(
     coverage_n=coverage_n, coverage_reps=coverage_reps,
     coverage_steps=coverage_steps, coverage_replicates=coverage_replicates,
     level=level, device=device, seed=seed, max_batch_size=max_batch_size,
-    store=store_dir or None, processes=processes)
+    store=store_dir or None, processes=processes, prompts=prompts,
+    prompt_guidance=prompt_guidance)
 result.record();
 
 # %% [markdown]

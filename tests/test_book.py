@@ -140,7 +140,7 @@ def test_paper_numbers_match_science_md():
     assert paper.SYMMETRY[(paper.CHURCH, "q10")] == "> 0.97"
     assert paper.DIVERSITY[(paper.CIFAR, "ssim")] == 86.1
     assert paper.TABLE2[paper.CHURCH]["brightness"] == (1.67, None, 0.14, None, 136.37)
-    assert paper.TABLE2[paper.SD]["contrast"] == (2.18, 1.03, 0.89, 4.46, 6.25)
+    assert paper.TABLE2[paper.SD_PROMPTED]["contrast"] == (2.18, 1.03, 0.89, 4.46, 6.25)
 
     # antinb.paper -> the findings' record names (paper_records) -> the page's "paper" cells
     assert book.PAPER == findings.paper_records()

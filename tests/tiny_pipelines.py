@@ -59,3 +59,10 @@ def tiny_flux_pipeline() -> FluxPipeline:
                                          pooled_projection_dim=16, axes_dims_rope=(2, 2, 4)).eval()
     return FluxPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=tiny_vae(), text_encoder=None,
                         tokenizer=None, text_encoder_2=None, tokenizer_2=None, transformer=transformer)
+
+
+def save_tiny_sd(folder) -> Path:
+    """The tiny Stable Diffusion pipeline written as a diffusers folder (for antinb.load)."""
+    folder = Path(folder)
+    tiny_sd_pipeline().save_pretrained(folder)
+    return folder

@@ -14,10 +14,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from ..prompts import split_key
 from ..records import record as _record
 
 __all__ = ["Table", "Result", "ByModel", "Row", "Summary", "VERDICTS", "REPRODUCED", "PARTLY",
-           "NOT_SHOWN", "NOT_REPRODUCED", "NOT_RUN", "overall", "headline", "ci_text", "fill", "fields", "template_regex", "paper_value", "record_all", "side"]
+           "NOT_SHOWN", "NOT_REPRODUCED", "NOT_RUN", "overall", "headline", "ci_text", "fill", "fields", "template_regex", "paper_value", "paper_model", "record_all", "side"]
 
 
 def fields(template: str) -> list[str]:
@@ -58,6 +59,17 @@ def paper_value(paper: Mapping[str, Any], name: str) -> Any:
         if "*" in key and fnmatch.fnmatchcase(name, key):
             return value
     return None
+
+
+def paper_model(key: str, table) -> str | None:
+    """The key under which the paper reports the setting of our record model field ``key``: the key itself
+    (pixel models, or a local folder declared as a hub id), ``<hub id>:<prompt source>`` or
+    ``<hub id>:prompted`` for a prompted text-to-image run; never one for an unprompted run. ``table`` is a
+    mapping or a collection of the paper's model keys (or of tuples whose first item is one)."""
+    keys = {k[0] if isinstance(k, tuple) else k for k in table}
+    model, cond, _ = split_key(key)
+    candidates = [key] if cond is None else [] if cond == "unprompted" else [f"{model}:{cond}", f"{model}:prompted"]
+    return next((c for c in candidates if c in keys), None)
 
 
 def record_all(records: Mapping[str, Any]) -> dict[str, Any]:

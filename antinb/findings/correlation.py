@@ -27,8 +27,8 @@ import pandas as pd
 import torch
 
 from .. import noise, paper, plots, stats
-from ..models import DiffusionModel, load
-from ..pairs import pair_samples
+from ..models import DiffusionModel, load, name_of
+from ..pairs import conditioning, pair_samples
 from ..sampling import ddim
 from . import base
 from .base import Result, Row, Summary, Table, fill, template_regex
@@ -36,7 +36,7 @@ from .base import Result, Row, Summary, Table, fill, template_regex
 __all__ = ["CORR_MEAN", "CORR_SD", "CORR_MEAN_CI", "HALFNEG_TOP", "HALFNEG_BOTTOM", "HALFNEG_TOP_CI",
            "HALFNEG_BOTTOM_CI", "GUIDANCE_CORR", "GUIDANCE_CORR_CI", "TEMPLATES", "TABLE", "SAMPLER_PAIRINGS",
            "paper_records", "pairing_key", "correlations", "mean_interval", "CorrelationResult", "HalfNegation",
-           "GuidanceSweep", "run", "half_negation", "guidance_sweep", "summary"]
+           "GuidanceSweep", "run", "cost", "half_negation", "guidance_sweep", "summary"]
 
 # ------------------------------------------------------------------------------------------ records
 
@@ -106,9 +106,10 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
         return records[fill(CORR_MEAN, **keys)], lo, hi
 
     def paper_for(model: str, sampler: str) -> tuple[str, str]:
-        if (model, sampler, "centered") in paper.CORRELATION:
-            return (f"{paper.MODEL_LABELS.get(model, model)}, {_SAMPLER_LABELS[sampler]}",
-                    _s(paper.CORRELATION[model, sampler, "centered"]))
+        pk = base.paper_model(model, paper.CORRELATION)
+        if (pk, sampler, "centered") in paper.CORRELATION:
+            return (f"{paper.MODEL_LABELS.get(pk, pk)}, {_SAMPLER_LABELS[sampler]}",
+                    _s(paper.CORRELATION[pk, sampler, "centered"]))
         theirs = {m: v for (m, ss, vv), v in paper.CORRELATION.items() if (ss, vv) == (sampler, "centered")}
         if not theirs:
             return f"{_SAMPLER_LABELS.get(sampler, sampler)}: not reported", "—"
@@ -134,8 +135,9 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
             setting += f", {params['n_pairs']} pairs"
         rows.append(Row(*paper_for(model, sampler), setting, _fmt_ci(*pn), verdict, "; ".join(caveat),
                         value=pn[0], ci=(pn[1], pn[2])))
+    covered = {(base.paper_model(m, paper.CORRELATION), s) for m, s in ran}
     for (model, sampler, variant), value in paper.CORRELATION.items():
-        if variant == "centered" and (model, sampler) not in ran:
+        if variant == "centered" and (model, sampler) not in covered:
             rows.append(Row(f"{paper.MODEL_LABELS.get(model, model)}, {_SAMPLER_LABELS[sampler]}", _s(value), "",
                             base.NOT_RUN, base.NOT_RUN))
     ddim = sorted(v for (_, s, vv), v in paper.CORRELATION.items() if (s, vv) == ("ddim", "centered"))
@@ -484,8 +486,8 @@ class CorrelationResult(Result):
 
 def run(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps: int = 50, seed: int = 0,
         device: str = "auto", max_batch_size: int = 512, ablation_pairs: int = 0, guidance_model=None,
-        guidance_scales: Sequence[float] = (), guidance_pairs: int = 32, progress: bool = False,
-        level: float = 0.95) -> CorrelationResult:
+        guidance_scales: Sequence[float] = (), guidance_pairs: int = 32, prompts=None, prompt_guidance: float = 7.5,
+        progress: bool = False, level: float = 0.95) -> CorrelationResult:
     """Finding 1 for each model (a name or a loaded :class:`antinb.models.DiffusionModel`).
 
     PN and RR pairs under DDIM, and PN, RR and the z-only control under DDPM, ``n_pairs`` each
@@ -493,18 +495,22 @@ def run(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps
     class), and their standard and centered correlations (:func:`correlations`; the centre is the
     mean image of all samples of that model and sampler). ``ablation_pairs > 0`` adds
     :func:`half_negation`; a ``guidance_model`` and ``guidance_scales`` add :func:`guidance_sweep`
-    (DDIM with ``ddim_steps``).
+    (DDIM with ``ddim_steps``). Text-to-image models sample ``prompts`` (:mod:`antinb.prompts`; both
+    members of a pair share one) with guidance ``prompt_guidance``, and their records carry that
+    conditioning (:func:`antinb.pairs.conditioning`).
     """
     loaded = [_loaded(spec, device) for spec in models]
     steps = {"ddim": ddim_steps, "ddpm": ddpm_steps}
-    corr, samples = {}, {}
+    corr, samples, keys = {}, {}, []
     for model in loaded:
+        key, cond = conditioning(model, prompts, prompt_guidance)
+        keys.append(key)
         for s, n_steps in steps.items():
-            sets = {p: pair_samples(model, n_pairs, p, sampler=s, steps=n_steps, seed=seed,
+            sets = {p: pair_samples(model, n_pairs, p, sampler=s, steps=n_steps, seed=seed, **cond,
                                     max_batch_size=max_batch_size, progress=progress) for p in SAMPLER_PAIRINGS[s]}
-            samples[model.name, s] = sets
+            samples[key, s] = sets
             for p, c in correlations(sets).items():
-                corr[model.name, s, p] = c
+                corr[key, s, p] = c
     half = None
     if ablation_pairs:
         half = half_negation(loaded, n_pairs=ablation_pairs, steps=ddim_steps, seed=seed,
@@ -515,5 +521,24 @@ def run(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps
         gm = by_name.get(guidance_model, guidance_model) if isinstance(guidance_model, str) else guidance_model
         sweep = guidance_sweep(gm, guidance_scales, n_pairs=guidance_pairs, steps=ddim_steps, seed=seed,
                                device=device, max_batch_size=max_batch_size)
-    return CorrelationResult(tuple(m.name for m in loaded), corr, samples, steps,
+    return CorrelationResult(tuple(keys), corr, samples, steps,
                              {"n_pairs": n_pairs, "seed": seed, "level": level}, half, sweep)
+
+
+def cost(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps: int = 50, seed: int = 0,
+         device: str = "auto", max_batch_size: int = 512, ablation_pairs: int = 0, guidance_model=None,
+         guidance_scales: Sequence[float] = (), guidance_pairs: int = 32, progress: bool = False,
+         level: float = 0.95) -> dict[str, int]:
+    """Network evaluations (image rows through the network once) :func:`run` makes with these
+    arguments, per model name; nothing is loaded. Seed, device, batch size and level cost nothing."""
+    out: dict[str, int] = {}
+    for spec in models:
+        # 2 * n_pairs rows per pairing and step: PN, RR under DDIM; PN, RR, PN (z only) under DDPM
+        n = 2 * n_pairs * (len(SAMPLER_PAIRINGS["ddim"]) * ddim_steps + len(SAMPLER_PAIRINGS["ddpm"]) * ddpm_steps)
+        n += 2 * ablation_pairs * ddim_steps  # half negation: one DDIM run of 2 * ablation_pairs rows
+        out[name_of(spec)] = out.get(name_of(spec), 0) + n
+    if guidance_model and len(guidance_scales):
+        # PN and RR pairs at each scale under DDIM; classifier-free guidance doubles every row
+        name = name_of(guidance_model)
+        out[name] = out.get(name, 0) + len(guidance_scales) * 2 * (2 * guidance_pairs) * ddim_steps * 2
+    return out

@@ -31,7 +31,7 @@ from matplotlib import ticker
 from .. import data, metrics, paper, plots, quality
 from .. import models as _models
 from ..models import DiffusionModel
-from ..pairs import pair_samples
+from ..pairs import conditioning, pair_samples
 from . import base
 from .base import ByModel, Row, Summary, Table, fill, side, template_regex
 
@@ -41,7 +41,7 @@ __all__ = ["SSIM_PN", "SSIM_RR", "SSIM_IMPROVEMENT", "SSIM_IMPROVEMENT_CI", "BAC
            "GUIDED_BACKEND_IMPROVEMENT", "GUIDED_PERCEPTUAL_IMPROVEMENT_CI", "GUIDED_SSIM_BY_CLASS",
            "GUIDED_BACKEND_BY_CLASS", "GUIDED_CLASSES_IMPROVED", "FD", "FD_COMPARISONS", "FD_N", "FD_PERM_P",
            "TEMPLATES", "TABLE", "paper_records", "improvement_interval", "pair_metrics", "PairDiversity",
-           "GuidedDiversity", "QualityCheck", "DiversityResult", "quality_check", "run", "summary"]
+           "GuidedDiversity", "QualityCheck", "DiversityResult", "quality_check", "run", "cost", "summary"]
 
 # ----------------------------------------------------------------------------------- record names
 
@@ -120,7 +120,8 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
         if not m:
             continue
         model = m["model"]
-        ran.add(model)
+        pk = base.paper_model(model, paper.DIVERSITY)
+        ran.add(pk)
         ci_s, perc = records[fill(SSIM_IMPROVEMENT_CI, model=model)], records[fill(PERCEPTUAL_IMPROVEMENT, model=model)]
         ci_p, metric = records[fill(PERCEPTUAL_IMPROVEMENT_CI, model=model)], \
             str(records.get(fill(PERCEPTUAL_METRIC, model=model), "perceptual"))
@@ -145,8 +146,8 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
         setting = f"{model}, DDIM-{params['ddim_steps']}" if params.get("ddim_steps") else model
         if params.get("n_pairs"):
             setting += f", {params['n_pairs']} pairs"
-        rows.append(Row(paper.MODEL_LABELS[model] if (model, "ssim") in paper.DIVERSITY else "blog table, 5 settings",
-                        theirs(model) if (model, "ssim") in paper.DIVERSITY else span, setting, ours, verdict,
+        rows.append(Row(paper.MODEL_LABELS[pk] if pk else "blog table, 5 settings",
+                        theirs(pk) if pk else span, setting, ours, verdict,
                         "; ".join(caveat), value=float(ssim), ci=tuple(ci_s),
                         short=f"SSIM {base.ci_text(ssim, ci_s, '+.0f')} %"))
     for model in dict.fromkeys(k[0] for k in paper.DIVERSITY):
@@ -635,24 +636,26 @@ def run(models: Sequence[DiffusionModel | str], *, n_pairs: int = 128, steps: in
         class_model: DiffusionModel | str | None = "fashion-mnist-cond", class_pairs: int = 12,
         guidance_scale: float = 3.0, perceptual_backend: str = "auto", seed: int = 0, device: str = "auto",
         max_batch_size: int = 512, check_quality: bool = True, level: float = 0.95, n_boot: int = N_BOOT,
-        n_perm: int = N_PERM) -> DiversityResult:
+        n_perm: int = N_PERM, prompts=None, prompt_guidance: float = 7.5) -> DiversityResult:
     """Finding 4 for each model (a name or a loaded :class:`antinb.models.DiffusionModel`).
 
     Per model: ``n_pairs`` PN and ``n_pairs`` RR pairs under DDIM with ``steps`` steps
     (:func:`antinb.pairs.pair_samples`, seed ``seed``), SSIM and the perceptual distance of each pair
     (:func:`pair_metrics`), the improvements with bootstrap intervals, and the quality check
     (:func:`quality_check`). With ``class_model`` (``None`` or ``""`` to skip): ``class_pairs`` PN and
-    RR pairs per class with guidance scale ``guidance_scale``.
+    RR pairs per class with guidance scale ``guidance_scale``. Text-to-image models sample ``prompts``
+    with guidance ``prompt_guidance`` (records keyed by that conditioning, :func:`antinb.pairs.conditioning`).
     """
     loaded: dict[str, DiffusionModel] = {}
     results, checks = [], []
     for j, spec in enumerate(models):
         model = _models.load(spec, device=device) if isinstance(spec, str) else spec
-        name = spec if isinstance(spec, str) else model.name
+        key, cond = conditioning(model, prompts, prompt_guidance)
+        name = key if key != model.name or not isinstance(spec, str) or "=" in spec else spec
         loaded[name] = model
         samples, values = {}, {}
         for pairing in ("PN", "RR"):
-            x = pair_samples(model, n_pairs, pairing, sampler="ddim", steps=steps, seed=seed,
+            x = pair_samples(model, n_pairs, pairing, sampler="ddim", steps=steps, seed=seed, **cond,
                              max_batch_size=max_batch_size, progress=False)
             samples[pairing] = x
             values[pairing], dist = pair_metrics(x, backend=perceptual_backend, device=str(model.device))
@@ -678,3 +681,30 @@ def run(models: Sequence[DiffusionModel | str], *, n_pairs: int = 128, steps: in
                 "seed": seed, "level": level, "skipped_quality": [r.name for r in results
                                                                   if r.name not in {q.name for q in checks}]}
     return DiversityResult(tuple(results), guided, tuple(checks), settings)
+
+
+def cost(models: Sequence[DiffusionModel | str], *, n_pairs: int = 128, steps: int = 25,
+         class_model: DiffusionModel | str | None = "fashion-mnist-cond", class_pairs: int = 12,
+         guidance_scale: float = 3.0, perceptual_backend: str = "auto", seed: int = 0, device: str = "auto",
+         max_batch_size: int = 512, check_quality: bool = True, level: float = 0.95, n_boot: int = N_BOOT,
+         n_perm: int = N_PERM) -> dict[str, int]:
+    """Network evaluations (image rows through the network once) :func:`run` makes with these
+    arguments, per model (named as :func:`run` names it). Nothing is loaded: the class model's class
+    count is read from its ``unet/config.json``. The quality check runs a classifier, not the
+    diffusion network, and the metrics and bootstrap cost nothing."""
+    out: dict[str, int] = {}
+    for spec in models:
+        name = spec if isinstance(spec, str) else spec.name
+        out[name] = out.get(name, 0) + 2 * (2 * n_pairs) * steps  # PN and RR pairs, DDIM
+    if class_model:
+        if isinstance(class_model, str):
+            embeds = _models.unet_config(class_model).get("num_class_embeds")
+            if not embeds:
+                raise ValueError(f"class_model={class_model!r} is not class-conditional (no num_class_embeds)")
+            name, n_classes = class_model, embeds - 1  # the last embedding is the null class
+        else:
+            name, n_classes = class_model.name, class_model.num_classes
+        # PN and RR: class_pairs pairs per class, DDIM; guidance (when given) doubles every row
+        guided = 2 if guidance_scale is not None else 1
+        out[name] = out.get(name, 0) + 2 * (2 * class_pairs * n_classes) * steps * guided
+    return out

@@ -52,7 +52,7 @@ __all__ = [
     "DPS_CI_LENGTH", "DPS_EFFICIENCY", "DPS_EFFICIENCY_CI", "DPS_EFFICIENCY_BY_IMAGE", "DPS_EFFICIENCY_BY_IMAGE_CI",
     "DPS_RHO", "DPS_L1", "DPS_PSNR", "DPS_OBSERVED_L1", "UNCOND_OBSERVED_L1", "DPS_HOLE_L1",
     "UNCOND_HOLE_L1", "TEMPLATES", "SCALAR_METRICS", "PIXEL_METRICS", "TABLE", "paper_records",
-    "ModelRun", "ModelResult", "DPSResult", "sample_model", "summarise", "run", "f_interval", "summary",
+    "ModelRun", "ModelResult", "DPSResult", "sample_model", "summarise", "run", "cost", "f_interval", "summary",
 ]
 
 # ------------------------------------------------------------------------------------------ records
@@ -564,3 +564,19 @@ def run(models: Sequence, *, truth: str | torch.Tensor = "test", n_truth: int = 
                 if results else n_truth, "n_samples": n_samples, "steps": steps, "zeta": zeta, "sigma": sigma,
                 "box_fraction": box_fraction, "level": level}
     return DPSResult(tuple(results), settings)
+
+
+def cost(models: Sequence, *, truth: str | torch.Tensor = "test", n_truth: int = 2, n_samples: int = 32,
+         steps: int = 50, zeta: float = 1.0, sigma: float = 0.05, box_fraction: float = 0.5, seed: int = 0,
+         device: str = "auto", max_batch_size: int = 256, level: float = 0.95) -> dict[str, int]:
+    """Network evaluations (image rows through the network once) :func:`run` makes with these
+    arguments, per model name; nothing is loaded. A DPS step's forward pass with gradient counts one
+    evaluation per row like a plain one (its backward pass, about twice as costly, is not counted)."""
+    n_true = truth.shape[0] if isinstance(truth, torch.Tensor) else n_truth
+    out: dict[str, int] = {}
+    for spec in models:
+        n = n_true * steps if isinstance(truth, str) and truth == "model" else 0  # DDPM ground truth
+        n += 2 * (n_true * n_samples) * steps  # DPS from independent and from antithetic noise
+        n += n_samples * steps  # the unconditional DDPM baseline
+        out[_models.name_of(spec)] = out.get(_models.name_of(spec), 0) + n
+    return out

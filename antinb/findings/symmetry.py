@@ -31,7 +31,8 @@ from .base import ByModel, Row, Summary, Table, fill, side, template_regex
 
 __all__ = ["AS_MEAN", "AS_Q10", "AS_MIN", "AS_N", "AS_MEAN_BY_T", "RESIDUAL_MEAN", "RESIDUAL_BY_T", "AS_MEAN_CI",
            "AS_Q10_CI", "RESIDUAL_MEAN_CI", "TEMPLATES", "TABLE", "paper_records", "paper_bounds", "eps_slices",
-           "symmetry_residual", "default_timesteps", "ModelSymmetry", "SymmetryResult", "summarise", "run", "summary"]
+           "symmetry_residual", "default_timesteps", "ModelSymmetry", "SymmetryResult", "summarise", "run", "cost",
+           "summary"]
 
 #: Antisymmetry score over all slices of a model (all timesteps): mean, 10 % quantile, minimum, count.
 AS_MEAN = "as_mean/{model}"
@@ -86,7 +87,7 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
         if not m:
             continue
         model = m["model"]
-        ran.add(model)
+        ran.add(base.paper_model(model, paper.SYMMETRY))
         ci_m, q10, ci_q = records[fill(AS_MEAN_CI, model=model)], records[fill(AS_Q10, model=model)], \
             records[fill(AS_Q10_CI, model=model)]
         met = {side(ci_m, b["mean"]), side(ci_q, b["q10"])}
@@ -96,8 +97,8 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
                   "the conjecture)")
         n = records.get(fill(AS_N, model=model))
         setting = f"{model}, {int(n)} slices" if n else model
-        paper_setting = (paper.MODEL_LABELS[model] if any(k[0] == model for k in paper.SYMMETRY)
-                         else "CIFAR-10, LSUN-Church")
+        pk = base.paper_model(model, paper.SYMMETRY)
+        paper_setting = paper.MODEL_LABELS[pk] if pk else "CIFAR-10, LSUN-Church"
         rows.append(Row(paper_setting, label, setting, ours, verdict, caveat, value=float(mean), ci=tuple(ci_m),
                         short=f"mean {base.ci_text(mean, ci_m, '.3f')}"))
     for model in dict.fromkeys(k[0] for k in paper.SYMMETRY):
@@ -447,3 +448,17 @@ def run(models: Sequence[DiffusionModel | str], *, n_timesteps: int = 6, n_x: in
     settings = {"n_timesteps": n_timesteps, "n_x": n_x, "n_coords": n_coords, "n_s": n_s,
                 "n_residual": n_residual, "n_slices": n_timesteps * n_x * n_coords, "seed": seed, "level": level}
     return SymmetryResult(tuple(results), settings)
+
+
+def cost(models: Sequence[DiffusionModel | str], *, n_timesteps: int = 6, n_x: int = 20, n_coords: int = 10,
+         n_s: int = 21, n_residual: int = 64, seed: int = 0, device: str = "auto", max_batch_size: int = 512,
+         level: float = 0.95, n_boot: int = N_BOOT) -> dict[str, int]:
+    """Network evaluations (image rows through the network once) :func:`run` makes with these
+    arguments, per model (named as :func:`run` names it); nothing is loaded."""
+    out: dict[str, int] = {}
+    for spec in models:
+        name = spec if isinstance(spec, str) else _models.name_of(spec)
+        # per timestep: n_x inputs on the grid of n_s points (slices; n_coords only picks outputs),
+        # and n_residual draws x with their negations -x (residual)
+        out[name] = out.get(name, 0) + n_timesteps * (n_x * n_s + 2 * n_residual)
+    return out

@@ -24,15 +24,15 @@ import pandas as pd
 import torch
 
 from .. import paper, plots, stats
-from ..models import DiffusionModel, load
-from ..pairs import pair_samples
+from ..models import DiffusionModel, load, name_of
+from ..pairs import conditioning, pair_samples
 from . import base
 from .base import Result, Row, Summary, Table, fill, template_regex
 
 __all__ = ["TRAJ_X_FIRST", "TRAJ_EPS_FIRST", "TRAJ_X_MID", "TRAJ_EPS_MID", "TRAJ_X_LAST", "TRAJ_FINAL",
            "TRAJ_STEPS_BELOW", "TRAJ_X_MID_CI", "TRAJ_FINAL_CI", "TRAJ_FINAL_CENTERED", "TRAJ_FINAL_CENTERED_CI",
            "TRAJ_STEPS_BELOW_CI", "TRAJ_N_STEPS", "TEMPLATES", "THRESHOLD", "TABLE", "paper_records", "Trajectory",
-           "TrajectoryResult", "trajectory_correlations", "run", "summary"]
+           "TrajectoryResult", "trajectory_correlations", "run", "cost", "summary"]
 
 #: The level below which we call the correlation "strongly negative".
 THRESHOLD = -0.5
@@ -111,7 +111,8 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
 
 
 def trajectory_correlations(model: DiffusionModel, n_pairs: int, *, sampler: str = "ddim", steps: int = 50,
-                            seed: int = 0, max_batch_size: int = 512, progress: bool = True) -> dict[str, Any]:
+                            seed: int = 0, max_batch_size: int = 512, progress: bool = True, prompts=None,
+                            guidance_scale: float | None = None) -> dict[str, Any]:
     """Correlation of PN pairs at every sampler step: ``x`` and ``eps`` ``(P, S)``, ``timesteps`` ``(S,)``.
 
     Step 0 is ``t = T`` (the initial noise: exactly -1 for ``x``); the last column is the final
@@ -128,8 +129,9 @@ def trajectory_correlations(model: DiffusionModel, n_pairs: int, *, sampler: str
         es.append(stats.pair_correlation(eps.cpu()))
         ts.append(t)
 
-    out = pair_samples(model, n_pairs, "PN", sampler=sampler, steps=steps, seed=seed,
-                       max_batch_size=max_batch_size, callback=record_step, progress=progress)
+    out = pair_samples(model, n_pairs, "PN", sampler=sampler, steps=steps, seed=seed, prompts=prompts,
+                       guidance_scale=guidance_scale, max_batch_size=max_batch_size, callback=record_step,
+                       progress=progress)
     return {"timesteps": np.asarray(ts), "x": torch.stack(xs, 1).numpy(), "eps": torch.stack(es, 1).numpy(),
             "x_centered": torch.stack(xcs, 1).numpy(), "final": stats.pair_correlation(out).numpy(),
             "final_centered": stats.pair_correlation(out, centered=True).numpy()}
@@ -335,20 +337,34 @@ def _bootstrap_steps_below(x: np.ndarray, *, seed: int, n_boot: int = 2000, leve
 
 
 def run(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps: int = 50, seed: int = 0,
-        device: str = "auto", max_batch_size: int = 512, progress: bool = False, n_boot: int = 2000
-        ) -> TrajectoryResult:
+        device: str = "auto", max_batch_size: int = 512, prompts=None, prompt_guidance: float = 7.5,
+        progress: bool = False, n_boot: int = 2000) -> TrajectoryResult:
     """Finding 2 for each model (a name or a loaded :class:`antinb.models.DiffusionModel`), DDIM and DDPM.
 
     ``n_pairs`` PN pairs per model and sampler (:func:`trajectory_correlations`, seed ``seed``);
-    class-conditional models sample their null class.
+    class-conditional models sample their null class, text-to-image models ``prompts`` with guidance
+    ``prompt_guidance`` (records keyed by that conditioning, :func:`antinb.pairs.conditioning`).
     """
     runs = {}
     for spec in models:
         model = load(spec, device=device) if isinstance(spec, str) else spec
+        key, cond = conditioning(model, prompts, prompt_guidance)
         for sampler, steps in (("ddim", ddim_steps), ("ddpm", ddpm_steps)):
             tr = trajectory_correlations(model, n_pairs, sampler=sampler, steps=steps, seed=seed,
-                                         max_batch_size=max_batch_size, progress=progress)
-            runs[model.name, sampler] = Trajectory(
-                model.name, sampler, tr["timesteps"], tr["x"], tr["eps"], tr["x_centered"], tr["final"],
+                                         max_batch_size=max_batch_size, progress=progress, **cond)
+            runs[key, sampler] = Trajectory(
+                key, sampler, tr["timesteps"], tr["x"], tr["eps"], tr["x_centered"], tr["final"],
                 tr["final_centered"], _bootstrap_steps_below(tr["x"], seed=seed, n_boot=n_boot))
     return TrajectoryResult(runs, {"n_pairs": n_pairs, "seed": seed})
+
+
+def cost(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps: int = 50, seed: int = 0,
+         device: str = "auto", max_batch_size: int = 512, progress: bool = False, n_boot: int = 2000
+         ) -> dict[str, int]:
+    """Network evaluations (image rows through the network once) :func:`run` makes with these
+    arguments, per model name; nothing is loaded. The bootstrap and the callback cost nothing."""
+    out: dict[str, int] = {}
+    for spec in models:
+        # one PN pair set of 2 * n_pairs rows per sampler, one network call per step
+        out[name_of(spec)] = out.get(name_of(spec), 0) + 2 * n_pairs * (ddim_steps + ddpm_steps)
+    return out

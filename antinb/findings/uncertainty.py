@@ -29,13 +29,14 @@ import torch
 from .. import metrics, noise, paper, stats
 from ..estimation import estimate
 from ..models import DiffusionModel, load
+from ..pairs import conditioning
 from . import base
 from .base import Result, Row, Summary, Table, fill, template_regex
 
 __all__ = ["CI_LENGTH", "EFFICIENCY", "EFFICIENCY_CI", "RHO", "ESTIMATE", "EFF_VS_N", "SPREAD_RATIO", "COVERAGE",
            "COVERAGE_REPS", "COVERAGE_BAND", "TEMPLATES", "TABLE", "EVEN_STATISTIC", "SPREAD_FLAG_BELOW",
            "paper_records", "DesignSpec", "Efficiency", "Coverage", "UncertaintyResult", "designs",
-           "efficiency_interval", "run", "summary"]
+           "efficiency_interval", "run", "cost", "summary"]
 
 #: ``method`` is ``mc``, ``amc``, ``rqmc`` or ``kamc<K>`` (e.g. ``kamc4``).
 CI_LENGTH = "ci_length/{model}/{stat}/{method}"
@@ -108,10 +109,11 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
         model, stat = m["model"], m["stat"]
         theirs = {pm: rows_[_PAPER_STAT[stat]][4] for pm, rows_ in paper.TABLE2.items()
                   if _PAPER_STAT[stat] in rows_}
-        if model in paper.TABLE2:
-            ran.add(model)
-            paper_setting, paper_text = paper.MODEL_LABELS[model], f"{theirs[model]:.1f}"
-            pmin = pmax = theirs[model]
+        pk = base.paper_model(model, paper.TABLE2)
+        if pk in theirs:
+            ran.add(pk)
+            paper_setting, paper_text = paper.MODEL_LABELS[pk], f"{theirs[pk]:.1f}"
+            pmin = pmax = theirs[pk]
         else:
             pmin, pmax = min(theirs.values()), max(theirs.values())
             paper_setting, paper_text = "blog Table 2, 4 models", f"{pmin:.1f} to {pmax:.1f}"
@@ -562,7 +564,7 @@ def run(models: Sequence[DiffusionModel | str], *,
         coverage_model: DiffusionModel | str | None = "mnist", coverage_n: int = 16, coverage_reps: int = 40,
         coverage_steps: int = 8, coverage_replicates: int = 4, level: float = 0.95, device: str = "auto",
         seed: int = 0, max_batch_size: int = 512, store: str | os.PathLike | None = None, processes: int = 1,
-        progress: bool = False) -> UncertaintyResult:
+        prompts=None, prompt_guidance: float = 7.5, progress: bool = False) -> UncertaintyResult:
     """Chapter 5's measurements on ``models`` (names or loaded models).
 
     Per model and design (:func:`designs`): ``n_images`` DDIM-``steps`` images from one
@@ -573,7 +575,9 @@ def run(models: Sequence[DiffusionModel | str], *,
     in ``budgets`` (:func:`antinb.stats.prefix_estimate`). The coverage check (skipped when
     ``coverage_model`` is empty) draws ``coverage_n * coverage_reps`` images per design with seed
     ``seed + 1`` and cuts them into ``coverage_reps`` independent blocks
-    (:func:`antinb.stats.block_estimates`). ``store``/``processes`` go to ``estimate``.
+    (:func:`antinb.stats.block_estimates`). ``store``/``processes`` go to ``estimate``. Text-to-image
+    models sample ``prompts`` with guidance ``prompt_guidance`` (one prompt per design group; records
+    keyed by that conditioning, :func:`antinb.pairs.conditioning`).
     """
     if isinstance(models, (str, os.PathLike, DiffusionModel)):
         models = [models]
@@ -582,7 +586,12 @@ def run(models: Sequence[DiffusionModel | str], *,
     plan = designs(kamc_groups, rqmc_replicates)
     statistics = tuple(statistics)
     all_stats = statistics + (EVEN_STATISTIC,)
-    loaded = {_name(m): (load(m, device=device) if isinstance(m, (str, os.PathLike)) else m) for m in models}
+    loaded, cond = {}, {}
+    for m in models:
+        model = load(m, device=device) if isinstance(m, (str, os.PathLike)) else m
+        key, kw = conditioning(model, prompts, prompt_guidance)
+        name = key if key != model.name or "=" in _name(m) else _name(m)
+        loaded[name], cond[name] = model, kw
     common = dict(seed=seed, steps=steps, max_batch_size=max_batch_size, keep_images=True, return_run=True,
                   progress=progress, store=os.fspath(store) if store else None, processes=processes)
     estimates, efficiency, rho, curve, spread = {}, {}, {}, {}, {}
@@ -590,8 +599,8 @@ def run(models: Sequence[DiffusionModel | str], *,
         card = getattr(model, "card", None) or {}
         for s, v in card.get("statistics", {}).items():
             spread[name, s] = v["generated_sd"] / v["real_sd"]
-        runs = {d.slug: estimate(list(statistics), model, n_images, method=d.method, **d.kwargs, **common)
-                for d in plan}
+        runs = {d.slug: estimate(list(statistics), model, n_images, method=d.method, **d.kwargs, **common,
+                                 **cond[name]) for d in plan}
         images = {slug: next(iter(r.values())).images for slug, r in runs.items()}
         centre = stats.mean_image(torch.cat(list(images.values()))).float()
         values = {slug: _values(images[slug], runs[slug], statistics, centre) for slug in runs}
@@ -618,6 +627,29 @@ def run(models: Sequence[DiffusionModel | str], *,
                              common={**common, "seed": seed + 1, "steps": coverage_steps})
     return UncertaintyResult(tuple(loaded), all_stats, plan, int(n_images), int(steps), float(level),
                              tuple(int(b) for b in budgets), estimates, efficiency, rho, curve, spread, coverage)
+
+
+def cost(models: Sequence[DiffusionModel | str], *,
+         statistics: Sequence[str] = ("brightness", "pixel_mean", "contrast", "centroid_x", "centroid_distance"),
+         n_images: int = 256, budgets: Sequence[int] = (32, 64, 128, 256), steps: int = 20,
+         kamc_groups: Sequence[int] = (4, 8), rqmc_replicates: int = 16,
+         coverage_model: DiffusionModel | str | None = "mnist", coverage_n: int = 16, coverage_reps: int = 40,
+         coverage_steps: int = 8, coverage_replicates: int = 4, level: float = 0.95, device: str = "auto",
+         seed: int = 0, max_batch_size: int = 512, store: str | os.PathLike | None = None, processes: int = 1,
+         progress: bool = False) -> dict[str, int]:
+    """Network evaluations (image rows through the network once) :func:`run` makes with these
+    arguments, per model name; nothing is loaded. Statistics, the even control, the budgets' curve
+    (prefixes of the same runs) and the intervals cost nothing; with a ``store`` this is the count of
+    a fresh run (chunks already stored are not generated again)."""
+    if isinstance(models, (str, os.PathLike, DiffusionModel)):
+        models = [models]
+    n_designs = len(designs(kamc_groups, rqmc_replicates))  # MC, AMC, one K-AMC per K, RQMC
+    out = {name: n_designs * n_images * steps for name in dict.fromkeys(_name(m) for m in models)}
+    if coverage_model:
+        # one draw of coverage_n * coverage_reps images per design, cut into blocks afterwards
+        name = _name(coverage_model)
+        out[name] = out.get(name, 0) + n_designs * coverage_n * coverage_reps * coverage_steps
+    return out
 
 
 def _coverage(model, name: str, plan: tuple[DesignSpec, ...], statistics: tuple[str, ...], *, n: int, reps: int,
