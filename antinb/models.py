@@ -28,7 +28,7 @@ import torch
 from .records import RECORD_ENV, record
 
 __all__ = ["DiffusionModel", "ModelNotFoundError", "EMBEDDED", "SUPPORTED_LAYOUTS", "available", "check_layout", "load", "resolve_device",
-           "weights_dir", "name_of", "unet_config"]
+           "weights_dir", "name_of", "unet_config", "text_conditioned"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -331,32 +331,69 @@ def load(spec: str | os.PathLike, *, device: str | torch.device = "auto", dtype:
                      f"'owner/name'; embedded models: {available()}")
 
 
+def _declared(spec_str: str) -> tuple[str, str] | None:
+    """``(folder, hub id)`` of a ``"<folder>=<hub id>"`` spec (see :func:`load`), else ``None``."""
+    if "=" in spec_str and not Path(spec_str).expanduser().exists():
+        folder, _, alias = spec_str.partition("=")
+        return folder, alias
+    return None
+
+
 def name_of(spec: "DiffusionModel | str | os.PathLike") -> str:
     """The ``name`` :func:`load` gives the model of ``spec`` (a loaded model's own), without loading it:
-    an embedded name or hub id as it is, a local folder's last component."""
+    an embedded name or hub id as it is, a local folder's last component, the hub id of
+    ``"<folder>=<hub id>"``."""
     if isinstance(spec, DiffusionModel):
         return spec.name
     spec_str = os.fspath(spec)
+    if _declared(spec_str):
+        return _declared(spec_str)[1]
     path = Path(spec_str).expanduser()
     return path.name if spec_str not in EMBEDDED and path.is_dir() else spec_str
+
+
+def _folder_of(spec_str: str) -> Path | None:
+    """The model folder :func:`load` would read for ``spec_str``; ``None`` when it is not on this machine."""
+    if spec_str in EMBEDDED:
+        return weights_dir(spec_str)
+    folder = Path(_declared(spec_str)[0] if _declared(spec_str) else spec_str).expanduser()
+    if folder.is_dir():
+        return folder
+    if len(spec_str.split("/")) == 2 and not spec_str.startswith((".", "/", "~")):
+        from huggingface_hub import snapshot_download
+        try:
+            return Path(snapshot_download(spec_str, local_files_only=True))
+        except Exception:  # not cached (or not a valid id)
+            return None
+    return None
 
 
 def unet_config(spec: str | os.PathLike) -> dict[str, Any]:
     """The network's ``unet/config.json`` of an embedded model, local folder or cached hub id; no weight
     is read. Raises :class:`ModelNotFoundError` when it is not on this machine."""
     spec_str = os.fspath(spec)
-    folder = weights_dir(spec_str) if spec_str in EMBEDDED else Path(spec_str).expanduser()
-    if not folder.is_dir() and len(spec_str.split("/")) == 2:
-        from huggingface_hub import snapshot_download
-        try:
-            folder = Path(snapshot_download(spec_str, local_files_only=True))
-        except Exception as err:  # not cached: the message of load() says how to provide it
-            raise ModelNotFoundError(f"model {spec_str!r} is not in the local Hugging Face cache "
-                                     f"({_hub_cache_dir()})") from err
+    folder = _folder_of(spec_str)
+    if folder is None:
+        raise ModelNotFoundError(f"model {spec_str!r} is neither a local folder nor in the local Hugging Face "
+                                 f"cache ({_hub_cache_dir()})")
     config = folder / "unet" / "config.json"
     if not config.is_file():
         raise ModelNotFoundError(f"{spec_str}: no unet/config.json (not a diffusers model folder)")
     return _read_json(config)
+
+
+def text_conditioned(spec: "DiffusionModel | str | os.PathLike") -> bool:
+    """Whether the model of ``spec`` has a text encoder (samples prompts), read from its folder's layout
+    without loading it as :func:`load` reads it. A hub id not on this machine is judged by its name
+    (a ``stable-diffusion`` repository is text-to-image), which is all there is to go by."""
+    if isinstance(spec, DiffusionModel):
+        return spec.text_encoder is not None
+    spec_str = os.fspath(spec)
+    folder = _folder_of(spec_str)
+    if folder is None:
+        return "stable-diffusion" in spec_str.lower()
+    index = folder / "model_index.json"
+    return "text_encoder" in (_read_json(index) if index.exists() else {}) or (folder / "text_encoder").is_dir()
 
 
 def dataset_of(model: DiffusionModel) -> str | None:

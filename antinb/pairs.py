@@ -11,11 +11,11 @@ from __future__ import annotations
 import torch
 
 from . import noise
-from .models import DiffusionModel
+from .models import DiffusionModel, text_conditioned
 from .prompts import PromptSet, model_key, resolve
 from .sampling import sample
 
-__all__ = ["PAIRINGS", "pair_samples", "conditioning"]
+__all__ = ["PAIRINGS", "pair_samples", "conditioning", "rows_per_image"]
 
 #: Pair designs: name -> (initial-noise design, step noise mirrored inside pairs?).
 #: ``"PN (z only)"`` negates the initial noise but gives the partner chain independent step
@@ -34,6 +34,14 @@ def conditioning(model: DiffusionModel, prompts=None, guidance_scale: float | No
     w = guidance_scale if pset is not None else None
     return (model_key(model.name, text_conditioned=text, prompts=pset, guidance_scale=w),
             {"prompts": pset, "guidance_scale": w} if pset is not None else {})
+
+
+def rows_per_image(model, prompts=None, guidance_scale: float | None = 7.5) -> int:
+    """Network input rows per image and step under :func:`conditioning`, without loading ``model`` (a
+    spec or a loaded model): 2 when a text-to-image model samples ``prompts`` with guidance (the
+    conditional and unconditional halves share a pass), else 1. Used by the findings' ``cost``."""
+    prompted = prompts is not None and not (isinstance(prompts, str) and prompts == "")
+    return 2 if prompted and guidance_scale is not None and text_conditioned(model) else 1
 
 
 def pair_samples(model: DiffusionModel, n_pairs: int, pairing: str = "PN", *, sampler: str = "ddim",

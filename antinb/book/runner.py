@@ -56,7 +56,7 @@ __all__ = ["record", "records", "run", "run_cli", "NotebookError", "ROOT", "NOTE
            "RUNS_DIR", "PUBLISHED_PROFILE", "notebooks", "resolve", "profile_parameters", "default_output_dir",
            "source_hash", "module_hash", "code_modules", "code_hash", "weights_fingerprints", "package_versions",
            "dependencies", "stamp_of", "is_stale", "notebook_parameters", "KEY_PACKAGES", "MODULE_WEIGHTS",
-           "WEIGHTS_PREFIX"]
+           "WEIGHTS_PREFIX", "dry_run"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -679,3 +679,83 @@ def run_cli(notebook: str, *, profile: str, overrides: list[list[str]], output_d
             continue
         print(f"{name}: done in {stamp['wall_s']:.0f} s, {len(stamp['records'])} numbers recorded", flush=True)
     return 1 if failures else 0
+
+
+# ------------------------------------------------------------------------------------------ dry run
+
+
+def _finding_call(source: Path, params: dict[str, Any]) -> tuple[Any, list[Any], dict[str, Any]]:
+    """The findings module a notebook runs and the arguments of its ``<module>.run(...)`` cell,
+    evaluated with the notebook's parameters (``steps=ddim_steps``, ``store=store_dir or None``)."""
+    import importlib
+
+    tree = _parse_notebook(source)
+    aliases = {(a.asname or a.name): a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+               and node.module == f"{PACKAGE}.findings" for a in node.names}
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+             and node.func.attr == "run" and isinstance(node.func.value, ast.Name) and node.func.value.id in aliases]
+    if len(calls) != 1:
+        raise NotebookError(f"{source.stem} must call run(...) of one antinb.findings module exactly once, "
+                            f"found {len(calls)} calls")
+    call = calls[0]
+
+    def value(expr: ast.expr) -> Any:
+        return eval(compile(ast.Expression(expr), f"{source.name}:run", "eval"), {}, dict(params))
+
+    module = importlib.import_module(f"{PACKAGE}.findings.{aliases[call.func.value.id]}")
+    return module, [value(a) for a in call.args], {k.arg: value(k.value) for k in call.keywords}
+
+
+def _bench_throughput(model: str, device_type: str) -> tuple[float, str] | None:
+    """``(ms per image row and network call, report file)`` of ``model`` on ``device_type`` from the
+    committed bench reports: the row of the largest batch at the thread count of a run here (that of
+    ``OMP_NUM_THREADS`` when the report has it, else the report's own, all cores)."""
+    from .bench import RESULTS_DIR
+
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    for path in sorted(Path(RESULTS_DIR).glob("*.json")):
+        report = json.loads(path.read_text())
+        if report.get("device_type") != device_type:
+            continue
+        rows = [r for r in report.get("throughput", []) if r.get("model") == model]
+        threads = int(env) if env.isdigit() and any(r.get("threads") == int(env) for r in rows) \
+            else report.get("threads", max((r.get("threads", 0) for r in rows), default=0))
+        rows = [r for r in rows if r.get("threads") == threads]
+        if rows:
+            return float(max(rows, key=lambda r: r["batch"])["ms_per_image_step"]), path.name
+    return None
+
+
+def dry_run(notebook: str, profile: str = "ci", overrides: dict[str, Any] | list[list[str]] | None = None
+            ) -> list[dict[str, Any]]:
+    """What ``antinb run`` would compute, without loading a weight or running anything.
+
+    For each chapter (``notebook`` a name, number or ``"all"``), the parameters are resolved as
+    :func:`run_cli` resolves them (profile, then overrides; under ``"all"`` each notebook takes the
+    overrides it has) and checked like a real run; the notebook's own ``finding.run(...)`` arguments
+    are evaluated with them and passed to the module's ``cost(...)``. ``overrides``: parsed values,
+    or ``[NAME, VALUE]`` pairs read as YAML as ``-p`` reads them. One row per chapter and model:
+    ``notebook``, ``profile``, ``model``, ``evaluations`` (image rows through the network), ``device``
+    (the ``device`` parameter, ``auto`` resolved here), and ``seconds``/``bench`` from the committed
+    bench report of that device type (:func:`_bench_throughput`), ``None`` when it has no row for the
+    model.
+    """
+    from ..models import resolve_device
+
+    params = dict(overrides) if isinstance(overrides, dict) else {k: _parse_override(v) for k, v in overrides or []}
+    sources = [NOTEBOOK_DIR / f"{n}.py" for n in notebooks()] if notebook == "all" else [resolve(notebook)]
+    profile_parameters(profile, sources[0].stem)  # an unknown profile fails first, as in run_cli
+    rows = []
+    for src in sources:
+        defaults = notebook_parameters(src)
+        own = params if notebook != "all" else {k: v for k, v in params.items() if k in defaults}
+        chosen = {**profile_parameters(profile, src.stem), **own}
+        _check_parameters(src, chosen)
+        module, args, kwargs = _finding_call(src, {**defaults, **chosen})
+        device = resolve_device(chosen.get("device", defaults.get("device", "auto"))).type
+        for model, n in module.cost(*args, **kwargs).items():
+            bench = _bench_throughput(model, device)
+            rows.append({"notebook": src.stem, "profile": profile, "model": model, "evaluations": int(n),
+                         "device": device, "seconds": None if bench is None else n * bench[0] / 1000,
+                         "bench": None if bench is None else bench[1]})
+    return rows

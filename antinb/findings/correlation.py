@@ -28,7 +28,7 @@ import torch
 
 from .. import noise, paper, plots, stats
 from ..models import DiffusionModel, load, name_of
-from ..pairs import conditioning, pair_samples
+from ..pairs import conditioning, pair_samples, rows_per_image
 from ..sampling import ddim
 from . import base
 from .base import Result, Row, Summary, Table, fill, template_regex
@@ -527,15 +527,18 @@ def run(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps
 
 def cost(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps: int = 50, seed: int = 0,
          device: str = "auto", max_batch_size: int = 512, ablation_pairs: int = 0, guidance_model=None,
-         guidance_scales: Sequence[float] = (), guidance_pairs: int = 32, progress: bool = False,
-         level: float = 0.95) -> dict[str, int]:
+         guidance_scales: Sequence[float] = (), guidance_pairs: int = 32, prompts=None, prompt_guidance: float = 7.5,
+         progress: bool = False, level: float = 0.95) -> dict[str, int]:
     """Network evaluations (image rows through the network once) :func:`run` makes with these
-    arguments, per model name; nothing is loaded. Seed, device, batch size and level cost nothing."""
+    arguments, per model name (:func:`antinb.models.name_of`); nothing is loaded. Seed, device,
+    batch size and level cost nothing."""
     out: dict[str, int] = {}
     for spec in models:
-        # 2 * n_pairs rows per pairing and step: PN, RR under DDIM; PN, RR, PN (z only) under DDPM
+        # 2 * n_pairs rows per pairing and step: PN, RR under DDIM; PN, RR, PN (z only) under DDPM;
+        # a text-to-image model sampling prompts with guidance passes every row twice
         n = 2 * n_pairs * (len(SAMPLER_PAIRINGS["ddim"]) * ddim_steps + len(SAMPLER_PAIRINGS["ddpm"]) * ddpm_steps)
-        n += 2 * ablation_pairs * ddim_steps  # half negation: one DDIM run of 2 * ablation_pairs rows
+        n *= rows_per_image(spec, prompts, prompt_guidance)
+        n += 2 * ablation_pairs * ddim_steps  # half negation: one unprompted DDIM run of 2 * ablation_pairs rows
         out[name_of(spec)] = out.get(name_of(spec), 0) + n
     if guidance_model and len(guidance_scales):
         # PN and RR pairs at each scale under DDIM; classifier-free guidance doubles every row

@@ -31,7 +31,7 @@ from matplotlib import ticker
 from .. import data, metrics, paper, plots, quality
 from .. import models as _models
 from ..models import DiffusionModel
-from ..pairs import conditioning, pair_samples
+from ..pairs import conditioning, pair_samples, rows_per_image
 from . import base
 from .base import ByModel, Row, Summary, Table, fill, side, template_regex
 
@@ -687,24 +687,26 @@ def cost(models: Sequence[DiffusionModel | str], *, n_pairs: int = 128, steps: i
          class_model: DiffusionModel | str | None = "fashion-mnist-cond", class_pairs: int = 12,
          guidance_scale: float = 3.0, perceptual_backend: str = "auto", seed: int = 0, device: str = "auto",
          max_batch_size: int = 512, check_quality: bool = True, level: float = 0.95, n_boot: int = N_BOOT,
-         n_perm: int = N_PERM) -> dict[str, int]:
+         n_perm: int = N_PERM, prompts=None, prompt_guidance: float = 7.5) -> dict[str, int]:
     """Network evaluations (image rows through the network once) :func:`run` makes with these
-    arguments, per model (named as :func:`run` names it). Nothing is loaded: the class model's class
-    count is read from its ``unet/config.json``. The quality check runs a classifier, not the
+    arguments, per model name (:func:`antinb.models.name_of`). Nothing is loaded: the class model's
+    class count is read from its ``unet/config.json``. The quality check runs a classifier, not the
     diffusion network, and the metrics and bootstrap cost nothing."""
     out: dict[str, int] = {}
     for spec in models:
-        name = spec if isinstance(spec, str) else spec.name
-        out[name] = out.get(name, 0) + 2 * (2 * n_pairs) * steps  # PN and RR pairs, DDIM
+        # PN and RR pairs, DDIM (every row twice for a text-to-image model sampling prompts with guidance)
+        n = 2 * (2 * n_pairs) * steps * rows_per_image(spec, prompts, prompt_guidance)
+        out[_models.name_of(spec)] = out.get(_models.name_of(spec), 0) + n
     if class_model:
         if isinstance(class_model, str):
             embeds = _models.unet_config(class_model).get("num_class_embeds")
             if not embeds:
                 raise ValueError(f"class_model={class_model!r} is not class-conditional (no num_class_embeds)")
-            name, n_classes = class_model, embeds - 1  # the last embedding is the null class
+            n_classes = embeds - 1  # the last embedding is the null class
         else:
-            name, n_classes = class_model.name, class_model.num_classes
+            n_classes = class_model.num_classes
         # PN and RR: class_pairs pairs per class, DDIM; guidance (when given) doubles every row
         guided = 2 if guidance_scale is not None else 1
+        name = _models.name_of(class_model)
         out[name] = out.get(name, 0) + 2 * (2 * class_pairs * n_classes) * steps * guided
     return out

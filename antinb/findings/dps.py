@@ -570,8 +570,9 @@ def cost(models: Sequence, *, truth: str | torch.Tensor = "test", n_truth: int =
          steps: int = 50, zeta: float = 1.0, sigma: float = 0.05, box_fraction: float = 0.5, seed: int = 0,
          device: str = "auto", max_batch_size: int = 256, level: float = 0.95) -> dict[str, int]:
     """Network evaluations (image rows through the network once) :func:`run` makes with these
-    arguments, per model name; nothing is loaded. A DPS step's forward pass with gradient counts one
-    evaluation per row like a plain one (its backward pass, about twice as costly, is not counted)."""
+    arguments, per model name (:func:`antinb.models.name_of`); nothing is loaded. A DPS step's
+    forward pass with gradient counts one evaluation per row like a plain one (its backward pass,
+    about twice as costly, is not counted)."""
     n_true = truth.shape[0] if isinstance(truth, torch.Tensor) else n_truth
     out: dict[str, int] = {}
     for spec in models:

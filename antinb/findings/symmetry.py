@@ -454,11 +454,11 @@ def cost(models: Sequence[DiffusionModel | str], *, n_timesteps: int = 6, n_x: i
          n_s: int = 21, n_residual: int = 64, seed: int = 0, device: str = "auto", max_batch_size: int = 512,
          level: float = 0.95, n_boot: int = N_BOOT) -> dict[str, int]:
     """Network evaluations (image rows through the network once) :func:`run` makes with these
-    arguments, per model (named as :func:`run` names it); nothing is loaded."""
+    arguments, per model name (:func:`antinb.models.name_of`); nothing is loaded."""
     out: dict[str, int] = {}
     for spec in models:
-        name = spec if isinstance(spec, str) else _models.name_of(spec)
         # per timestep: n_x inputs on the grid of n_s points (slices; n_coords only picks outputs),
-        # and n_residual draws x with their negations -x (residual)
+        # and n_residual draws x with their negations -x (residual); unconditional, never guided
+        name = _models.name_of(spec)
         out[name] = out.get(name, 0) + n_timesteps * (n_x * n_s + 2 * n_residual)
     return out

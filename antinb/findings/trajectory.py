@@ -25,7 +25,7 @@ import torch
 
 from .. import paper, plots, stats
 from ..models import DiffusionModel, load, name_of
-from ..pairs import conditioning, pair_samples
+from ..pairs import conditioning, pair_samples, rows_per_image
 from . import base
 from .base import Result, Row, Summary, Table, fill, template_regex
 
@@ -359,12 +359,15 @@ def run(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps
 
 
 def cost(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps: int = 50, seed: int = 0,
-         device: str = "auto", max_batch_size: int = 512, progress: bool = False, n_boot: int = 2000
-         ) -> dict[str, int]:
+         device: str = "auto", max_batch_size: int = 512, prompts=None, prompt_guidance: float = 7.5,
+         progress: bool = False, n_boot: int = 2000) -> dict[str, int]:
     """Network evaluations (image rows through the network once) :func:`run` makes with these
-    arguments, per model name; nothing is loaded. The bootstrap and the callback cost nothing."""
+    arguments, per model name (:func:`antinb.models.name_of`); nothing is loaded. The bootstrap and
+    the callback cost nothing."""
     out: dict[str, int] = {}
     for spec in models:
-        # one PN pair set of 2 * n_pairs rows per sampler, one network call per step
-        out[name_of(spec)] = out.get(name_of(spec), 0) + 2 * n_pairs * (ddim_steps + ddpm_steps)
+        # one PN pair set of 2 * n_pairs rows per sampler, one network call per step (every row twice
+        # for a text-to-image model sampling prompts with guidance)
+        n = 2 * n_pairs * (ddim_steps + ddpm_steps) * rows_per_image(spec, prompts, prompt_guidance)
+        out[name_of(spec)] = out.get(name_of(spec), 0) + n
     return out

@@ -28,8 +28,8 @@ import torch
 
 from .. import metrics, noise, paper, stats
 from ..estimation import estimate
-from ..models import DiffusionModel, load
-from ..pairs import conditioning
+from ..models import DiffusionModel, load, name_of
+from ..pairs import conditioning, rows_per_image
 from . import base
 from .base import Result, Row, Summary, Table, fill, template_regex
 
@@ -636,18 +636,21 @@ def cost(models: Sequence[DiffusionModel | str], *,
          coverage_model: DiffusionModel | str | None = "mnist", coverage_n: int = 16, coverage_reps: int = 40,
          coverage_steps: int = 8, coverage_replicates: int = 4, level: float = 0.95, device: str = "auto",
          seed: int = 0, max_batch_size: int = 512, store: str | os.PathLike | None = None, processes: int = 1,
-         progress: bool = False) -> dict[str, int]:
+         prompts=None, prompt_guidance: float = 7.5, progress: bool = False) -> dict[str, int]:
     """Network evaluations (image rows through the network once) :func:`run` makes with these
-    arguments, per model name; nothing is loaded. Statistics, the even control, the budgets' curve
-    (prefixes of the same runs) and the intervals cost nothing; with a ``store`` this is the count of
-    a fresh run (chunks already stored are not generated again)."""
+    arguments, per model name (:func:`antinb.models.name_of`); nothing is loaded. Statistics, the
+    even control, the budgets' curve (prefixes of the same runs) and the intervals cost nothing; with
+    a ``store`` this is the count of a fresh run (chunks already stored are not generated again)."""
     if isinstance(models, (str, os.PathLike, DiffusionModel)):
         models = [models]
     n_designs = len(designs(kamc_groups, rqmc_replicates))  # MC, AMC, one K-AMC per K, RQMC
-    out = {name: n_designs * n_images * steps for name in dict.fromkeys(_name(m) for m in models)}
+    out: dict[str, int] = {}
+    for spec in {name_of(m): m for m in models}.values():  # a model named twice runs once
+        # n_images per design (every row twice for a text-to-image model sampling prompts with guidance)
+        out[name_of(spec)] = n_designs * n_images * steps * rows_per_image(spec, prompts, prompt_guidance)
     if coverage_model:
-        # one draw of coverage_n * coverage_reps images per design, cut into blocks afterwards
-        name = _name(coverage_model)
+        # one unprompted draw of coverage_n * coverage_reps images per design, cut into blocks afterwards
+        name = name_of(coverage_model)
         out[name] = out.get(name, 0) + n_designs * coverage_n * coverage_reps * coverage_steps
     return out
 
