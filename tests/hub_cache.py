@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import torch
-from diffusers import DDIMScheduler, DDPMScheduler, LDMPipeline, UNet2DModel, VQModel
+from diffusers import DDPMScheduler, UNet2DModel
 
 from test_models import CIFAR10_SCHEDULER, CIFAR10_UNET
-from tiny_pipelines import save_tiny_sd
+from tiny_pipelines import save_tiny_sd, tiny_ldm_pipeline
 
 _COMMIT = "0" * 40
 
@@ -43,15 +43,7 @@ def tiny_pixel_unet(size: int = 16) -> UNet2DModel:
 
 
 def tiny_ldm(folder: Path) -> Path:
-    torch.manual_seed(0)
-    unet = UNet2DModel(sample_size=8, in_channels=3, out_channels=3, block_out_channels=(8, 16), layers_per_block=1,
-                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                       norm_num_groups=4).eval()
-    vqvae = VQModel(in_channels=3, out_channels=3, latent_channels=3, block_out_channels=(8, 16),
-                    down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-                    norm_num_groups=4, num_vq_embeddings=16, vq_embed_dim=3, sample_size=16).eval()
-    LDMPipeline(vqvae=vqvae, unet=unet, scheduler=DDIMScheduler(clip_sample=False, steps_offset=1)
-                ).save_pretrained(folder)
+    tiny_ldm_pipeline().save_pretrained(folder)
     return folder
 
 

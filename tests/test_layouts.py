@@ -15,22 +15,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from diffusers import DDIMScheduler, LDMPipeline, UNet2DModel, VQModel
+from diffusers import VQModel
 
 import antinb
 from antinb import models, sampling
 
 
-def _tiny_ldm(folder: Path) -> LDMPipeline:
-    torch.manual_seed(0)
-    unet = UNet2DModel(sample_size=8, in_channels=3, out_channels=3, block_out_channels=(8, 16), layers_per_block=1,
-                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                       norm_num_groups=4).eval()
-    vqvae = VQModel(in_channels=3, out_channels=3, latent_channels=3, block_out_channels=(8, 16),
-                    down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-                    norm_num_groups=4, num_vq_embeddings=16, vq_embed_dim=3, sample_size=16).eval()
-    pipe = LDMPipeline(vqvae=vqvae, unet=unet, scheduler=DDIMScheduler(clip_sample=False, steps_offset=1))
-    pipe.set_progress_bar_config(disable=True)
+def _tiny_ldm(folder: Path):
+    from tiny_pipelines import tiny_ldm_pipeline
+
+    pipe = tiny_ldm_pipeline()
     pipe.save_pretrained(folder)
     return pipe
 

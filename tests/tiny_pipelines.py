@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 from diffusers import (AutoencoderKL, DDIMScheduler, FlowMatchEulerDiscreteScheduler, FluxPipeline,
-                       FluxTransformer2DModel, StableDiffusionPipeline, UNet2DConditionModel)
+                       FluxTransformer2DModel, LDMPipeline, StableDiffusionPipeline, UNet2DConditionModel, UNet2DModel,
+                       VQModel)
 
 
 def tiny_clip(max_length: int = 16):
@@ -66,3 +67,17 @@ def save_tiny_sd(folder) -> Path:
     folder = Path(folder)
     tiny_sd_pipeline().save_pretrained(folder)
     return folder
+
+
+def tiny_ldm_pipeline() -> LDMPipeline:
+    """Latent diffusion layout (CompVis/ldm-celebahq-256): 3x8x8 latents, a VQ decoder to 16x16 images."""
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=8, in_channels=3, out_channels=3, block_out_channels=(8, 16), layers_per_block=1,
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                       norm_num_groups=4).eval()
+    vqvae = VQModel(in_channels=3, out_channels=3, latent_channels=3, block_out_channels=(8, 16),
+                    down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                    norm_num_groups=4, num_vq_embeddings=16, vq_embed_dim=3, sample_size=16).eval()
+    pipe = LDMPipeline(vqvae=vqvae, unet=unet, scheduler=DDIMScheduler(clip_sample=False, steps_offset=1))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
