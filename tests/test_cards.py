@@ -37,7 +37,15 @@ def test_card_numbers_and_files(card_folder):
     assert card["training"]["steps_done"] == 2
     readme = (card_folder / "README.md").read_text()
     assert f"**{ca['accuracy']:.3f}**" in readme and f"**{fd['generated_vs_test']:.2f}**" in readme
-    assert f"| 2.5 | {ca['runs'][1]['accuracy']:.3f} |" in readme and "](samples_w2.5.png)" in readme
+    assert "| class | w = 1 | w = 2.5 |" in readme and "](samples_w2.5.png)" in readme
+    from scipy.stats import binomtest
+
+    ci = binomtest(round(ca["runs"][0]["accuracy"] * 30), 30).proportion_ci(method="wilson")
+    assert (f"| **all** (95 % Wilson interval) | **{ca['runs'][0]['accuracy']:.3f}** "
+            f"[{ci.low:.3f}, {ci.high:.3f}] | **{ca['runs'][1]['accuracy']:.3f}** [") in readme
+    second = list(ca["runs"][0]["by_class"])[1]
+    trouser = [r["by_class"][second] for r in ca["runs"]]
+    assert f"| {second} | {trouser[0]:.2f} | {trouser[1]:.2f} |" in readme
     for fig in ("samples.png", "samples_w2.5.png", "statistics.png", "pn_pairs.png"):
         assert (card_folder / fig).stat().st_size > 1000, fig
 

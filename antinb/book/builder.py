@@ -148,18 +148,18 @@ def _load_summary(name: str, executed_dir: Path) -> dict[str, Any] | None:
 
 
 def _provenance_table(summaries: dict[str, dict[str, Any] | None]) -> list[str]:
-    lines = ["| chapter | profile | device | executed (UTC) | wall time | git | numbers |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| chapter | profile on device | executed (UTC) | wall time | git | numbers |",
+             "|---|---|---|---|---|---|"]
     for name, s in summaries.items():
         link = f"{{doc}}`{name} <executed/{name}>`"
         if not s:
-            lines.append(f"| {link} | not run | | | | | |")
+            lines.append(f"| {link} | not run | | | | |")
             continue
         env = s.get("environment", {})
         finished = str(s.get("finished", "?")).replace("T", " ").replace("+00:00", "")
         wall = s.get("wall_s")
         wall_txt = f"{wall / 60:.1f} min" if isinstance(wall, (int, float)) else "?"
-        cells = [link, f"`{s.get('profile', '?')}`", env.get("device", "?"), finished, wall_txt,
+        cells = [link, f"`{s.get('profile', '?')}` on {env.get('device', '?')}", finished, wall_txt,
                  f"`{s.get('git_commit')}`", str(len(s.get("records", {})))]
         lines.append("| " + " | ".join(_cell(str(c)) for c in cells) + " |")
     return lines
@@ -167,16 +167,24 @@ def _provenance_table(summaries: dict[str, dict[str, Any] | None]) -> list[str]:
 
 def _row_cells(row: base.Row) -> list[str]:
     if row.verdict == base.NOT_RUN:
-        return [row.paper_setting, row.paper, "—", base.NOT_RUN, base.NOT_RUN, ""]
-    return [row.paper_setting, row.paper, row.our_setting, row.ours, row.verdict, row.caveat]
+        return [row.paper_setting, row.paper, base.NOT_RUN, base.NOT_RUN]
+    return [row.paper_setting, row.paper, f"{row.ours} ({row.our_setting})", row.verdict]
+
+
+SUMMARY_HEADER = "| the paper's setting | paper | ours (95 % interval, our setting) | verdict |"
 
 
 def summary_table(summary: base.Summary) -> list[str]:
-    """One finding's table: one row per setting, the paper's number beside ours, a verdict and a caveat."""
-    lines = ["| the paper's setting | paper | our setting | ours (95 % interval) | verdict | caveat |",
-             "|---|---|---|---|---|---|"]
+    """One finding's table: one row per setting, the paper's number beside ours (with its interval
+    and the model, sampler and sample size it comes from) and a verdict; then each row's caveat,
+    listed below the table so that four columns fit the page."""
+    lines = [SUMMARY_HEADER, "|---|---|---|---|"]
     for row in summary.rows:
         lines.append("| " + " | ".join(_cell(c) for c in _row_cells(row)) + " |")
+    caveats = [f"- *{row.our_setting}* ({row.paper_setting}): {row.caveat}"
+               for row in summary.rows if row.verdict != base.NOT_RUN and row.caveat]
+    if caveats:
+        lines += ["", "Caveats:", ""] + caveats
     return lines
 
 

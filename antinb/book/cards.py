@@ -24,6 +24,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from scipy.stats import binomtest  # noqa: E402
 
 from .. import metrics, noise, plots, quality, stats  # noqa: E402
 from ..data import load_dataset  # noqa: E402
@@ -129,6 +130,12 @@ def write_card(folder: str | Path, *, pairs: int = 256, steps: int = 50, per_cla
     return card
 
 
+def _wilson(share: float, n: int) -> tuple[float, float]:
+    """The 95 % Wilson interval of a share of ``n`` trials (scipy.stats.binomtest)."""
+    ci = binomtest(round(share * n), n).proportion_ci(0.95, method="wilson")
+    return ci.low, ci.high
+
+
 def _markdown(card: dict) -> str:
     c, fd, tr = card["correlation"], card["frechet_distance"], card["training"]
     cfg = tr["config"]
@@ -158,9 +165,14 @@ def _markdown(card: dict) -> str:
         lines += [f"Class-conditional samples ({ca['per_class']} per class, {card['sampler']}) recognised as their "
                   f"class by the classifier, by classifier-free guidance scale w (w = 1: plain conditional "
                   f"sampling): **{ca['accuracy']:.3f}** at w = {runs[0]['guidance_scale']:g}.", "",
-                  "| w | all | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
-        lines += [f"| {r['guidance_scale']:g} | {r['accuracy']:.3f} | "
-                  + " | ".join(f"{v:.2f}" for v in r["by_class"].values()) + " |" for r in runs]
+                  # a row per class, a column per guidance scale: ten classes side by side overflow the page
+                  "| class | " + " | ".join(f"w = {r['guidance_scale']:g}" for r in runs) + " |",
+                  "|---" * (len(runs) + 1) + "|",
+                  "| **all** (95 % Wilson interval) | " + " | ".join(
+                      f"**{r['accuracy']:.3f}** [{lo:.3f}, {hi:.3f}]"
+                      for r in runs for lo, hi in [_wilson(r["accuracy"], ca["n"])])
+                  + " |"]
+        lines += [f"| {name} | " + " | ".join(f"{r['by_class'][name]:.2f}" for r in runs) + " |" for name in names]
         lines += [""] + [f"Samples at w = {r['guidance_scale']:g} (a row per class):\n\n"
                          f"![w={r['guidance_scale']:g}]({_grid_name(i, r['guidance_scale'])})\n"
                          for i, r in enumerate(runs)]
