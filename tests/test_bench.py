@@ -8,7 +8,6 @@ import json
 import statistics
 
 import pytest
-import torch
 from diffusers import DDPMScheduler
 
 from antinb import models, noise, plots, sampling

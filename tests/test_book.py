@@ -132,7 +132,6 @@ def test_results_page_shows_only_comparable_quantities():
 def test_paper_numbers_match_science_md():
     """The paper's numbers live in antinb.paper alone; a few quoted from science.md are checked there,
     and every one reaches the results page, beside our record of the same quantity, via paper_records()."""
-    from antinb.book import builder
     from antinb.findings import correlation, diversity, symmetry, trajectory, uncertainty
     from antinb.findings.base import fill
 

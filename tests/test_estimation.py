@@ -6,7 +6,6 @@ import pytest
 import torch
 
 import antinb
-from antinb import stats
 
 
 def test_amc_beats_mc_on_affine_model(affine_model):

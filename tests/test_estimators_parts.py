@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import antinb
-from antinb import findings, metrics, models, noise, pairs, stats
+from antinb import metrics, models, noise, stats
 
 
 def test_dataset_of_embedded_and_foreign(model):

@@ -15,7 +15,6 @@ Subprocesses are single-threaded (``OMP_NUM_THREADS=1``) and the model is a tiny
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import shutil
@@ -29,7 +28,6 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import tiny_unet
-from diffusers import DDPMScheduler
 
 import antinb
 from antinb import cli, models, training

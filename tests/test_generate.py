@@ -18,11 +18,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_unet
-from diffusers import DDPMScheduler
 
 import antinb
-from antinb import cli, models
+from antinb import cli
 from antinb import noise as nz
 from antinb.generate import GenerationSpec, chunk_noise, generate, launch_command, prepare, weights_fingerprint
 from antinb.store import SampleStore, StoreMismatchError

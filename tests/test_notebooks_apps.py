@@ -8,7 +8,7 @@ import math
 import pytest
 
 import antinb
-from antinb import findings, metrics, models, pairs, stats
+from antinb import metrics, stats
 from antinb.book import runner
 
 pytestmark = pytest.mark.slow
