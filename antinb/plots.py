@@ -214,7 +214,7 @@ def trajectory_grid(panels: dict[tuple[str, str], dict[str, np.ndarray]], *, thr
                              layout="constrained")
     for ax in axes.flat[len(keys):]:
         ax.axis("off")
-    styles = ("-", ":", "--")
+    styles = ("-", ":", "--", "-.")
     for ax, key in zip(axes.flat, keys):
         for i, (label, values) in enumerate(panels[key].items()):
             band(np.arange(np.asarray(values).shape[1]), values, ax=ax, label=label, quantiles=quantiles,
@@ -230,7 +230,7 @@ def trajectory_grid(panels: dict[tuple[str, str], dict[str, np.ndarray]], *, thr
     for ax in axes[-1]:
         ax.set_xlabel("sampler step (0: $t = T$)", fontsize=10)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize=10,
+    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels) if len(labels) <= 3 else 2, fontsize=10,
                title=f"mean over pairs, band {quantiles[0]:.0%}–{quantiles[1]:.0%} of pairs", title_fontsize=10)
     return fig
 

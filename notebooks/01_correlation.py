@@ -126,20 +126,26 @@ result.half_negation_table()
 #
 # ## Ablation 2: classifier-free guidance
 # PN pairs of the class-conditional model, both members conditioned on the same class (classes
-# cycle over the pairs), for several guidance scales, beside RR pairs of the same classes. The
-# centre is the mean image of *all* classes, so even independent same-class pairs correlate
-# positively, the more so as guidance makes the samples of a class alike: the antithetic effect is
-# the gap between the PN and the RR curve, not the sign of the PN one. The paper's Stable
-# Diffusion pairs share a prompt in the same way. Error bars are 95 % t-intervals over pairs.
+# cycle over the pairs), for several guidance scales, beside RR pairs of the same classes. Centred
+# on the mean image of *all* classes, even independent same-class pairs correlate positively, the
+# more so as guidance makes the samples of a class alike. Centred on the mean image of the pair's
+# own class instead (each member on a disjoint half of the other images of that class, so the
+# centres' noise is not shared), independent pairs should sit near zero and the sign of the PN
+# curve answers the question. The paper's Stable Diffusion pairs share a prompt in the same way.
+# Error bars are 95 % t-intervals over pairs.
 
 # %% tags=["hide-input"]
 result.guidance_figure()
 plt.show()
 
+# %% tags=["remove-input"]
+Markdown(result.guidance_statement())
+
 # %% [markdown]
-# Guidance pulls both members of a pair towards the class's typical image, which they then share;
-# the PN curve rises with the guidance scale, but stays below the RR curve at every scale shown.
-# With few pairs per point the intervals are wide, so read the gap, not single points.
+# Guidance pulls both members of a pair towards the class's typical image, which they then share:
+# centred on all classes, the PN curve rises with the guidance scale while staying below the RR
+# curve. Centred on their class, the shared class image is removed and what remains is the
+# pair's own variation around it.
 #
 # ## Verdict
 

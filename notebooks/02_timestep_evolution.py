@@ -63,14 +63,17 @@ plt.show()
 # $-1$ and stay strongly negative through the first half; for the digit and clothing models they
 # then rise steadily and end near zero or slightly positive, while `photo-patches` stays strongly
 # negative to the end. The centered curve (dotted) stays lower than the standard one where the
-# samples take on their mean image: the rise is partly the shared mean image, not a loss of the
-# mirror symmetry.
+# samples take on their mean image. The dash-dotted line is the standard correlation predicted
+# from the centered one and the mean state's share $f_t$ of the pixel variance,
+# $f_t + (1 - f_t)\,\rho^{\mathrm{centered}}_t$: where it lies on the solid line, the shared mean
+# image accounts for the whole difference between the two correlations (the verdict gives the
+# largest gap).
 #
 # ## The numbers
 # Per model and sampler: the mean correlation of the noise predictions at $t = T$ (that of the
 # states is exactly $-1$), of the states half way (± the half-width of its 95 % t-interval), the
-# steps until it last lies below $-0.5$ with a bootstrap interval, and the correlation of the
-# final samples, standard and centered.
+# steps until it last lies below $-0.5$ with a bootstrap interval, standard and centered, and the
+# correlation of the final samples, standard and centered.
 
 # %% tags=["hide-input"]
 result.table()

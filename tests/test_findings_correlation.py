@@ -77,7 +77,8 @@ def test_records_are_the_templates_filled_and_equal_direct_computation(result):
                                                 finding.HALFNEG_BOTTOM_CI)}
     for p in ("pn", "rr"):
         for w in ("1", "3"):
-            expected |= {fill(finding.GUIDANCE_CORR, pairing=p, w=w), fill(finding.GUIDANCE_CORR_CI, pairing=p, w=w)}
+            expected |= {fill(t, pairing=p, w=w) for t in (finding.GUIDANCE_CORR, finding.GUIDANCE_CORR_CI,
+                                                            finding.GUIDANCE_CORR_CLASS, finding.GUIDANCE_CORR_CLASS_CI)}
     assert set(rec) == expected
     assert "corr_mean/tiny/ddpm/pn(zonly)/centered" in rec and "guidance_corr_centered/pn/w=1" in rec
     for name in rec:
@@ -146,6 +147,29 @@ def test_verdict_states_our_numbers_and_the_papers(result):
         for s in ("ddim", "ddpm"):
             assert finding._fmt_ci(*result.interval(m, s, "PN", "centered")) in text
     assert "−0.80" in text  # the paper's DDPM CIFAR-10 number
+
+
+def test_class_centering_removes_the_class_mean_without_a_shared_centre():
+    """Pairs of 3 classes whose images are their class's pattern plus noise: independent pairs
+    (x_c + u, x_c + v) correlate strongly positively centred on all classes' mean, about 0 centred on
+    their class; mirrored pairs (x_c + u, x_c - u) correlate negatively, shrunk towards 0 by the
+    centres' own noise but never pushed up by a shared one."""
+    g = torch.Generator().manual_seed(0)
+    patterns = 3 * torch.randn(3, 1, 8, 8, generator=g)
+    labels = torch.arange(2 * 90) // 2 % 3
+    u, v = torch.randn(90, 1, 8, 8, generator=g), torch.randn(90, 1, 8, 8, generator=g)
+    base_ = patterns[labels[0::2]]
+    rr = torch.stack([base_ + u, base_ + v], 1).flatten(0, 1)
+    pn = torch.stack([base_ + u, base_ - u], 1).flatten(0, 1)
+    by_class = finding.class_centered({"PN": pn, "RR": rr}, labels)
+    all_class = finding.correlations({"PN": pn, "RR": rr})
+    assert all_class["RR"]["centered"].mean() > 0.5  # the shared class pattern
+    assert abs(by_class["RR"].mean().item()) < 0.05
+    # centres from 59 other images of the class: shrunk by about 1 / (1 + 2/59), never above -0.9
+    assert -1.0 < by_class["PN"].mean().item() < -0.9
+    # a single shared centre from k images would have added about 1/(k+1): the halves do not
+    with pytest.raises(ValueError, match="at least 4 images"):
+        finding.class_centered({"PN": pn[:4]}, labels[:4])
 
 
 def test_guidance_sweep_needs_a_class_conditional_model(model):

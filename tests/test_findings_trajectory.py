@@ -11,9 +11,10 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 import pytest  # noqa: E402
 
-from antinb import paper  # noqa: E402
+from antinb import paper, stats  # noqa: E402
 from antinb.findings import trajectory as finding  # noqa: E402
 from antinb.findings.base import fill, template_regex  # noqa: E402
 
@@ -37,6 +38,39 @@ def test_affine_model_keeps_the_pair_mirrored_at_every_step(affine_model, sample
     # the standard correlation is -1 only at t = T: the common centre is not a flat image
     np.testing.assert_allclose(tr["x"][:, 0], -1.0, atol=1e-12)
     assert tr["x"][:, -1].mean() > -0.9
+    # ... it is the mean state's share f_t plus the rest times -1 (up to m's pixel covariance with u)
+    predicted = finding.standard_from_centered(-1.0, tr["share"])
+    np.testing.assert_allclose(tr["x"].mean(0), predicted, atol=0.1)
+    assert tr["share"][0] < 0.05 < tr["final_share"]
+
+
+def test_mean_share_is_the_mean_image_share_of_the_pixel_variance():
+    g = torch.Generator().manual_seed(0)
+    m = torch.randn(1, 1, 8, 8, generator=g)
+    assert finding.mean_share(m.repeat(6, 1, 1, 1)) == pytest.approx(1.0)  # every row is the mean image
+    u = torch.randn(3, 1, 8, 8, generator=g)
+    assert finding.mean_share(torch.cat([u, -u])) == pytest.approx(0.0, abs=1e-12)  # mirrored rows: m = 0
+    # m + u and m - u: s_m = var(m), s_u = mean over rows of var(u_i)
+    x = torch.cat([m + u, m - u]).double()
+    s_m = m.double().var(unbiased=False).item()
+    s_u = u.double().flatten(1).var(1, unbiased=False).mean().item()
+    assert finding.mean_share(x) == pytest.approx(s_m / (s_m + s_u))
+
+
+def test_the_mean_image_explains_the_standard_correlation():
+    """Pairs (m + u, m - u) have centered correlation -1; their standard one is f + (1 - f)(-1) = 2f - 1
+    up to the pixel covariance of m with u, which averages out over pairs."""
+    g = torch.Generator().manual_seed(1)
+    m = 0.8 * torch.randn(1, 3, 16, 16, generator=g)
+    u = torch.randn(400, 3, 16, 16, generator=g)
+    x = torch.stack([m[0] + u, m[0] - u], 1).flatten(0, 1)  # pairs in consecutive rows
+    f = finding.mean_share(x)
+    assert 0.2 < f < 0.6
+    standard = stats.pair_correlation(x).mean().item()
+    centered = stats.pair_correlation(x, centered=True).mean().item()
+    assert centered == pytest.approx(-1.0, abs=1e-9)
+    assert finding.standard_from_centered(centered, f) == pytest.approx(standard, abs=0.01)
+    assert abs(standard - centered) > 0.3  # the shared mean image moves the standard correlation a lot
 
 
 def test_steps_below_counts_to_the_last_step_below_minus_half():
@@ -54,8 +88,10 @@ def _synthetic(name: str, below: int, n: int = 50, final: float = 0.1) -> findin
     spread = np.linspace(-0.02, 0.02, 8)  # eight pairs
     x = curve + spread[:, None]
     eps = np.full((8, n), -0.99)
-    return finding.Trajectory(name, "ddim", np.arange(n)[::-1], x, eps, x - 0.1, final + spread, -0.4 + spread,
-                              (below - 1, below + 1))
+    share = np.linspace(0.0, 0.3, n)
+    centered = (x - share) / (1 - share)  # so that the standard curve is exactly share + (1 - share) * centered
+    return finding.Trajectory(name, "ddim", np.arange(n)[::-1], x, eps, centered, final + spread, -0.4 + spread,
+                              (below - 1, below + 1), share, 0.3, (n - 2, n))
 
 
 def test_verdict_says_what_holds_and_what_does_not():
@@ -66,6 +102,9 @@ def test_verdict_says_what_holds_and_what_does_not():
     assert "exactly $-1$" in text and "33 of 50 for mnist DDIM" in text and "photo DDIM" in text
     assert "last 17 steps (34 % of the trajectory)" in text
     assert "mnist DDIM (+0.10 [" in text  # a final correlation that is positive is called so
+    # the explanation is measured: the mean image's share half way -> at the end, the decomposition's gap
+    assert "mnist DDIM 0.15 → 0.30" in text and "to within 0.00 at every step" in text
+    assert "below −0.5 for 33 of 50 steps (mnist DDIM)" in text and "not a loss of the mirror symmetry" in text
     whole = finding.TrajectoryResult({("photo", "ddim"): _synthetic("photo", 50, final=-0.7)}, {"n_pairs": 2})
     assert whole.verdict().startswith("**Reproduced.**")
     short = finding.TrajectoryResult({("a", "ddim"): _synthetic("a", 10)}, {"n_pairs": 2})

@@ -110,3 +110,40 @@ def test_each_profile_says_what_it_costs():
         assert f"`{name}`\n:" in text, f"the reproduce page does not describe the {name} profile"
     section = text.split("## Profiles", 1)[1].split("\n## ", 1)[0]
     assert "min" in section and yaml.safe_load((ROOT / "notebooks" / "params" / "book.yml").read_text())
+
+
+def test_every_paper_row_has_its_command_and_cost(tmp_path, monkeypatch):
+    """Issue 17: per paper row the exact command and its dry run. Every row a summary without records
+    lists as not run has an entry; each command parses and names the row's model, its cost is the dry
+    run's, and a prompted command's records would land in that row (the prompt file's source)."""
+    from antinb import findings, prompts
+    from antinb.book import builder
+    from antinb.findings import base
+
+    entries = builder.paper_row_commands()
+    rows = [(s.finding, r.paper_model) for s in findings.summaries({}) for r in s.rows if r.verdict == base.NOT_RUN]
+    assert sorted((e["finding"], e["paper_model"]) for e in entries) == sorted(rows)
+    assert len(entries) >= 15
+    text = builder.paper_rows_markdown()
+    blocks = re.findall(r"```bash\n(.*?)  ```", text, re.S)
+    runnable = [e for e in entries if e["command"]]
+    assert len(blocks) == len(runnable) and all("not runnable here" in text for e in entries if not e["command"])
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for e, block in zip(runnable, blocks):
+        argv = shlex.split(block.replace("\\\n", " "))
+        assert argv == e["command"]
+        _check_run(argv)
+        args = cli.build_parser().parse_args(argv[1:])
+        overrides = {k: runner._parse_override(v) for k, v in args.p}
+        model, source, _ = prompts.split_key(e["paper_model"])
+        assert overrides["models"] == [model]
+        dry = runner.dry_run(args.notebook, args.profile, overrides)
+        assert e["evaluations"] == sum(r["evaluations"] for r in dry) > 0
+        if source is not None:  # a prompted row: the prompt file it reads belongs to that row
+            file = overrides.get("prompts") or runner.profile_parameters("full", e["chapter"])["prompts"]
+            path = Path(file).expanduser()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("a photo of a cat\n")
+            key = prompts.model_key(model, text_conditioned=True, prompts=prompts.resolve(file))
+            assert source == "prompted" or key == f"{model}:{source}"
+            assert base.paper_model(key, [e["paper_model"]]) == e["paper_model"]

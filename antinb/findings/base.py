@@ -144,6 +144,8 @@ class Row:
         value, ci: our headline number and its interval (``None`` for a paper row we did not run).
         short: ``ours`` in a few words for the findings-at-a-glance table (default: ``ours``).
         headline: whether the row counts for the at-a-glance range (:meth:`Summary.ours`).
+        paper_model: for a paper row we did not run, the paper's model key (:mod:`antinb.paper`) the row
+            stands for, from which the reproduce page writes the command that would fill it.
     """
 
     paper_setting: str
@@ -156,6 +158,7 @@ class Row:
     ci: tuple[float, float] | None = None
     short: str = ""
     headline: bool = True
+    paper_model: str = ""
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:

@@ -34,7 +34,8 @@ from . import base
 from .base import Result, Row, Summary, Table, fill, template_regex
 
 __all__ = ["CORR_MEAN", "CORR_SD", "CORR_MEAN_CI", "HALFNEG_TOP", "HALFNEG_BOTTOM", "HALFNEG_TOP_CI",
-           "HALFNEG_BOTTOM_CI", "GUIDANCE_CORR", "GUIDANCE_CORR_CI", "TEMPLATES", "TABLE", "SAMPLER_PAIRINGS",
+           "HALFNEG_BOTTOM_CI", "GUIDANCE_CORR", "GUIDANCE_CORR_CI", "GUIDANCE_CORR_CLASS",
+           "GUIDANCE_CORR_CLASS_CI", "class_centered", "TEMPLATES", "TABLE", "SAMPLER_PAIRINGS",
            "paper_records", "pairing_key", "correlations", "mean_interval", "CorrelationResult", "HalfNegation",
            "GuidanceSweep", "run", "cost", "half_negation", "guidance_sweep", "summary"]
 
@@ -56,10 +57,14 @@ HALFNEG_BOTTOM_CI = "halfneg_bottom_pixel_corr_ci/{model}"
 #: and its 95 % t-interval ``[low, high]``.
 GUIDANCE_CORR = "guidance_corr_centered/{pairing}/w={w}"
 GUIDANCE_CORR_CI = "guidance_corr_centered_ci/{pairing}/w={w}"
+#: The same with each pair centred on the mean image of its own class (:func:`class_centered`).
+GUIDANCE_CORR_CLASS = "guidance_corr_class_centered/{pairing}/w={w}"
+GUIDANCE_CORR_CLASS_CI = "guidance_corr_class_centered_ci/{pairing}/w={w}"
 
 #: Every record template of this finding.
 TEMPLATES: tuple[str, ...] = (CORR_MEAN, CORR_SD, CORR_MEAN_CI, HALFNEG_TOP, HALFNEG_BOTTOM, HALFNEG_TOP_CI,
-                              HALFNEG_BOTTOM_CI, GUIDANCE_CORR, GUIDANCE_CORR_CI)
+                              HALFNEG_BOTTOM_CI, GUIDANCE_CORR, GUIDANCE_CORR_CI, GUIDANCE_CORR_CLASS,
+                              GUIDANCE_CORR_CLASS_CI)
 
 
 TABLE = Table('Finding 1: correlation of PN and RR pairs', '01_correlation',
@@ -69,6 +74,8 @@ TABLE = Table('Finding 1: correlation of PN and RR pairs', '01_correlation',
 SAMPLER_PAIRINGS: dict[str, tuple[str, ...]] = {"ddim": ("PN", "RR"), "ddpm": ("PN", "RR", "PN (z only)")}
 _VARIANTS = ("standard", "centered")
 _SAMPLER_LABELS = {"ddim": "DDIM", "ddpm": "DDPM"}
+#: The two centres of the guidance sweep, as the table and figure name them.
+_CENTRES = {"centered": "all-class centre", "class-centered": "class centre"}
 
 
 def paper_records() -> dict[str, float | str]:
@@ -139,7 +146,8 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
     for (model, sampler, variant), value in paper.CORRELATION.items():
         if variant == "centered" and (model, sampler) not in covered:
             rows.append(Row(f"{paper.MODEL_LABELS.get(model, model)}, {_SAMPLER_LABELS[sampler]}", _s(value), "",
-                            base.NOT_RUN, base.NOT_RUN))
+                            base.NOT_RUN, base.NOT_RUN,
+                            paper_model=model))
     ddim = sorted(v for (_, s, vv), v in paper.CORRELATION.items() if (s, vv) == ("ddim", "centered"))
     claim = (f"PN pairs are strongly negatively correlated: centered {_s(ddim[0])} to {_s(ddim[-1])} (DDIM), "
              f"{_s(paper.CORRELATION[paper.CIFAR, 'ddpm', 'centered'])} (DDPM, CIFAR-10, per-step noise negated)")
@@ -160,6 +168,39 @@ def correlations(samples: dict[str, torch.Tensor], *, mean_image: torch.Tensor |
     return {name: {"standard": stats.pair_correlation(x),
                    "centered": stats.pair_correlation(x, centered=True, mean_image=centre)}
             for name, x in samples.items()}
+
+
+def class_centered(samples: dict[str, torch.Tensor], labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-pair correlation with each pair centred on the mean image of its own class.
+
+    ``samples``: pair sets ``(2P, C, H, W)`` that share the class ``labels`` ``(2P,)`` (both members of a
+    pair one class). The other images of the pair's class, in all the sets, are split into two disjoint
+    halves; one member is centred on the mean of the first half, the other on the mean of the second.
+    The two centres' sampling errors are then independent, so they add no shared part to the pair (a
+    common centre estimated from ``k`` images would add about ``1 / (k + 1)`` to every correlation);
+    they only shrink the correlation towards zero, which keeps its sign. Each class in use needs at
+    least 4 images (two pairs). Returns ``{name: (P,)}``.
+    """
+    labels = torch.as_tensor(labels)
+    x_all = torch.cat([x.double() for x in samples.values()])
+    y_all = labels.repeat(len(samples))
+    counts = {int(c): int((y_all == c).sum()) for c in labels.unique()}
+    few = sorted(c for c, n in counts.items() if n < 4)
+    if few:
+        raise ValueError(f"class centering needs at least 4 images (two pairs) of each class; classes {few} "
+                         "have fewer (give at least as many pairs as there are classes)")
+    out, offset = {}, 0
+    for name, x in samples.items():
+        x = x.double()
+        centred = torch.empty_like(x)
+        for i in range(x.shape[0] // 2):
+            rows = torch.nonzero(y_all == labels[2 * i]).flatten()
+            others = rows[(rows != offset + 2 * i) & (rows != offset + 2 * i + 1)]
+            centred[2 * i] = x[2 * i] - x_all[others[0::2]].mean(0)
+            centred[2 * i + 1] = x[2 * i + 1] - x_all[others[1::2]].mean(0)
+        out[name] = stats.pair_correlation(centred)
+        offset += x.shape[0]
+    return out
 
 
 def mean_interval(values, level: float = 0.95) -> tuple[float, float, float]:
@@ -285,7 +326,9 @@ class GuidanceSweep:
     Attributes:
         model: the class-conditional model's name.
         scales: the guidance scales.
-        corr: ``(pairing, scale)`` -> ``{"standard": (P,), "centered": (P,)}`` per-pair correlations.
+        corr: ``(pairing, scale)`` -> ``{"standard": (P,), "centered": (P,), "class-centered": (P,)}``
+            per-pair correlations; ``centered`` on the mean image of all classes, ``class-centered`` on
+            each pair's own class (:func:`class_centered`).
         settings: ``n_pairs``, ``steps``, ``seed``.
     """
 
@@ -303,19 +346,47 @@ class GuidanceSweep:
             mean, lo, hi = self.interval(pairing, w)
             out[fill(GUIDANCE_CORR, pairing=pairing_key(pairing), w=format(w, "g"))] = mean
             out[fill(GUIDANCE_CORR_CI, pairing=pairing_key(pairing), w=format(w, "g"))] = [lo, hi]
+            mean, lo, hi = self.interval(pairing, w, "class-centered")
+            out[fill(GUIDANCE_CORR_CLASS, pairing=pairing_key(pairing), w=format(w, "g"))] = mean
+            out[fill(GUIDANCE_CORR_CLASS_CI, pairing=pairing_key(pairing), w=format(w, "g"))] = [lo, hi]
         return out
 
     def table(self) -> pd.DataFrame:
-        """Mean centered correlation of PN and RR pairs per guidance scale, with 95 % intervals."""
+        """Mean correlation of PN and RR pairs per guidance scale, centred on all classes' mean image and
+        on each pair's class mean, with 95 % intervals."""
         return pd.DataFrame([{"guidance scale": format(w, "g"),
-                              **{p: _fmt_ci(*self.interval(p, w)) for p in ("PN", "RR")}}
+                              **{f"{p}, {_CENTRES[v]}": _fmt_ci(*self.interval(p, w, v))
+                                 for v in _CENTRES for p in ("PN", "RR")}}
                              for w in self.scales]).set_index("guidance scale")
 
+    def negative_under_guidance(self) -> list[float]:
+        """The scales at which the class-centered PN interval lies below zero and below RR's."""
+        return [w for w in self.scales
+                if self.interval("PN", w, "class-centered")[2] < min(0.0, self.interval("RR", w, "class-centered")[1])]
+
+    def statement(self) -> str:
+        """One markdown sentence: are PN pairs negatively correlated under guidance, once each pair is
+        centred on its own class?"""
+        neg = self.negative_under_guidance()
+        cells = "; ".join(f"w = {w:g}: PN {_fmt_ci(*self.interval('PN', w, 'class-centered'))}, "
+                          f"RR {_fmt_ci(*self.interval('RR', w, 'class-centered'))}" for w in self.scales)
+        if len(neg) == len(self.scales):
+            head = "Yes at every scale:"
+        elif neg:
+            head = f"At {', '.join(f'{w:g}' for w in neg)} of the scales {', '.join(f'{w:g}' for w in self.scales)}:"
+        else:
+            head = "At no scale:"
+        return (f"**Under guidance, centred on each pair's class.** {head} the class-centered PN interval lies "
+                f"below zero and below RR at {len(neg)} of {len(self.scales)} guidance scales ({self.model}, "
+                f"DDIM-{self.settings['steps']}, {self.settings['n_pairs']} pairs each, 95 % t-intervals): {cells}.")
+
     def figure(self) -> plt.Figure:
-        """Mean centered correlation against the guidance scale (log axis), 95 % error bars."""
-        series = {p: [self.interval(p, w) for w in self.scales] for p in ("PN", "RR")}
+        """Mean correlation against the guidance scale (log axis), 95 % error bars: PN and RR pairs, centred
+        on all classes' mean image and on each pair's class mean."""
+        series = {f"{p}, {_CENTRES[v]}": [self.interval(p, w, v) for w in self.scales]
+                  for v in _CENTRES for p in ("PN", "RR")}
         return plots.interval_lines(
-            list(self.scales), series, xlabel="guidance scale $w$", ylabel="mean centered correlation", xlog=True,
+            list(self.scales), series, xlabel="guidance scale $w$", ylabel="mean pair correlation", xlog=True,
             title=f"{self.model}, DDIM-{self.settings['steps']}, {self.settings['n_pairs']} pairs per point")
 
 
@@ -324,18 +395,23 @@ def guidance_sweep(model, scales: Sequence[float], *, n_pairs: int = 32, steps: 
     """PN and RR pairs of a class-conditional model under DDIM at each guidance scale.
 
     Both members of a pair get the same class (classes cycle over the pairs); the centre of the
-    centered correlation is the mean image of the PN and RR samples of that scale together (all classes).
+    centered correlation is the mean image of the PN and RR samples of that scale together (all
+    classes), that of the class-centered one the mean image of the pair's class (:func:`class_centered`).
     """
     model = _loaded(model, device)
     if model.conditioning != "class":
         raise ValueError(f"model {model.name!r} is not class-conditional; the guidance sweep needs class labels")
+    if n_pairs < model.num_classes:
+        raise ValueError(f"n_pairs={n_pairs} must be at least the number of classes ({model.num_classes}) "
+                         "so that every class has pairs to centre on")
     labels = torch.arange(2 * n_pairs) // 2 % model.num_classes  # same class within a pair
     corr = {}
     for w in scales:
         sets = {p: pair_samples(model, n_pairs, p, steps=steps, seed=seed, labels=labels, guidance_scale=w,
                                 max_batch_size=max_batch_size, progress=False) for p in ("PN", "RR")}
+        by_class = class_centered(sets, labels)
         for p, c in correlations(sets).items():
-            corr[p, float(w)] = c
+            corr[p, float(w)] = {**c, "class-centered": by_class[p]}
     return GuidanceSweep(model.name, tuple(float(w) for w in scales), corr,
                          {"n_pairs": n_pairs, "steps": steps, "seed": seed})
 
@@ -478,6 +554,10 @@ class CorrelationResult(Result):
     def guidance_figure(self) -> plt.Figure:
         """The guidance sweep (:meth:`GuidanceSweep.figure`), or a note that it did not run."""
         return self.guidance.figure() if self.guidance is not None else _not_run("no guidance_model")
+
+    def guidance_statement(self) -> str:
+        """:meth:`GuidanceSweep.statement`, or a note that the sweep did not run."""
+        return self.guidance.statement() if self.guidance is not None else "The guidance sweep did not run."
 
     def pairs_figure(self, sampler: str = "ddim", n: int = 8) -> plt.Figure:
         """``n`` PN pairs per model: first members above, partners below."""

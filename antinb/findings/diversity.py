@@ -152,7 +152,8 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
                         short=f"SSIM {base.ci_text(ssim, ci_s, '+.0f')} %"))
     for model in dict.fromkeys(k[0] for k in paper.DIVERSITY):
         if model not in ran:
-            rows.append(Row(paper.MODEL_LABELS.get(model, model), theirs(model), "", base.NOT_RUN, base.NOT_RUN))
+            rows.append(Row(paper.MODEL_LABELS.get(model, model), theirs(model), "", base.NOT_RUN, base.NOT_RUN,
+                            paper_model=model))
     claim = f"PN pairs are more diverse than independent pairs: {span} (blog table)"
     return Summary(4, TABLE.title, TABLE.chapter, claim, "improvement of PN over RR pairs (%)", tuple(rows), "+.1f")
 

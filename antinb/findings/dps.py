@@ -142,7 +142,8 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
                         short=f"L1 {base.ci_text(eff['l1'], ci['l1'], '.2f')}"))
     for model in dict.fromkeys(k[0] for k in paper.DPS):
         if model not in ran:
-            rows.append(Row(paper.MODEL_LABELS.get(model, model), paper_text, "", base.NOT_RUN, base.NOT_RUN))
+            rows.append(Row(paper.MODEL_LABELS.get(model, model), paper_text, "", base.NOT_RUN, base.NOT_RUN,
+                            paper_model=model))
     claim = f"antithetic noise also shortens the intervals of diffusion posterior sampling: efficiency {paper_text}"
     return Summary(6, TABLE.title, TABLE.chapter, claim, "AMC efficiency of DPS inpainting", tuple(rows), ".2f")
 

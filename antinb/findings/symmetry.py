@@ -103,7 +103,8 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
                         short=f"mean {base.ci_text(mean, ci_m, '.3f')}"))
     for model in dict.fromkeys(k[0] for k in paper.SYMMETRY):
         if model not in ran:
-            rows.append(Row(paper.MODEL_LABELS.get(model, model), label, "", base.NOT_RUN, base.NOT_RUN))
+            rows.append(Row(paper.MODEL_LABELS.get(model, model), label, "", base.NOT_RUN, base.NOT_RUN,
+                            paper_model=model))
     claim = f"the noise predictor is nearly affine antisymmetric at every t: antisymmetry score {label}"
     return Summary(3, TABLE.title, TABLE.chapter, claim, "antisymmetry score of 1-D slices", tuple(rows), ".3f")
 

@@ -143,7 +143,8 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
     for model, rows_ in paper.TABLE2.items():
         if model not in ran:
             text = ", ".join(f"{st.replace('_', ' ')} {v[4]:.1f}" for st, v in rows_.items())
-            rows.append(Row(paper.MODEL_LABELS.get(model, model), text, "", base.NOT_RUN, base.NOT_RUN))
+            rows.append(Row(paper.MODEL_LABELS.get(model, model), text, "", base.NOT_RUN, base.NOT_RUN,
+                            paper_model=model))
     all_amc = [v[4] for rows_ in paper.TABLE2.values() for v in rows_.values()]
     claim = (f"antithetic noise gives much shorter confidence intervals than MC: AMC efficiency "
              f"{min(all_amc):.1f} to {max(all_amc):.1f} (blog Table 2)")
