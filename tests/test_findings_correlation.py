@@ -29,7 +29,7 @@ def result():
     cond = tiny_model(num_classes=3)
     cond.name = "tiny-cond"
     return finding.run([plain, cond], n_pairs=4, ddim_steps=3, ddpm_steps=3, seed=0, ablation_pairs=4,
-                       guidance_model="tiny-cond", guidance_scales=[1.0, 3.0], guidance_pairs=3)
+                       guidance_model="tiny-cond", guidance_scales=[1.0, 3.0], guidance_pairs=6)
 
 
 def test_partially_negated_negates_exactly_the_region():
@@ -165,11 +165,28 @@ def test_class_centering_removes_the_class_mean_without_a_shared_centre():
     all_class = finding.correlations({"PN": pn, "RR": rr})
     assert all_class["RR"]["centered"].mean() > 0.5  # the shared class pattern
     assert abs(by_class["RR"].mean().item()) < 0.05
-    # centres from 59 other images of the class: shrunk by about 1 / (1 + 2/59), never above -0.9
+    # centres from about 59 other pairs of the class: shrunk a little, never pushed up by a shared centre
     assert -1.0 < by_class["PN"].mean().item() < -0.9
-    # a single shared centre from k images would have added about 1/(k+1): the halves do not
-    with pytest.raises(ValueError, match="at least 4 images"):
-        finding.class_centered({"PN": pn[:4]}, labels[:4])
+    with pytest.raises(ValueError, match="at least 3 pairs of each class"):
+        finding.class_centered({"PN": pn[:6], "RR": rr[:6]}, labels[:6])  # 2 pairs of each class
+
+
+def test_class_centering_at_the_smallest_size_keeps_pn_and_rr_apart():
+    """Two pairs of each class per pairing (the book's size): the PN and RR estimates share data but must
+    not mirror each other (with one pair each they would be the same number)."""
+    g = torch.Generator().manual_seed(3)
+    patterns = 3 * torch.randn(3, 1, 8, 8, generator=g)
+    labels = torch.arange(2 * 6) // 2 % 3
+    out = {"PN": [], "RR": []}
+    for _ in range(40):
+        u, v = torch.randn(6, 1, 8, 8, generator=g), torch.randn(6, 1, 8, 8, generator=g)
+        base_ = patterns[labels[0::2]]
+        c = finding.class_centered({"PN": torch.stack([base_ + u, base_ - u], 1).flatten(0, 1),
+                                    "RR": torch.stack([base_ + u, base_ + v], 1).flatten(0, 1)}, labels)
+        for k in out:
+            out[k].append(c[k].mean().item())
+    pn, rr = np.mean(out["PN"]), np.mean(out["RR"])
+    assert pn < -0.3 and abs(rr) < 0.1
 
 
 def test_guidance_sweep_needs_a_class_conditional_model(model):

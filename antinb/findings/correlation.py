@@ -174,32 +174,35 @@ def class_centered(samples: dict[str, torch.Tensor], labels: torch.Tensor) -> di
     """Per-pair correlation with each pair centred on the mean image of its own class.
 
     ``samples``: pair sets ``(2P, C, H, W)`` that share the class ``labels`` ``(2P,)`` (both members of a
-    pair one class). The other images of the pair's class, in all the sets, are split into two disjoint
-    halves; one member is centred on the mean of the first half, the other on the mean of the second.
-    The two centres' sampling errors are then independent, so they add no shared part to the pair (a
-    common centre estimated from ``k`` images would add about ``1 / (k + 1)`` to every correlation);
-    they only shrink the correlation towards zero, which keeps its sign. Each class in use needs at
-    least 4 images (two pairs). Returns ``{name: (P,)}``.
+    pair one class). The *other* pairs of the pair's class, in all the sets, are split into two disjoint
+    halves (whole pairs, alternately); one member is centred on the mean image of the first half, the
+    other on that of the second. The two centres' sampling errors are then independent of each other and
+    of the pair, so they add nothing to the pair's covariance on average (a common centre estimated from
+    ``k`` images would add about ``1 / (k + 1)`` to every correlation); they only shrink the correlation
+    towards zero, which keeps its sign. Each class in use needs at least 3 pairs (two others to split).
+    Returns ``{name: (P,)}``.
     """
     labels = torch.as_tensor(labels)
+    pair_labels = labels[0::2]
     x_all = torch.cat([x.double() for x in samples.values()])
-    y_all = labels.repeat(len(samples))
-    counts = {int(c): int((y_all == c).sum()) for c in labels.unique()}
-    few = sorted(c for c, n in counts.items() if n < 4)
+    y_all = pair_labels.repeat(len(samples))  # one label per pair, in the order of x_all's pairs
+    counts = {int(c): int((y_all == c).sum()) for c in pair_labels.unique()}
+    few = sorted(c for c, n in counts.items() if n < 3)
     if few:
-        raise ValueError(f"class centering needs at least 4 images (two pairs) of each class; classes {few} "
-                         "have fewer (give at least as many pairs as there are classes)")
+        raise ValueError(f"class centering needs at least 3 pairs of each class (all pair sets together); "
+                         f"classes {few} have fewer (give at least twice as many pairs as there are classes)")
+    pairs_all = x_all.view(-1, 2, *x_all.shape[1:])  # (pairs, 2, C, H, W)
     out, offset = {}, 0
     for name, x in samples.items():
         x = x.double()
         centred = torch.empty_like(x)
         for i in range(x.shape[0] // 2):
-            rows = torch.nonzero(y_all == labels[2 * i]).flatten()
-            others = rows[(rows != offset + 2 * i) & (rows != offset + 2 * i + 1)]
-            centred[2 * i] = x[2 * i] - x_all[others[0::2]].mean(0)
-            centred[2 * i + 1] = x[2 * i + 1] - x_all[others[1::2]].mean(0)
+            same = torch.nonzero(y_all == pair_labels[i]).flatten()
+            others = same[same != offset + i]
+            centred[2 * i] = x[2 * i] - pairs_all[others[0::2]].mean((0, 1))
+            centred[2 * i + 1] = x[2 * i + 1] - pairs_all[others[1::2]].mean((0, 1))
         out[name] = stats.pair_correlation(centred)
-        offset += x.shape[0]
+        offset += x.shape[0] // 2
     return out
 
 
@@ -401,9 +404,9 @@ def guidance_sweep(model, scales: Sequence[float], *, n_pairs: int = 32, steps: 
     model = _loaded(model, device)
     if model.conditioning != "class":
         raise ValueError(f"model {model.name!r} is not class-conditional; the guidance sweep needs class labels")
-    if n_pairs < model.num_classes:
-        raise ValueError(f"n_pairs={n_pairs} must be at least the number of classes ({model.num_classes}) "
-                         "so that every class has pairs to centre on")
+    if n_pairs < 2 * model.num_classes:
+        raise ValueError(f"n_pairs={n_pairs} must be at least twice the number of classes ({model.num_classes}) "
+                         "so that every class has other pairs to centre on")
     labels = torch.arange(2 * n_pairs) // 2 % model.num_classes  # same class within a pair
     corr = {}
     for w in scales:
