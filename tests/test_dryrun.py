@@ -59,10 +59,10 @@ def test_cost_takes_the_keywords_of_run():
 
 def test_correlation_cost_counts_pairs_ablation_and_guided_rows():
     # per model 2*4 rows x (2 DDIM pairings x 3 + 3 DDPM pairings x 3 steps) + half negation 2*4 x 3;
-    # the guided model adds 2 scales x (PN, RR) x 2*3 rows x 3 steps x 2 (guidance doubles the batch)
-    _check(correlation, [tiny_model(), _cond()], {"tiny": 144, "tiny-cond": 288}, n_pairs=4, ddim_steps=3,
+    # the guided model adds 2 scales x (PN, RR) x 2*6 rows x 3 steps x 2 (guidance doubles the batch)
+    _check(correlation, [tiny_model(), _cond()], {"tiny": 144, "tiny-cond": 144 + 288}, n_pairs=4, ddim_steps=3,
            ddpm_steps=3, seed=0, ablation_pairs=4, guidance_model="tiny-cond", guidance_scales=[1.0, 3.0],
-           guidance_pairs=3, max_batch_size=4)
+           guidance_pairs=6, max_batch_size=4)
     _check(correlation, [tiny_model()], {"tiny": 2 * 2 * (2 * 2 + 3 * 5)}, n_pairs=2, ddim_steps=2, ddpm_steps=5)
 
 

@@ -86,7 +86,7 @@ def test_mc_interval_pinned():
     assert (e.ci_low, e.ci_high) == pytest.approx((2.5 - half, 2.5 + half))
     assert (e.n, e.n_units, e.level, e.method) == (4, 4, 0.95, "MC")
     assert e.unit_sd == pytest.approx(1.2909944)
-    assert str(e) == "MC: 2.5 ± 2.1 (95% CI, n=4, 4 units)"
+    assert str(e) == "MC: 2.5 [0.4457, 4.554] (95% skew-t interval, n=4, 4 units)"  # symmetric: = t
 
 
 @pytest.mark.parametrize(
@@ -100,11 +100,16 @@ def test_mc_interval_pinned():
 )
 def test_estimate_fields_are_consistent(method, kwargs, label, units):
     values = np.random.default_rng(0).normal(size=48)
-    e = stats.estimate_ci(values, method, level=0.9, **kwargs)
-    assert e.method == label and e.n == 48 and e.n_units == units and e.level == 0.9
+    e = stats.estimate_ci(values, method, level=0.9, interval="t", **kwargs)
+    assert e.method == label and e.n == 48 and e.n_units == units and e.level == 0.9 and e.interval == "t"
     assert e.ci_low < e.estimate < e.ci_high
     assert e.length == pytest.approx(2 * e.half_width)
     assert e.ci_high - e.ci_low == pytest.approx(e.length)
+    # the default interval holds the t-interval and extends it towards the long tail only
+    d = stats.estimate_ci(values, method, level=0.9, **kwargs)
+    assert d.interval == "skew-t" and d.ci_low <= e.ci_low and d.ci_high >= e.ci_high
+    assert (d.estimate, d.half_width, d.length, d.unit_sd) == (e.estimate, e.half_width, e.length, e.unit_sd)
+    assert d.ci_low == pytest.approx(e.ci_low) or d.ci_high == pytest.approx(e.ci_high)
     assert e.estimate == pytest.approx(values.mean())
     assert e.covers(e.estimate) and not e.covers(e.ci_high + 1e-9)
     unit_values = values.reshape(units, -1).mean(axis=1)
@@ -114,8 +119,8 @@ def test_estimate_fields_are_consistent(method, kwargs, label, units):
     # the same through the direct function and from a tensor or a list
     direct = {"mc": stats.mc, "amc": stats.amc, "kamc": stats.kamc, "rqmc": stats.rqmc}[method]
     args = list(kwargs.values())
-    assert direct(torch.tensor(values), *args, level=0.9) == e
-    assert direct(values.tolist(), *args, level=0.9) == e
+    assert direct(torch.tensor(values), *args, level=0.9, interval="t") == e
+    assert direct(values.tolist(), *args, level=0.9) == d
 
 
 # Coverage of the 95% intervals on a closed-form target. S(z) = z0 + 0.5 z1 + 0.3 z0 z1 + 0.2 z2^2
