@@ -132,7 +132,7 @@ def test_a_prompted_text_model_counts_both_halves_of_its_guidance(sd_folder):
            prompt_guidance=None)  # prompts without guidance: one pass
     # 3 designs (MC, AMC, RQMC) x 4 images x 2 steps x 2
     _check(uncertainty, [sd], {paper.SD: 48}, statistics=("pixel_mean",), n_images=4, budgets=(4,), steps=2,
-           kamc_groups=(), rqmc_replicates=2, coverage_model="", device="cpu", prompts=prompts)
+           kamc_groups=(), rqmc_replicates=2, coverage_model="", device="cpu", prompts=prompts, cv_frequencies=0)
     # from specs, without loading: the folder's layout says text-to-image; an uncached hub id its name
     kw = dict(n_pairs=1, ddim_steps=1, ddpm_steps=1, prompts="~/prompts.txt")
     assert trajectory.cost([spec, str(sd_folder), "mnist"], **kw) == {paper.SD: 8, "tiny-sd": 8, "mnist": 4}

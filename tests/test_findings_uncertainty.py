@@ -6,6 +6,7 @@ import math
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 
 import antinb
@@ -129,6 +130,16 @@ def test_numbers_equal_the_estimator_on_the_same_images(model, result):
     assert result.efficiency["tiny", "brightness", "kamc8"].value == stats.relative_efficiency(mc, runs["brightness"])
     amc = antinb.estimate("brightness", model, 32, method="amc", steps=2, progress=False, return_run=True)
     assert result.rho["tiny", "brightness"] == stats.pair_value_correlation(amc.values)
+    # AMC + CV: the regression on the AMC run's own pair means and noise (no new image)
+    from antinb import control, noise
+
+    z = noise.make("antithetic", 32, tuple(model.sample_shape), seed=0).z
+    direct = control.cv_estimate(amc.values.view(-1, 2).mean(1).numpy(), control.noise_controls(z[0::2]))
+    cv = result.cv["tiny", "brightness"]
+    assert cv.estimate == direct and cv.gain == pytest.approx((amc.estimate.length / direct.length) ** 2)
+    assert cv.efficiency.value == pytest.approx((result.estimates["tiny", "brightness", "mc"].length
+                                                 / direct.length) ** 2)
+    assert 0 <= cv.p <= 1 and set(result.coverage.cv_rate) == set(result.statistics)
     # the curve's last point is the full-budget efficiency
     assert dict(result.curve["tiny", "brightness", "amc"])[32] == result.efficiency["tiny", "brightness", "amc"]
 
@@ -138,7 +149,9 @@ def test_tables_are_compact(result):
     assert t.shape == (6 * 5, 1) and t.index.names == ["statistic", "efficiency vs MC"]
     assert t.loc[("brightness", "AMC"), "tiny"] == str(result.efficiency["tiny", "brightness", "amc"])
     cov = result.coverage_table()
-    assert cov.shape == (6, 6) and ((0 <= cov.values) & (cov.values <= 1)).all()
+    assert cov.shape == (6, 7) and ((0 <= cov.values) & (cov.values <= 1)).all()  # 5 designs, AMC + CV, pooled
+    assert list(cov.columns)[-2:] == ["AMC + CV", "pooled"]
+    assert (cov["AMC + CV"] == pd.Series(result.coverage.cv_rate).loc[cov.index].round(3)).all()
     spread = result.spread_table()
     assert list(spread.columns) == ["brightness", "contrast", "flag"] and spread.loc["tiny", "contrast"] == 0.9
 

@@ -13,6 +13,9 @@ with exact F-intervals (:func:`efficiency_interval`), the antithetic correlation
 efficiency along nested sample budgets (:func:`antinb.stats.prefix_estimate`) and the empirical
 coverage of the intervals over independent repetitions (:func:`antinb.stats.block_estimates`).
 
+:func:`run` also tries a design beyond the paper's: AMC with control variates, even functions of
+the noise with a known mean (:mod:`antinb.control`), on the same AMC images.
+
 :func:`interval_study` (beyond the paper) measures, on closed-form statistics of the noise whose
 mean is known, how often each interval (:data:`antinb.stats.INTERVALS`) covers with few units.
 """
@@ -28,8 +31,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats as sps
 
-from .. import metrics, noise, paper, stats
+from .. import control, metrics, noise, paper, stats
 from ..estimation import estimate
 from ..models import DiffusionModel, load, name_of
 from ..pairs import conditioning, rows_per_image
@@ -38,6 +42,7 @@ from .base import Result, Row, Summary, Table, fill, template_regex
 
 __all__ = ["CI_LENGTH", "EFFICIENCY", "EFFICIENCY_CI", "RHO", "ESTIMATE", "EFF_VS_N", "SPREAD_RATIO", "COVERAGE",
            "COVERAGE_REPS", "COVERAGE_BAND", "INTERVAL_COVERAGE", "INTERVAL_REPS", "INTERVAL_TARGETS",
+           "CV_EFFICIENCY", "CV_EFFICIENCY_CI", "CV_GAIN", "CV_R2", "CV_P", "CV_COVERAGE", "ControlVariates",
            "IntervalStudy", "interval_study", "TEMPLATES", "TABLE", "EVEN_STATISTIC", "SPREAD_FLAG_BELOW",
            "paper_records", "DesignSpec", "Efficiency", "Coverage", "UncertaintyResult", "designs",
            "efficiency_interval", "run", "cost", "summary"]
@@ -63,9 +68,20 @@ COVERAGE_BAND = "coverage_band"
 #: closed-form ``target`` (:data:`INTERVAL_TARGETS`), a ``design`` (mc, amc, kamc4) and ``n`` units.
 INTERVAL_COVERAGE = "interval_coverage/{target}/{design}/n={n}/{interval}"
 INTERVAL_REPS = "interval_coverage_reps"
+#: AMC with control variates (:mod:`antinb.control`): its efficiency against MC with an F-interval, its
+#: gain over AMC alone ``(L_AMC / L_CV)^2`` (both t-interval lengths), the share of the pair means'
+#: variance the controls explain, the F-test's p-value that they explain nothing, and the coverage of
+#: its intervals in the coverage check.
+CV_EFFICIENCY = "efficiency_cv/{model}/{stat}"
+CV_EFFICIENCY_CI = "efficiency_cv_ci/{model}/{stat}"
+CV_GAIN = "cv_gain_over_amc/{model}/{stat}"
+CV_R2 = "cv_r2/{model}/{stat}"
+CV_P = "cv_p/{model}/{stat}"
+CV_COVERAGE = "coverage_cv/{stat}"
 #: Every record template of this finding.
 TEMPLATES = (CI_LENGTH, EFFICIENCY, RHO, ESTIMATE, EFFICIENCY_CI, EFF_VS_N, SPREAD_RATIO, COVERAGE,
-             COVERAGE_REPS, COVERAGE_BAND, INTERVAL_COVERAGE, INTERVAL_REPS)
+             COVERAGE_REPS, COVERAGE_BAND, INTERVAL_COVERAGE, INTERVAL_REPS, CV_EFFICIENCY, CV_EFFICIENCY_CI, CV_GAIN,
+             CV_R2, CV_P, CV_COVERAGE)
 
 #: The control statistic, even in the image about the model's mean image.
 EVEN_STATISTIC = "squared_distance"
@@ -248,9 +264,26 @@ class Coverage:
     rate: dict[tuple[str, str], float]
     mean_length: dict[tuple[str, str], float]
     reference: dict[str, tuple[float, float]]
+    cv_rate: dict[str, float] = field(default_factory=dict)
 
 
 _STYLE = {"fontsize": 9}
+
+
+@dataclass(frozen=True)
+class ControlVariates:
+    """AMC with control variates for one model and statistic (:func:`antinb.control.cv_estimate`).
+
+    ``efficiency``: against MC at equal images, ``(L_MC / L_CV)^2`` with an approximate F-interval
+    (``F(n_MC - 1, n - q - 1)``: the controls' fit makes the constant random, at order ``q / n``);
+    ``gain``: ``(L_AMC / L_CV)^2``, the factor gained over AMC alone from the same images; ``p``: the
+    F-test's p-value for "the controls explain nothing" (``gain > 1`` is real when ``p`` is small).
+    """
+
+    estimate: control.CVEstimate
+    efficiency: Efficiency
+    gain: float
+    p: float
 
 
 @dataclass(frozen=True)
@@ -276,6 +309,8 @@ class UncertaintyResult(Result):
     curve: dict[tuple[str, str, str], tuple[tuple[int, Efficiency], ...]]
     spread: dict[tuple[str, str], float]
     coverage: Coverage | None = None
+    cv: dict[tuple[str, str], ControlVariates] = field(default_factory=dict)
+    cv_frequencies: int = 0
 
     # ------------------------------------------------------------------ records
     def records(self) -> dict[str, Any]:
@@ -303,7 +338,56 @@ class UncertaintyResult(Result):
                 out[fill(COVERAGE, method=slug, stat=s)] = rate
             out[fill(COVERAGE_REPS)] = c.reps
             out[fill(COVERAGE_BAND)] = list(c.band)
+            for st, rate in c.cv_rate.items():
+                out[fill(CV_COVERAGE, stat=st)] = rate
+        for (m, st), cv in self.cv.items():
+            out[fill(CV_EFFICIENCY, model=m, stat=st)] = cv.efficiency.value
+            out[fill(CV_EFFICIENCY_CI, model=m, stat=st)] = [cv.efficiency.low, cv.efficiency.high]
+            out[fill(CV_GAIN, model=m, stat=st)] = cv.gain
+            out[fill(CV_R2, model=m, stat=st)] = cv.estimate.r_squared
+            out[fill(CV_P, model=m, stat=st)] = cv.p
         return out
+
+    # ------------------------------------------------------------------ control variates
+    def cv_table(self) -> pd.DataFrame:
+        """Per model and statistic: efficiency against MC of AMC, RQMC and AMC with control variates (95 %
+        intervals), the share of the pair means' variance the controls explain and the gain over AMC."""
+        rows = []
+        for (m, st), cv in self.cv.items():
+            row = {"model": m, "statistic": st, "AMC": str(self.efficiency[m, st, "amc"])}
+            if (m, st, "rqmc") in self.efficiency:
+                row["RQMC"] = str(self.efficiency[m, st, "rqmc"])
+            row.update({"AMC + CV": str(cv.efficiency), "R²": f"{cv.estimate.r_squared:.2f}",
+                        "gain over AMC": f"{cv.gain:.2f}" + (" *" if cv.p < 0.05 else "")})
+            rows.append(row)
+        return pd.DataFrame(rows).set_index(["model", "statistic"]) if rows else pd.DataFrame()
+
+    def cv_statement(self) -> str:
+        """Does AMC with control variates beat AMC, and does it cover? One paragraph of markdown."""
+        if not self.cv:
+            return "AMC with control variates was not run (`cv_frequencies = 0`)."
+        beats = [(m, st) for (m, st), cv in self.cv.items() if cv.p < 0.05 and cv.gain > 1 and st != EVEN_STATISTIC]
+        cells = [k for k in self.cv if k[1] != EVEN_STATISTIC]
+        best = max(cells, key=lambda k: self.cv[k].gain)
+        text = (f"**A design that beats AMC?** With {self.cv_frequencies} control{'s' if self.cv_frequencies > 1 else ''} "
+                f"per noise channel (the squared lowest DCT coefficients of the pair's noise, "
+                f"`cv_frequencies = {self.cv_frequencies}`), AMC with control variates is significantly "
+                f"better than AMC alone (F-test, 5 %) for {len(beats)} of {len(cells)} model-statistic cells"
+                + (": " + ", ".join(f"{m} {st} ×{self.cv[m, st].gain:.2f} (R² {self.cv[m, st].estimate.r_squared:.2f})"
+                                    for m, st in beats) if beats else "")
+                + f". The largest gain is ×{self.cv[best].gain:.2f} ({best[0]} {best[1]}); efficiency against MC "
+                f"there {self.cv[best].efficiency} beside AMC's {self.efficiency[best[0], best[1], 'amc']}. ")
+        c = self.coverage
+        if c is not None and c.cv_rate:
+            text += (f"Its intervals cover {min(c.cv_rate.values()):.3f} to {max(c.cv_rate.values()):.3f} in the "
+                     f"coverage check ({c.reps} repetitions of {c.n // 2} pairs; exact intervals: "
+                     f"[{c.band[0]:.3f}, {c.band[1]:.3f}]). ")
+        if not beats:
+            text += ("The controls explain too little of the pair means' variance to pay for the degrees of "
+                     "freedom they cost: on these models the even part of a statistic does not follow the "
+                     "energy of the noise's lowest frequencies.")
+        return text
+
 
     # ------------------------------------------------------------------ flags
     def spread_flagged(self) -> dict[str, float]:
@@ -372,7 +456,11 @@ class UncertaintyResult(Result):
         if c is None:
             return pd.DataFrame()
         labels = {d.slug: d.label for d in self.designs} | {"all": "pooled"}
-        df = pd.Series({(s, labels[slug]): v for (slug, s), v in c.rate.items()}).unstack()
+        cells = {(s, labels[slug]): v for (slug, s), v in c.rate.items()}
+        if c.cv_rate:  # AMC with control variates: beside the designs, not pooled with them
+            labels = {**{d.slug: d.label for d in self.designs}, "cv": "AMC + CV", "all": "pooled"}
+            cells.update({(s, "AMC + CV"): v for s, v in c.cv_rate.items()})
+        df = pd.Series(cells).unstack()
         df = df[[labels[k] for k in labels]]
         df.index.name, df.columns.name = "statistic", None
         return df.loc[list(self.statistics)].round(3)
@@ -464,8 +552,10 @@ class UncertaintyResult(Result):
         for d, off in zip(self.designs, offsets):
             ax.plot(x + off, [c.rate[d.slug, s] for s in self.statistics], "o", ms=4, color=colors[d.slug],
                     label=d.label)
+        if c.cv_rate:
+            ax.plot(x + 0.4, [c.cv_rate[s] for s in self.statistics], "x", ms=5, color="k", label="AMC + CV")
         ax.set_xticks(x, self.statistics, rotation=15)
-        ax.set_ylim(min(0.5, min(c.rate.values()) - 0.05), 1.02)
+        ax.set_ylim(min(0.5, min([*c.rate.values(), *c.cv_rate.values()]) - 0.05), 1.02)
         ax.set_ylabel("coverage", **_STYLE)
         ax.tick_params(labelsize=9)
         ax.set_title(f"{c.model}, DDIM-{c.steps}: {c.reps} repetitions of {c.n} images per design", **_STYLE)
@@ -699,7 +789,8 @@ def run(models: Sequence[DiffusionModel | str], *,
         coverage_model: DiffusionModel | str | None = "mnist", coverage_n: int = 16, coverage_reps: int = 40,
         coverage_steps: int = 8, coverage_replicates: int = 4, level: float = 0.95, device: str = "auto",
         seed: int = 0, max_batch_size: int = 512, store: str | os.PathLike | None = None, processes: int = 1,
-        prompts=None, prompt_guidance: float = 7.5, progress: bool = False) -> UncertaintyResult:
+        prompts=None, prompt_guidance: float = 7.5, progress: bool = False, cv_frequencies: int = 1
+        ) -> UncertaintyResult:
     """Chapter 5's measurements on ``models`` (names or loaded models).
 
     Per model and design (:func:`designs`): ``n_images`` DDIM-``steps`` images from one
@@ -712,12 +803,17 @@ def run(models: Sequence[DiffusionModel | str], *,
     ``seed + 1`` and cuts them into ``coverage_reps`` independent blocks
     (:func:`antinb.stats.block_estimates`). ``store``/``processes`` go to ``estimate``. Text-to-image
     models sample ``prompts`` with guidance ``prompt_guidance`` (one prompt per design group; records
-    keyed by that conditioning, :func:`antinb.pairs.conditioning`).
+    keyed by that conditioning, :func:`antinb.pairs.conditioning`). ``cv_frequencies`` (0 to skip)
+    control variates per noise channel for AMC with control variates (:mod:`antinb.control`),
+    computed from the AMC run's own noise: no image is generated for it.
     """
     if isinstance(models, (str, os.PathLike, DiffusionModel)):
         models = [models]
     if not models:
         raise ValueError("models= is empty")
+    if isinstance(cv_frequencies, bool) or not isinstance(cv_frequencies, int) or not 0 <= cv_frequencies <= len(
+            control.FREQUENCIES):
+        raise ValueError(f"cv_frequencies={cv_frequencies!r} must be an integer in [0, {len(control.FREQUENCIES)}]")
     plan = designs(kamc_groups, rqmc_replicates)
     statistics = tuple(statistics)
     all_stats = statistics + (EVEN_STATISTIC,)
@@ -727,9 +823,13 @@ def run(models: Sequence[DiffusionModel | str], *,
         key, kw = conditioning(model, prompts, prompt_guidance)
         name = key if key != model.name or "=" in _name(m) else _name(m)
         loaded[name], cond[name] = model, kw
+        q = cv_frequencies * int(model.sample_shape[0])  # controls per pair: one per channel and frequency
+        if cv_frequencies and n_images // 2 < q + 3:
+            raise ValueError(f"cv_frequencies={cv_frequencies}: {n_images // 2} pairs of {name} are too few for its "
+                             f"{q} controls (need {q + 3}); give more n_images or cv_frequencies=0")
     common = dict(seed=seed, steps=steps, max_batch_size=max_batch_size, keep_images=True, return_run=True,
                   progress=progress, store=os.fspath(store) if store else None, processes=processes)
-    estimates, efficiency, rho, curve, spread = {}, {}, {}, {}, {}
+    estimates, efficiency, rho, curve, spread, cvs = {}, {}, {}, {}, {}, {}
     for name, model in loaded.items():
         card = getattr(model, "card", None) or {}
         for s, v in card.get("statistics", {}).items():
@@ -752,6 +852,12 @@ def run(models: Sequence[DiffusionModel | str], *,
                         mc_n[n], stats.prefix_estimate(values[d.slug][s], d.method, n, level=level, **d.kwargs),
                         level))
                     for n in budgets)
+        if cv_frequencies:
+            z = noise.make("antithetic", n_images, tuple(model.sample_shape), seed=seed).z
+            controls = control.noise_controls(z[0::2], frequencies=cv_frequencies)
+            for s in all_stats:
+                cvs[name, s] = _control_variates(values["amc"][s], controls, estimates[name, s, "mc"],
+                                                 estimates[name, s, "amc"], level)
     coverage = None
     if coverage_model:
         cname = _name(coverage_model)
@@ -759,9 +865,26 @@ def run(models: Sequence[DiffusionModel | str], *,
                                        if isinstance(coverage_model, (str, os.PathLike)) else coverage_model)
         coverage = _coverage(cmodel, cname, plan, statistics, n=coverage_n, reps=coverage_reps,
                              steps=coverage_steps, replicates=coverage_replicates, level=level,
-                             common={**common, "seed": seed + 1, "steps": coverage_steps})
+                             common={**common, "seed": seed + 1, "steps": coverage_steps},
+                             cv_frequencies=cv_frequencies)
     return UncertaintyResult(tuple(loaded), all_stats, plan, int(n_images), int(steps), float(level),
-                             tuple(int(b) for b in budgets), estimates, efficiency, rho, curve, spread, coverage)
+                             tuple(int(b) for b in budgets), estimates, efficiency, rho, curve, spread, coverage,
+                             cvs, int(cv_frequencies))
+
+
+def _control_variates(values: torch.Tensor, controls: np.ndarray, mc: stats.Estimate, amc: stats.Estimate,
+                      level: float) -> ControlVariates:
+    """AMC with control variates from the AMC values ``(N,)`` (pairs in consecutive rows) and one row of
+    controls per pair, beside the MC and AMC estimates of the same statistic."""
+    units = values.double().view(-1, 2).mean(1).numpy()
+    est = control.cv_estimate(units, controls, level=level)
+    value = (mc.length / est.length) ** 2 if est.length > 0 else math.inf
+    low, high = stats.f_bounds(value, mc.n_units - 1, est.df, level) if math.isfinite(value) else (math.inf, math.inf)
+    q = est.n_controls
+    f_stat = (est.r_squared / q) / max(1e-300, (1 - est.r_squared) / est.df)
+    p = float(sps.f.sf(f_stat, q, est.df))
+    gain = (amc.length / est.length) ** 2 if est.length > 0 else math.inf
+    return ControlVariates(est, Efficiency(value, low, high, level), float(gain), p)
 
 
 def cost(models: Sequence[DiffusionModel | str], *,
@@ -771,10 +894,11 @@ def cost(models: Sequence[DiffusionModel | str], *,
          coverage_model: DiffusionModel | str | None = "mnist", coverage_n: int = 16, coverage_reps: int = 40,
          coverage_steps: int = 8, coverage_replicates: int = 4, level: float = 0.95, device: str = "auto",
          seed: int = 0, max_batch_size: int = 512, store: str | os.PathLike | None = None, processes: int = 1,
-         prompts=None, prompt_guidance: float = 7.5, progress: bool = False) -> dict[str, int]:
+         prompts=None, prompt_guidance: float = 7.5, progress: bool = False, cv_frequencies: int = 1
+         ) -> dict[str, int]:
     """Network evaluations (image rows through the network once) :func:`run` makes with these
     arguments, per model name (:func:`antinb.models.name_of`); nothing is loaded. Statistics, the
-    even control, the budgets' curve (prefixes of the same runs) and the intervals cost nothing; with
+    control variates, the even control, the budgets' curve (prefixes of the same runs) and the intervals cost nothing; with
     a ``store`` this is the count of a fresh run (chunks already stored are not generated again)."""
     if isinstance(models, (str, os.PathLike, DiffusionModel)):
         models = [models]
@@ -791,8 +915,12 @@ def cost(models: Sequence[DiffusionModel | str], *,
 
 
 def _coverage(model, name: str, plan: tuple[DesignSpec, ...], statistics: tuple[str, ...], *, n: int, reps: int,
-              steps: int, replicates: int, level: float, common: dict) -> Coverage:
+              steps: int, replicates: int, level: float, common: dict, cv_frequencies: int = 0) -> Coverage:
     """The coverage check of :func:`run`: one large draw per design cut into ``reps`` blocks."""
+    q = cv_frequencies * int(model.sample_shape[0])
+    if cv_frequencies and n // 2 < q + 3:
+        raise ValueError(f"cv_frequencies={cv_frequencies}: coverage_n={n} gives {n // 2} pairs, too few for the "
+                         f"{q} controls of {name} (need {q + 3}); give more coverage_n or cv_frequencies=0")
     total = n * reps
     runs = {}
     for d in plan:
@@ -815,5 +943,14 @@ def _coverage(model, name: str, plan: tuple[DesignSpec, ...], statistics: tuple[
             rate[d.slug, s] = float(np.mean(covered))
             mean_length[d.slug, s] = float(np.mean([b.length for b in blocks]))
         rate["all", s] = float(np.mean(hits))
+    cv_rate = {}
+    if cv_frequencies and "amc" in values:
+        z = noise.make("antithetic", total, tuple(model.sample_shape), seed=common["seed"]).z
+        controls = control.noise_controls(z[0::2], frequencies=cv_frequencies).reshape(reps, n // 2, -1)
+        for s in statistics + (EVEN_STATISTIC,):
+            units = values["amc"][s].double().view(reps, n // 2, 2).mean(2).numpy()
+            ref = reference[s][0]
+            cv_rate[s] = float(np.mean([control.cv_estimate(u, c, level=level).covers(ref)
+                                        for u, c in zip(units, controls)]))
     return Coverage(name, n, reps, steps, replicates, level, stats.coverage_band(reps, level),
-                    stats.coverage_band(reps * len(plan), level), rate, mean_length, reference)
+                    stats.coverage_band(reps * len(plan), level), rate, mean_length, reference, cv_rate)
