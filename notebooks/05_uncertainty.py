@@ -198,12 +198,12 @@ display(Markdown(result.cv_statement()))
 # few units, where a user with an expensive model would like to stop. An AMC unit is a pair mean,
 # the even part of the statistic; for a statistic dominated by its odd part that even part is
 # small but skewed, and the t-interval on skewed units is too short on the side of the long tail.
-# Every interval in this book is therefore the *skew-t* interval: the t-interval extended towards
-# the long tail as far as Hall's (1992) skewness correction reaches ({doc}`../methods`). Here both
-# are tested on statistics of the noise whose mean is known exactly, $S = \sum_i z_i/\sqrt{8}$ from
-# the designs' own noise, with 8 to 256 units (the pair mean of $S + S^2/10$ is $S^2/10$, so its
-# AMC rows repeat the even target's). Dashed: t; solid: skew-t; grey: the range of an exact
-# interval's coverage.
+# The estimators' intervals in this chapter (and those of `antinb.estimate`) are therefore the
+# *skew-t* interval: the t-interval extended towards the long tail as far as Hall's (1992)
+# skewness correction reaches ({doc}`../methods`). Here both are tested on statistics of the
+# noise whose mean is known exactly, $S = \sum_i z_i/\sqrt{8}$ from the designs' own noise, with
+# 8 to 256 units (the pair mean of $S + S^2/10$ is $S^2/10$, so its AMC rows repeat the even
+# target's). Dashed: t; solid: skew-t; grey: the range of an exact interval's coverage.
 
 # %%
 study = uncertainty.interval_study(reps=interval_reps, seed=seed)
