@@ -55,7 +55,16 @@ def test_comparisons_report_consistent_ratios(model, cond_model):
     q = bench.compare_pairing(cond_model, batch=4, steps=3, repeats=2)
     assert q["time_ratio"] == pytest.approx(statistics.median(
         a / b for a, b in zip(q["PN"]["seconds"], q["RR"]["seconds"])))
-    assert q["deviation"] == pytest.approx(abs(q["time_ratio"] - 1))
+    assert q["deviation"] == pytest.approx(abs(q["time_ratio"] - 1)) and q["sampler"] == "ddim"
+    # DDPM (mirrored per-step noise) and DPS (a backward pass per step) are compared the same way
+    for sampler in ("ddpm", "dps"):
+        with bench.count_unet(model) as tally:
+            r = bench.compare_pairing(model, batch=4, steps=3, repeats=2, sampler=sampler)
+        assert r["sampler"] == sampler and r["time_ratio"] == pytest.approx(statistics.median(
+            a / b for a, b in zip(r["PN"]["seconds"], r["RR"]["seconds"])))
+        assert tally["calls"] == 3 * 2 * (1 + 2)  # 3 steps x (PN, RR) x (warm-up + 2 repeats), one batch each
+    with pytest.raises(ValueError, match="sampler='euler'"):
+        bench.compare_pairing(model, batch=4, steps=3, repeats=1, sampler="euler")
     s = bench.unet_share(model, batch=4, steps=5, repeats=2)
     assert s["unet_calls"] == 5 and 0 < s["share"] <= 1
 
@@ -93,7 +102,8 @@ def test_run_writes_a_complete_report(tiny_folder, tmp_path):
     # re-measuring one part replaces its rows and keeps the others
     updated = bench.run([str(tiny_folder)], device="cpu", batch=4, steps=2, repeats=3, only=("pairing",), out=out,
                         progress=False)
-    assert len(updated["pairing"]) == 1 and len(updated["pairing"][0]["PN"]["seconds"]) == 3
+    assert [r["sampler"] for r in updated["pairing"]] == ["ddim", "ddpm", "dps"]
+    assert len(updated["pairing"][0]["PN"]["seconds"]) == 3
     assert updated["pipeline"] == saved["pipeline"] and updated["throughput"] == saved["throughput"]
     assert [u["parts"] for u in updated["updates"]] == [["pairing"]]
     assert "Re-measured" in bench.markdown(updated)

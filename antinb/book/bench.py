@@ -9,7 +9,8 @@ machine hit both sides alike; each measurement is repeated and its minimum and m
 measurement            what                                                       target
 =====================  =========================================================  ==========
 ``pipeline``           antinb's DDIM vs diffusers' ``DDIMPipeline``, images/s     >= 0.98
-``pairing``            PN (antithetic) vs RR (independent) noise, time ratio      within 2 %
+``pairing``            PN (antithetic) vs RR (independent) noise, time ratio,     within 2 %
+                       under DDIM, DDPM (mirrored per-step noise) and DPS
 ``unet_share``         share of sampler wall time inside the UNet's forward       >= 0.95
 ``throughput``         images/s by batch size and thread count, every model       (report)
 ``options``            channels-last, half precision, ``torch.compile`` vs plain  (report)
@@ -184,19 +185,42 @@ def compare_pipeline(model: DiffusionModel, *, batch: int, steps: int, repeats: 
             "ratio_best": t["diffusers"].min / t["antinb"].min}
 
 
-def compare_pairing(model: DiffusionModel, *, batch: int, steps: int, repeats: int) -> dict[str, Any]:
-    """Cost of PN (antithetic pairs) vs RR (independent) sampling, noise generation included."""
-    labels = 0 if model.conditioning == "class" else None
+#: The samplers whose PN-vs-RR cost :func:`compare_pairing` measures.
+PAIRING_SAMPLERS = ("ddim", "ddpm", "dps")
 
-    def run(design: str) -> Callable[[], torch.Tensor]:
-        return lambda: sample(model, _noise(model, design, batch), steps=steps, max_batch_size=batch,
-                              labels=labels, progress=False)
+
+def compare_pairing(model: DiffusionModel, *, batch: int, steps: int, repeats: int,
+                    sampler: str = "ddim") -> dict[str, Any]:
+    """Cost of PN (antithetic pairs) vs RR (independent) sampling, noise generation included.
+
+    ``sampler``: ``"ddim"``; ``"ddpm"``, where the PN partner chain gets the mirrored per-step noise
+    ``-xi_t`` and RR chains their own (the :class:`antinb.noise.NoiseBatch`'s step noise); or
+    ``"dps"``, diffusion posterior sampling (a network backward pass per step) of a box-inpainting
+    measurement of one fixed image, every row the same ``y``.
+    """
+    if sampler not in PAIRING_SAMPLERS:
+        raise ValueError(f"sampler={sampler!r} must be one of {PAIRING_SAMPLERS}")
+    labels = 0 if model.conditioning == "class" else None
+    if sampler == "dps":
+        from .. import dps
+
+        shape = tuple(model.sample_shape)
+        operator = dps.make_operator("box", shape)  # a centred hole of half the image side
+        y = dps.measure(torch.zeros(batch, *shape), operator)
+
+        def run(design: str) -> Callable[[], torch.Tensor]:
+            return lambda: dps.dps(model, _noise(model, design, batch), operator, y, steps=steps, labels=labels,
+                                   max_batch_size=batch, progress=False)
+    else:
+        def run(design: str) -> Callable[[], torch.Tensor]:
+            return lambda: sample(model, _noise(model, design, batch), sampler=sampler, steps=steps,
+                                  max_batch_size=batch, labels=labels, progress=False)
 
     t = time_interleaved({"PN": run("antithetic"), "RR": run("independent")}, images=batch, repeats=repeats,
                          device=model.device)
     ratio = paired_ratio(t["PN"], t["RR"])
-    return {"model": model.name, "batch": batch, "steps": steps, "PN": t["PN"].summary(), "RR": t["RR"].summary(),
-            "time_ratio": ratio, "time_ratio_medians": t["PN"].median / t["RR"].median,
+    return {"model": model.name, "sampler": sampler, "batch": batch, "steps": steps, "PN": t["PN"].summary(),
+            "RR": t["RR"].summary(), "time_ratio": ratio, "time_ratio_medians": t["PN"].median / t["RR"].median,
             "time_ratio_best": t["PN"].min / t["RR"].min, "deviation": abs(ratio - 1.0)}
 
 
@@ -388,7 +412,8 @@ def run(models: list[str] | None = None, *, device: str = "auto", batch: int = 6
         if part == "pipeline":
             report["pipeline"].append(compare_pipeline(m, batch=batch, steps=steps, repeats=repeats))
         elif part == "pairing":
-            report["pairing"].append(compare_pairing(m, batch=batch, steps=steps, repeats=repeats))
+            report["pairing"] += [compare_pairing(m, batch=batch, steps=steps, repeats=repeats, sampler=smp)
+                                  for smp in PAIRING_SAMPLERS]
         elif part == "unet_share":
             report["unet_share"].append(unet_share(m, batch=batch, steps=steps))
         elif part == "throughput":
@@ -444,7 +469,7 @@ def markdown(report: dict[str, Any], *, figure: str | None = None) -> str:
         lines.append(f"| {t['description']} | {t['worst']:.4f} | {t['target']} | {'yes' if t['met'] else '**no**'} |")
     lines += ["", "| model | antinb img/s | diffusers img/s | ratio (paired) | ratio (best) | PN/RR time (paired) | "
               "UNet share | UNet calls |", "|---|---|---|---|---|---|---|---|"]
-    pairing = {r["model"]: r for r in report["pairing"]}
+    pairing = {r["model"]: r for r in report["pairing"] if r.get("sampler", "ddim") == "ddim"}
     share = {r["model"]: r for r in report["unet_share"]}
     for r in report["pipeline"]:
         name = r["model"]
@@ -459,6 +484,12 @@ def markdown(report: dict[str, Any], *, figure: str | None = None) -> str:
     skipped = [r for r in report["pipeline"] if "skipped" in r]
     for r in skipped:
         lines.append(f"\n{r['model']}: {r['skipped']}.")
+    if any(r.get("sampler", "ddim") != "ddim" for r in report["pairing"]):
+        lines += ["", "PN vs RR by sampler (paired time ratio; DDPM mirrors the per-step noise, DPS adds a "
+                  "backward pass per step):", "", "| model | sampler | PN/RR time (paired) | PN/RR (best) |",
+                  "|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r.get('sampler', 'ddim').upper()} | {r['time_ratio']:.3f} | "
+                  f"{r['time_ratio_best']:.3f} |" for r in report["pairing"]]
     if report.get("options"):
         lines += ["", "| model | option | img/s | speed-up vs plain | first call (s) | max abs difference |",
                   "|---|---|---|---|---|---|"]
