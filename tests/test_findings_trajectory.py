@@ -103,8 +103,14 @@ def test_verdict_says_what_holds_and_what_does_not():
     assert "last 17 steps (34 % of the trajectory)" in text
     assert "mnist DDIM (+0.10 [" in text  # a final correlation that is positive is called so
     # the explanation is measured: the mean image's share half way -> at the end, the decomposition's gap
-    assert "mnist DDIM 0.15 → 0.30" in text and "to within 0.00 at every step" in text
+    assert "mnist DDIM 0.15 → 0.30" in text and "lies within 0.00 of the measured standard curve at every step" in text
     assert "below −0.5 for 33 of 50 steps (mnist DDIM)" in text and "not a loss of the mirror symmetry" in text
+    # when f + (1 - f) rho_centered misses the standard curve by more than 0.1, the verdict says so
+    t = _synthetic("mnist", 33)
+    off = finding.Trajectory(t.model, t.sampler, t.timesteps, t.x, t.eps, t.x_centered - 0.2, t.final,
+                             t.final_centered, t.steps_below_ci, t.share, t.final_share, t.centered_steps_below_ci)
+    text = finding.TrajectoryResult({("mnist", "ddim"): off}, {"n_pairs": 2}).verdict()
+    assert "explains most of the rise of the standard curve, but not all of it" in text
     whole = finding.TrajectoryResult({("photo", "ddim"): _synthetic("photo", 50, final=-0.7)}, {"n_pairs": 2})
     assert whole.verdict().startswith("**Reproduced.**")
     short = finding.TrajectoryResult({("a", "ddim"): _synthetic("a", 10)}, {"n_pairs": 2})

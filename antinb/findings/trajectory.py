@@ -365,13 +365,14 @@ class TrajectoryResult(Result):
         text += ("Why the standard curve rises: as the sample forms, both members of a pair take on the model's "
                  "mean image, which is not mirrored. Its share of the pixel variance is, half way → in the final "
                  f"samples, {share}; the standard correlation is about the share plus the rest times the centered "
-                 f"correlation, $f_t + (1 - f_t)\\,\\rho^{{\\mathrm{{centered}}}}_t$, which "
-                 + ("matches" if explained else "differs from")
-                 + f" the measured standard curve {'to within' if explained else 'by up to'} {gap:.2f} at every step. "
-                 f"The centered correlation of $x_t$ stays below −0.5 for {centered}. ")
+                 f"correlation, $f_t + (1 - f_t)\\,\\rho^{{\\mathrm{{centered}}}}_t$, which lies within {gap:.2f} of "
+                 f"the measured standard curve at every step. The centered correlation of $x_t$ stays below −0.5 "
+                 f"for {centered}. ")
         text += ("So the rise is the shared mean image, not a loss of the mirror symmetry; models whose mean image "
                  "is flatter, as natural images tend to have, keep the standard curve negative longer." if explained
-                 else "So the mean image explains only part of the rise.")
+                 else "So the shared mean image explains most of the rise of the standard curve, but not all of it: "
+                      "the centered correlation rises too in the last steps, more slowly; models whose mean image is "
+                      "flatter, as natural images tend to have, keep the standard curve negative longer.")
         return text
 
     # -------------------------------------------------------------------- figures
