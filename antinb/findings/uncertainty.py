@@ -372,7 +372,8 @@ class UncertaintyResult(Result):
         text = (f"**A design that beats AMC?** With {self.cv_frequencies} control{'s' if self.cv_frequencies > 1 else ''} "
                 f"per noise channel (the squared lowest DCT coefficients of the pair's noise, "
                 f"`cv_frequencies = {self.cv_frequencies}`), AMC with control variates is significantly "
-                f"better than AMC alone (F-test, 5 %) for {len(beats)} of {len(cells)} model-statistic cells"
+                f"better than AMC alone (F-test, 5 %) for {len(beats)} of {len(cells)} model-statistic cells "
+                f"(about {0.05 * len(cells):.1f} would pass by chance)"
                 + (": " + ", ".join(f"{m} {st} ×{self.cv[m, st].gain:.2f} (R² {self.cv[m, st].estimate.r_squared:.2f})"
                                     for m, st in beats) if beats else "")
                 + f". The largest gain is ×{self.cv[best].gain:.2f} ({best[0]} {best[1]}); efficiency against MC "
