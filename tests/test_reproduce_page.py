@@ -128,6 +128,11 @@ def test_every_paper_row_has_its_command_and_cost(tmp_path, monkeypatch):
     blocks = re.findall(r"```bash\n(.*?)  ```", text, re.S)
     runnable = [e for e in entries if e["command"]]
     assert len(blocks) == len(runnable) and all("not runnable here" in text for e in entries if not e["command"])
+    benches = re.findall(r"`(antinb bench [^`]*)`", text)
+    assert len(benches) == sum(1 for e in runnable if e["seconds"] is None)
+    for line in benches:  # the bench command each row names parses, for the row's model
+        args = cli.build_parser().parse_args(shlex.split(line)[1:])
+        assert args.device == "cuda" and len(args.models) == 1
     monkeypatch.setenv("HOME", str(tmp_path))
     for e, block in zip(runnable, blocks):
         argv = shlex.split(block.replace("\\\n", " "))

@@ -333,7 +333,7 @@ def paper_rows_markdown(profile: str = "full") -> str:
         cost = f"{entry['evaluations']:,} network evaluations"
         cost += (f", about {entry['seconds'] / 60:.0f} min on {entry['device']}" if entry["seconds"] is not None
                  else f"; time unknown: no bench report for this model on {entry['device']} "
-                      f"(`antinb bench --device {entry['device']} --models {entry['paper_model'].split(':')[0]}` "
+                      f"(`antinb bench --device {entry['device']} {entry['paper_model'].split(':')[0]}` "
                       "writes one)")
         lines += [f"- {head}: {cost}.", "", "  ```bash", *("  " + ln for ln in _shell(entry["command"]).splitlines()),
                   "  ```", ""]
