@@ -279,7 +279,7 @@ PROMPT_FILES = {"drawbench": "~/antinb-prompts/drawbench.txt", "pick-a-pic": "~/
 def paper_row_commands(profile: str = "full") -> list[dict[str, Any]]:
     """Per paper row of every finding (the rows a summary without records lists as not run): the
     finding, the paper's setting and number, the ``antinb run`` command that fills it (``None`` with a
-    ``reason`` where antinb cannot run the paper's model), and that command's dry run
+    ``reason`` where antinb cannot run the paper's model ``model``), and that command's dry run
     (:func:`antinb.book.runner.dry_run`): network evaluations and seconds (``None`` without a bench
     report for the model on the profile's device)."""
     from ..prompts import split_key
@@ -289,10 +289,10 @@ def paper_row_commands(profile: str = "full") -> list[dict[str, Any]]:
         for row in summary.rows:
             if not row.paper_model:
                 continue
-            entry = {"finding": summary.finding, "chapter": summary.chapter, "paper_setting": row.paper_setting,
-                     "paper": row.paper, "paper_model": row.paper_model, "command": None, "reason": None,
-                     "evaluations": None, "seconds": None, "device": None}
             model, source, _ = split_key(row.paper_model)
+            entry = {"finding": summary.finding, "chapter": summary.chapter, "paper_setting": row.paper_setting,
+                     "paper": row.paper, "paper_model": row.paper_model, "model": model, "command": None,
+                     "reason": None, "evaluations": None, "seconds": None, "device": None}
             if model in UNRUNNABLE:
                 entry["reason"] = UNRUNNABLE[model]
                 out.append(entry)
@@ -311,7 +311,7 @@ def paper_row_commands(profile: str = "full") -> list[dict[str, Any]]:
 
 
 def _shell(command: list[str]) -> str:
-    """``command`` as one shell line per option, wrapped to fit the book's column."""
+    """``command`` as shell lines of a few words each (continued with ``\\``), to fit the book's column."""
     words = [shlex.quote(w) for w in command]
     lines, i = [" ".join(words[:5])], 5
     while i < len(words):
@@ -333,7 +333,7 @@ def paper_rows_markdown(profile: str = "full") -> str:
         cost = f"{entry['evaluations']:,} network evaluations"
         cost += (f", about {entry['seconds'] / 60:.0f} min on {entry['device']}" if entry["seconds"] is not None
                  else f"; time unknown: no bench report for this model on {entry['device']} "
-                      f"(`antinb bench --device {entry['device']} {entry['paper_model'].split(':')[0]}` "
+                      f"(`antinb bench --device {entry['device']} {entry['model']}` "
                       "writes one)")
         lines += [f"- {head}: {cost}.", "", "  ```bash", *("  " + ln for ln in _shell(entry["command"]).splitlines()),
                   "  ```", ""]
