@@ -18,6 +18,13 @@ def _fail(command: str, err: BaseException) -> int:
     return 2
 
 
+def _step_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of step counts") from None
+
+
 def _train(args: argparse.Namespace) -> int:
     from .data import DatasetNotFoundError
     from .training import TrainConfig, train
@@ -25,7 +32,7 @@ def _train(args: argparse.Namespace) -> int:
     try:
         cfg = TrainConfig(dataset=args.dataset, conditional=args.conditional, architecture=args.architecture,
                           steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                          max_minutes=args.max_minutes, threads=args.threads)
+                          max_minutes=args.max_minutes, threads=args.threads, snapshots=tuple(args.snapshots))
         cfg.validate()
         out = train(cfg, args.out)
     except (ValueError, DatasetNotFoundError) as err:
@@ -207,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=defaults["seed"])
     t.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this wall time")
     t.add_argument("--threads", type=int, default=None)
+    t.add_argument("--snapshots", type=_step_list, default=(),
+                   help="comma-separated steps at which to export the EMA weights (0: the initialisation)")
     t.set_defaults(func=_train)
 
     m = sub.add_parser("models", help="list the embedded models")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from .data import load_dataset
 from .metrics import from_unit
 
 __all__ = ["TrainConfig", "ARCHITECTURES", "CheckpointError", "build_unet", "train", "export", "export_checkpoint",
-           "load_checkpoint"]
+           "load_checkpoint", "snapshot_dir", "snapshots_of"]
 
 #: UNet shapes by name. ``small`` is the 2.7M-parameter network of the shipped 28x28 models.
 ARCHITECTURES: dict[str, dict] = {
@@ -67,6 +68,8 @@ class TrainConfig:
     checkpoint_every: int = 200
     max_minutes: float | None = None
     threads: int | None = None
+    #: Steps at which the EMA weights are also exported to ``snapshots/step-NNNNNN`` (0: the initialisation).
+    snapshots: tuple[int, ...] = ()
     extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -77,6 +80,12 @@ class TrainConfig:
         check_int("seed", self.seed, 0)
         if self.threads is not None:
             check_int("threads", self.threads, 1)
+        if not isinstance(self.snapshots, (tuple, list)):
+            raise ValueError(f"snapshots={self.snapshots!r} must be a list of step counts")
+        for i, step in enumerate(self.snapshots):
+            check_int(f"snapshots[{i}]", step, 0)
+            if step > self.steps:
+                raise ValueError(f"snapshots[{i}]={step} is beyond steps={self.steps}")
         for name in ("lr", "grad_clip", "max_minutes"):
             value = getattr(self, name)
             if value is None and name == "max_minutes":
@@ -99,7 +108,7 @@ def build_unet(architecture: str, sample_size: int, channels: int, num_classes: 
 
 
 #: Settings that may change between a run and its resumption (they do not change the maths).
-_RESUMABLE = ("steps", "max_minutes", "threads", "checkpoint_every")
+_RESUMABLE = ("steps", "max_minutes", "threads", "checkpoint_every", "snapshots")
 
 
 def _identity(cfg: dict) -> dict:
@@ -179,6 +188,20 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, progress: bool = T
         _atomic_save({"config": asdict(config), "unet": unet.state_dict(), "ema": ema.state_dict(),
                       "opt": opt.state_dict(), "gen": gen.get_state(), "state": state}, ckpt_path)
 
+    def save_snapshot() -> None:
+        final = snapshot_dir(out, state["step"])
+        if final.is_dir():
+            return
+        tmp = final.with_name(final.name + ".tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        export(unet, ema, scheduler, config, state, tmp, data_shape=(channels, size), n_classes=n_classes)
+        os.replace(tmp, final)
+
+    snapshots = set(config.snapshots)
+    if state["step"] in snapshots:
+        save_snapshot()
+
     unet.train()
     start_wall = time.time() - state["elapsed_s"]
     budget_s = None if config.max_minutes is None else config.max_minutes * 60
@@ -216,6 +239,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, progress: bool = T
                 bar.set_postfix(loss=f"{sum(state['losses'][-100:]) / len(state['losses'][-100:]):.4f}")
             if state["step"] % config.checkpoint_every == 0:
                 save_checkpoint()
+            if state["step"] in snapshots:
+                save_snapshot()
             if budget_s is not None and time.time() - session_start > budget_s:
                 break
     finally:
@@ -223,6 +248,21 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, progress: bool = T
         save_checkpoint()
     export(unet, ema, scheduler, config, state, out, data_shape=(channels, size), n_classes=n_classes)
     return out
+
+
+def snapshot_dir(out_dir: str | os.PathLike, step: int) -> Path:
+    """Where :func:`train` exports the EMA weights after ``step`` steps (a loadable model folder)."""
+    return Path(out_dir) / "snapshots" / f"step-{step:06d}"
+
+
+def snapshots_of(out_dir: str | os.PathLike) -> dict[int, Path]:
+    """The finished snapshots of a training folder, by step (in step order)."""
+    root = Path(out_dir) / "snapshots"
+    found = {}
+    for d in sorted(root.glob("step-*")) if root.is_dir() else ():
+        if d.is_dir() and d.name[5:].isdigit() and (d / "unet").is_dir():
+            found[int(d.name[5:])] = d
+    return dict(sorted(found.items()))
 
 
 def export(unet: UNet2DModel, ema: EMAModel, scheduler: DDPMScheduler, config: TrainConfig, state: dict,

