@@ -35,7 +35,8 @@ from .data import load_dataset
 from .metrics import from_unit
 
 __all__ = ["TrainConfig", "ARCHITECTURES", "CheckpointError", "build_unet", "train", "export", "export_checkpoint",
-           "load_checkpoint", "snapshot_dir", "snapshots_of"]
+           "load_checkpoint", "snapshot_dir", "snapshots_of",
+           "SNAPSHOT_DIR", "ship_snapshots", "shipped_snapshots"]
 
 #: UNet shapes by name. ``small`` is the 2.7M-parameter network of the shipped 28x28 models.
 ARCHITECTURES: dict[str, dict] = {
@@ -255,14 +256,61 @@ def snapshot_dir(out_dir: str | os.PathLike, step: int) -> Path:
     return Path(out_dir) / "snapshots" / f"step-{step:06d}"
 
 
-def snapshots_of(out_dir: str | os.PathLike) -> dict[int, Path]:
+def snapshots_of(out_dir: str | os.PathLike, *, subfolder: str = "snapshots") -> dict[int, Path]:
     """The finished snapshots of a training folder, by step (in step order)."""
-    root = Path(out_dir) / "snapshots"
+    root = Path(out_dir) / subfolder
     found = {}
-    for d in sorted(root.glob("step-*")) if root.is_dir() else ():
-        if d.is_dir() and d.name[5:].isdigit() and (d / "unet").is_dir():
-            found[int(d.name[5:])] = d
+    for d in sorted(root.glob("*step-*")) if root.is_dir() else ():
+        digits = d.name.rpartition("step-")[2]
+        if d.is_dir() and digits.isdigit() and not d.name.endswith(".tmp") and (d / "unet").is_dir():
+            found[int(digits)] = d
     return dict(sorted(found.items()))
+
+
+#: Where the package ships training snapshots: ``progress/<run>/<run>-step-NNNNNN`` (float16 weights).
+SNAPSHOT_DIR = Path(__file__).resolve().parent / "weights" / "progress"
+
+
+def ship_snapshots(out_dir: str | os.PathLike, name: str, *, steps: list[int] | None = None,
+                   dtype: torch.dtype = torch.float16, root: str | os.PathLike | None = None) -> dict[int, Path]:
+    """Copy the snapshots of a training folder (all, or ``steps``) into ``root/name`` (default
+    :data:`SNAPSHOT_DIR`), the UNet weights stored as ``dtype`` (float16 halves the size; they load back
+    as float32). Returns the shipped folders by step."""
+    found = snapshots_of(out_dir)
+    wanted = list(found) if steps is None else steps
+    missing = [s for s in wanted if s not in found]
+    if missing:
+        raise ValueError(f"steps {missing} have no snapshot in {out_dir}; present: {list(found)}")
+    dest_root = Path(root or SNAPSHOT_DIR) / name
+    out = {}
+    for step in wanted:
+        # named after the run, so that the folders of two runs never share a name (the model's name on loading)
+        src, dest = found[step], dest_root / f"{name}-{found[step].name}"
+        unet = UNet2DModel.from_pretrained(src / "unet")
+        unet.to(dtype).save_pretrained(dest / "unet", safe_serialization=True)
+        DDPMScheduler.from_pretrained(src / "scheduler").save_pretrained(dest / "scheduler")
+        record = json.loads((src / "training.json").read_text())
+        record["stored_dtype"] = str(dtype).replace("torch.", "")
+        (dest / "training.json").write_text(json.dumps(record, indent=1))
+        out[step] = dest
+    return out
+
+
+def shipped_snapshots(name: str, *, root: str | os.PathLike | None = None) -> dict[int, Path]:
+    """The snapshots shipped for training run ``name`` (:func:`ship_snapshots`), by step.
+
+    When the package also ships an embedded model ``name`` trained with the same recipe (the same
+    configuration up to the resumable settings) to more steps than the last snapshot, that model is the
+    run's final state and is listed at its step count: the snapshots retrace its training from the start.
+    """
+    found = snapshots_of(Path(root or SNAPSHOT_DIR) / name, subfolder="")
+    embedded = Path(__file__).resolve().parent / "weights" / name
+    if found and (embedded / "training.json").is_file():
+        final = json.loads((embedded / "training.json").read_text())
+        last = json.loads((found[max(found)] / "training.json").read_text())
+        if _identity(final["config"]) == _identity(last["config"]) and final["steps_done"] > max(found):
+            found[int(final["steps_done"])] = embedded
+    return found
 
 
 def export(unet: UNet2DModel, ema: EMAModel, scheduler: DDPMScheduler, config: TrainConfig, state: dict,

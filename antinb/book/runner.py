@@ -322,8 +322,13 @@ def weights_fingerprints(loaded: dict[str, dict[str, Any]], modules: dict[str, s
         for folder in MODULE_WEIGHTS.get(mod, ()):
             entries.setdefault(folder, {"embedded": folder})
     out = {}
+    weights = (package_dir / "weights").resolve()
     for name, e in sorted(entries.items()):
         keep = {"embedded": e["embedded"]} if e.get("embedded") else {"folder": str(e["folder"])}
+        # a folder inside the package's weights (a shipped training snapshot): its path there, so that another
+        # copy of the package (a clone, a worktree) checks the same files
+        if "folder" in keep and Path(keep["folder"]).resolve().is_relative_to(weights):
+            keep = {"embedded": Path(keep["folder"]).resolve().relative_to(weights).as_posix()}
         folder = _weights_folder(keep, package_dir)
         keep["files"] = _weight_files(folder) if folder.is_dir() else {}
         out[name] = keep

@@ -1,0 +1,136 @@
+"""Finding 7 (training progress) on a tiny training run: records, the Gaussian limit, cost, shipped snapshots."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from antinb import models, training
+from antinb.findings import base, progress
+from antinb.findings.correlation import correlations
+from antinb.pairs import pair_samples
+
+SMALL = dict(n_pairs=6, steps=3, n_timesteps=2, n_x=3, n_coords=3, n_residual=4)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    cfg = training.TrainConfig(dataset="mnist", architecture="tiny", steps=4, batch_size=8, threads=1, seed=0,
+                               snapshots=(0, 2, 4))
+    return training.train(cfg, tmp_path_factory.mktemp("run") / "tiny", progress=False)
+
+
+@pytest.fixture(scope="module")
+def result(tiny_run):
+    return progress.run({"tiny": tiny_run}, device="cpu", **SMALL)
+
+
+def test_every_state_is_recorded_with_its_interval(result):
+    rec = result.records()
+    assert rec["progress_steps/tiny"] == [0, 2, 4]
+    for step in ("0", "2", "4", progress.REFERENCE):
+        k = dict(model="tiny", step=step)
+        for value_t, ci_t in ((progress.CORR, progress.CORR_CI), (progress.AS_MEAN, progress.AS_MEAN_CI),
+                              (progress.RESIDUAL, progress.RESIDUAL_CI), (progress.FD, progress.FD_CI)):
+            value, (low, high) = rec[base.fill(value_t, **k)], rec[base.fill(ci_t, **k)]
+            assert low <= value <= high, (value_t, step)
+        for stat in progress.STATISTICS:
+            low, high = rec[base.fill(progress.EFF_CI, statistic=stat, **k)]
+            assert 0 < low <= rec[base.fill(progress.EFF, statistic=stat, **k)] <= high
+    assert set(base.template_regex(t).pattern for t in progress.TEMPLATES)  # every template is a valid name
+    assert all(any(base.template_regex(t).match(k) for t in progress.TEMPLATES) for k in rec)
+
+
+def test_the_gaussian_reference_is_the_affine_limit(result):
+    ref = result["tiny"].reference
+    assert ref.symmetry.mean > 0.999 and ref.symmetry.residual_mean < 1e-3
+    assert ref.corr[0] < -0.9  # DDIM's clipping of x0 keeps it from exactly -1
+    # a random network is far from the data; the real images set the floor
+    assert result["tiny"].fd_floor[0] < ref.fd[0] < result["tiny"].states[0].fd[0]
+
+
+def test_the_same_noise_in_every_state(tiny_run):
+    """Each state sees the same PN noise: the step-0 snapshot measured twice gives the same numbers."""
+    snap = training.snapshots_of(tiny_run)[0]
+    a = progress.run({"x": {0: snap}}, device="cpu", **SMALL)["x"].states[0]
+    b = progress.run({"x": {0: snap}}, device="cpu", **SMALL)["x"].states[0]
+    assert a.corr == b.corr and a.fd == b.fd
+
+
+def test_summary_verdict_follows_the_interval():
+    def recs(low, high):
+        r = {"progress_steps/m": [0, 9]}
+        for step in ("0", "9", progress.REFERENCE):
+            r[f"progress_corr/m/{step}"] = (low + high) / 2
+            r[f"progress_corr_ci/m/{step}"] = [low, high]
+        return r
+    verdicts = [progress.summary(recs(lo, hi), {"n_pairs": 8, "steps": 3}).rows[0].verdict
+                for lo, hi in ((-0.8, -0.6), (-0.6, -0.2), (-0.1, 0.1))]
+    assert verdicts == [base.REPRODUCED, base.PARTLY, base.NOT_REPRODUCED]
+    assert "step 9" in progress.summary(recs(-0.8, -0.6), {"n_pairs": 8, "steps": 3}).rows[0].our_setting
+
+
+def test_cost_counts_the_network_rows(tiny_run):
+    snap = training.snapshots_of(tiny_run)[2]
+    model = models.load(snap, device="cpu")
+    rows = []
+    model.unet.register_forward_hook(lambda mod, args, out: rows.append(args[0].shape[0]))
+    clf_dataset = "mnist"
+    from antinb import quality
+    from antinb.data import load_dataset
+
+    clf = quality.load_classifier(clf_dataset)
+    feats = quality.features(clf, load_dataset("mnist", "test").images[:64], value_range=(0, 1)).double().numpy()
+    progress.measure(model, test_features=feats, classifier=clf, **SMALL)
+    per_state = progress.cost({"tiny": {2: snap}}, **SMALL)["tiny"] // 2  # one snapshot + the reference
+    assert sum(rows) == per_state
+    assert progress.cost({"tiny": tiny_run}, **SMALL)["tiny"] == 4 * per_state
+    assert progress.cost({"tiny": tiny_run}, max_states=2, **SMALL)["tiny"] == 3 * per_state
+
+
+def test_shipped_snapshots_end_with_the_embedded_model_of_the_same_recipe(tmp_path, tiny_run):
+    shipped = training.ship_snapshots(tiny_run, "tiny", root=tmp_path)
+    assert list(shipped) == [0, 2, 4] and training.shipped_snapshots("tiny", root=tmp_path) == shipped
+    # stored in float16, loaded back in float32 with exactly the rounded values
+    half = models.load(shipped[4], device="cpu", dtype=torch.float32)
+    full = models.load(training.snapshots_of(tiny_run)[4], device="cpu")
+    assert half.dtype == torch.float32
+    for (k, a), b in zip(half.unet.state_dict().items(), full.unet.state_dict().values()):
+        torch.testing.assert_close(a, b.half().float(), rtol=0, atol=0, msg=k)
+    # a snapshot of the shipped mnist recipe: the embedded mnist model is the run's last state
+    rec = json.loads((models.weights_dir("mnist") / "training.json").read_text())
+    fake = tmp_path / "mnist" / "step-000100"
+    shutil.copytree(shipped[2], fake)
+    (fake / "training.json").write_text(json.dumps({**rec, "steps_done": 100}))
+    found = training.shipped_snapshots("mnist", root=tmp_path)
+    assert list(found) == [100, rec["steps_done"]] and found[rec["steps_done"]] == models.weights_dir("mnist")
+    # another recipe is not extended
+    assert list(training.shipped_snapshots("tiny", root=tmp_path)) == [0, 2, 4]
+
+
+def test_float16_storage_leaves_the_measurements_unchanged():
+    """Rounding the shipped mnist weights to float16 moves its centered PN correlation by far less than
+    the interval the chapter reports (about +-0.03 with 64 pairs)."""
+    full = models.load("mnist", device="cpu")
+    half = models.load("mnist", device="cpu")
+    with torch.no_grad():
+        for p in half.unet.parameters():
+            p.copy_(p.half().float())
+    got = {}
+    for name, m in (("full", full), ("half", half)):
+        x = pair_samples(m, 16, "PN", steps=10, seed=0, progress=False)
+        got[name] = (x, correlations({"PN": x})["PN"]["centered"].mean().item())
+    assert abs(got["full"][1] - got["half"][1]) < 0.002, got
+    assert float((got["full"][0] - got["half"][0]).abs().max()) < 0.05
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="names no training snapshots"):
+        progress.run({"x": tmp_path}, **SMALL)
+    with pytest.raises(ValueError, match="runs is empty"):
+        progress.run({}, **SMALL)
+    with pytest.raises(ValueError, match="n_pairs=1"):
+        progress.run({"x": tmp_path}, **{**SMALL, "n_pairs": 1})
