@@ -42,6 +42,8 @@ from ._checks import check_int as _check_group_size
 
 __all__ = [
     "ESTIMATORS",
+    "design_units",
+    "mean_interval",
     "efficiency_interval",
     "f_bounds",
     "block_estimates",
@@ -255,6 +257,17 @@ def t_half_width(sd, n_units: int, level: float = 0.95):
     return q * sd / math.sqrt(n_units)
 
 
+def mean_interval(values: ArrayLike, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of ``values`` ``(n,)`` (e.g. one correlation per pair) with its t-interval: ``(mean, low, high)``."""
+    v = np.asarray(values.detach().cpu().double().numpy() if isinstance(values, torch.Tensor) else values,
+                   dtype=np.float64).ravel()
+    if v.size < 2:
+        raise ValueError(f"values must hold at least 2 units for an interval, got {v.size}")
+    mean = float(v.mean())
+    half = float(t_half_width(float(v.std(ddof=1)), v.size, level))
+    return mean, mean - half, mean + half
+
+
 def hall_bounds(units: ArrayLike, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Hall's (1992) skewness-corrected t-interval for the mean of iid ``units`` (last axis).
 
@@ -331,23 +344,39 @@ def _from_units(method: str, units: np.ndarray, n: int, level: float, interval: 
                     interval if n_units >= 3 else "t")
 
 
+def _rqmc_units(v: np.ndarray, replicates: int) -> np.ndarray:
+    r = _check_group_size("replicates", replicates, minimum=2)
+    if v.size % r:
+        raise ValueError(f"len(values)={v.size} must be a multiple of replicates={r}")
+    return _units(v, v.size // r, "N/replicates")
+
+
+#: The units of each design: method -> ``(values, parameter) -> unit values`` (see :func:`design_units`).
+_UNITS: dict[str, Callable[..., np.ndarray]] = {
+    "mc": lambda v: v,
+    "amc": lambda v: _units(v, 2, "group_size"),
+    "kamc": lambda v, k: _units(v, _check_group_size("k", k, minimum=2), "k"),
+    "rqmc": _rqmc_units,
+}
+
+
 def mc(values: ArrayLike, *, level: float = 0.95, interval: str = DEFAULT_INTERVAL) -> Estimate:
     """Plain Monte Carlo: ``values`` ``(N,)`` iid; every value is a unit."""
     v = _as_values(values)
-    return _from_units("MC", v, v.size, level, interval)
+    return _from_units("MC", _UNITS["mc"](v), v.size, level, interval)
 
 
 def amc(values: ArrayLike, *, level: float = 0.95, interval: str = DEFAULT_INTERVAL) -> Estimate:
     """Antithetic MC: ``values`` ``(N,)`` in pairs ``S(z_i), S(-z_i)``; units = pair means."""
     v = _as_values(values)
-    return _from_units("AMC", _units(v, 2, "group_size"), v.size, level, interval)
+    return _from_units("AMC", _UNITS["amc"](v), v.size, level, interval)
 
 
 def kamc(values: ArrayLike, k: int, *, level: float = 0.95, interval: str = DEFAULT_INTERVAL) -> Estimate:
     """K-antithetic (simplex) MC: ``values`` ``(N,)`` in groups of ``k``; units = group means."""
     k = _check_group_size("k", k, minimum=2)
     v = _as_values(values)
-    return _from_units(f"K-AMC(K={k})", _units(v, k, "k"), v.size, level, interval)
+    return _from_units(f"K-AMC(K={k})", _UNITS["kamc"](v, k), v.size, level, interval)
 
 
 def rqmc(values: ArrayLike, replicates: int, *, level: float = 0.95, interval: str = DEFAULT_INTERVAL) -> Estimate:
@@ -357,9 +386,14 @@ def rqmc(values: ArrayLike, replicates: int, *, level: float = 0.95, interval: s
     """
     r = _check_group_size("replicates", replicates, minimum=2)
     v = _as_values(values)
-    if v.size % r:
-        raise ValueError(f"len(values)={v.size} must be a multiple of replicates={r}")
-    return _from_units(f"RQMC(R={r})", _units(v, v.size // r, "N/replicates"), v.size, level, interval)
+    return _from_units(f"RQMC(R={r})", _UNITS["rqmc"](v, r), v.size, level, interval)
+
+
+def design_units(values: ArrayLike, method: str, *, k: int | None = None, replicates: int | None = None) -> np.ndarray:
+    """The iid units of ``values`` ``(N,)`` under design ``method`` (what its estimator averages): the values
+    (MC), pair means (AMC), group means (K-AMC, ``k``) or replicate means (RQMC, ``replicates``)."""
+    kw = _design_kwargs(method, k, replicates)
+    return _UNITS[method](_as_values(values), *kw.values())
 
 
 #: Registry of estimators: method -> function. The design parameter each takes (``k``,

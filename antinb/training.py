@@ -286,8 +286,8 @@ def ship_snapshots(out_dir: str | os.PathLike, name: str, *, steps: list[int] | 
     for step in wanted:
         # named after the run, so that the folders of two runs never share a name (the model's name on loading)
         src, dest = found[step], dest_root / f"{name}-{found[step].name}"
-        unet = UNet2DModel.from_pretrained(src / "unet")
-        unet.to(dtype).save_pretrained(dest / "unet", safe_serialization=True)
+        unet = UNet2DModel.from_pretrained(src / "unet", torch_dtype=dtype)
+        unet.save_pretrained(dest / "unet", safe_serialization=True)
         DDPMScheduler.from_pretrained(src / "scheduler").save_pretrained(dest / "scheduler")
         record = json.loads((src / "training.json").read_text())
         record["stored_dtype"] = str(dtype).replace("torch.", "")

@@ -102,16 +102,33 @@ def test_uncertainty_cost_counts_every_design_and_the_coverage_draws(model, affi
            budgets=(16,), steps=3, kamc_groups=(), rqmc_replicates=4, coverage_model="", device="cpu")
 
 
-def test_dps_cost_counts_forward_passes_with_gradient():
+def test_dps_cost_counts_a_gradient_step_as_forward_and_backward():
     def tiny(name: str, channels: int = 1) -> DiffusionModel:
         return DiffusionModel(unet=tiny_unet(channels, 8), scheduler_config=scheduler_config(), name=name,
                               sample_shape=(channels, 8, 8))
 
-    # ground truth 2 x 4 (DDPM) + DPS 2 designs x 2*8 rows x 4 + unconditional 8 x 4
-    _check(dps, [tiny("tiny"), tiny("tiny-rgb", 3)], {"tiny": 168, "tiny-rgb": 168}, truth="model", n_truth=2,
-           n_samples=8, steps=4, zeta=1.0, seed=3, max_batch_size=8)
-    truth = torch.zeros(3, 1, 8, 8)  # a given truth costs nothing: 2 x 3*4 x 2 + 4 x 2
-    _check(dps, [tiny("tiny")], {"tiny": 56}, truth=truth, n_truth=2, n_samples=4, steps=2)
+    def counted(models, **kw) -> dict[str, float]:
+        """Plain rows plus DPS_STEP_EVALUATIONS per row that went through the network with a gradient."""
+        rows: Counter = Counter()
+        hooks = [m.unet.register_forward_pre_hook(
+            lambda _mod, args, name=m.name: rows.update(
+                {name: len(args[0]) * (dps.DPS_STEP_EVALUATIONS if args[0].requires_grad else 1)}))
+            for m in models]
+        try:
+            dps.run(models, **kw)
+        finally:
+            for h in hooks:
+                h.remove()
+        return dict(rows)
+
+    assert dps.DPS_STEP_EVALUATIONS == 2.0
+    kw = dict(truth="model", n_truth=2, n_samples=8, steps=4, zeta=1.0, seed=3, max_batch_size=8)
+    models = [tiny("tiny"), tiny("tiny-rgb", 3)]
+    # ground truth 2 x 4 (DDPM) + DPS 2 designs x 2*8 rows x 4 steps x 2 (forward and backward) + unconditional 8 x 4
+    assert dps.cost(models, **kw) == {"tiny": 296, "tiny-rgb": 296} == counted(models, **kw)
+    truth = torch.zeros(3, 1, 8, 8)  # a given truth costs nothing: 2 x 3*4 x 2 x 2 + 4 x 2
+    kw = dict(truth=truth, n_truth=2, n_samples=4, steps=2)
+    assert dps.cost([tiny("tiny")], **kw) == {"tiny": 104} == counted([tiny("tiny")], **kw)
 
 
 @pytest.fixture(scope="module")

@@ -206,14 +206,8 @@ def class_centered(samples: dict[str, torch.Tensor], labels: torch.Tensor) -> di
     return out
 
 
-def mean_interval(values, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean of ``values`` ``(P,)`` (one per pair) with its t-interval: ``(mean, low, high)``."""
-    v = torch.as_tensor(values, dtype=torch.float64)
-    if v.numel() < 2:
-        raise ValueError(f"values must hold at least 2 pairs for an interval, got {v.numel()}")
-    mean = v.mean().item()
-    half = float(stats.t_half_width(v.std().item(), v.numel(), level))
-    return mean, mean - half, mean + half
+#: The mean of per-pair values with its t-interval (:func:`antinb.stats.mean_interval`).
+mean_interval = stats.mean_interval
 
 
 def _halves(corr_map: torch.Tensor) -> tuple[float, float]:

@@ -189,13 +189,6 @@ def _steps_below(curve: np.ndarray, threshold: float = THRESHOLD) -> int:
     return int(below.max()) + 1 if below.size else 0
 
 
-def _interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    v = np.asarray(values, dtype=np.float64)
-    mean = float(v.mean())
-    half = float(stats.t_half_width(float(v.std(ddof=1)), v.size, level))
-    return mean, mean - half, mean + half
-
-
 @dataclass(frozen=True)
 class Trajectory:
     """The per-step pair correlations of one model and sampler (see :func:`trajectory_correlations`).
@@ -277,10 +270,10 @@ class TrajectoryResult(Result):
             out[fill(TRAJ_X_LAST, **k)] = float(x_mean[-1])
             out[fill(TRAJ_FINAL, **k)] = float(tr.final.mean())
             out[fill(TRAJ_STEPS_BELOW, **k)] = tr.steps_below
-            out[fill(TRAJ_X_MID_CI, **k)] = list(_interval(tr.x[:, mid])[1:])
-            out[fill(TRAJ_FINAL_CI, **k)] = list(_interval(tr.final)[1:])
+            out[fill(TRAJ_X_MID_CI, **k)] = list(stats.mean_interval(tr.x[:, mid])[1:])
+            out[fill(TRAJ_FINAL_CI, **k)] = list(stats.mean_interval(tr.final)[1:])
             out[fill(TRAJ_FINAL_CENTERED, **k)] = float(tr.final_centered.mean())
-            out[fill(TRAJ_FINAL_CENTERED_CI, **k)] = list(_interval(tr.final_centered)[1:])
+            out[fill(TRAJ_FINAL_CENTERED_CI, **k)] = list(stats.mean_interval(tr.final_centered)[1:])
             out[fill(TRAJ_STEPS_BELOW_CI, **k)] = list(tr.steps_below_ci)
             out[fill(TRAJ_N_STEPS, **k)] = tr.n_steps
             out[fill(TRAJ_CENTERED_STEPS_BELOW, **k)] = tr.centered_steps_below
@@ -350,7 +343,7 @@ class TrajectoryResult(Result):
                      + f", so the rise takes the last {_span(min(rise), max(rise))} steps "
                        f"({_span(*(round(100 * f) for f in (min(fr), max(fr))))} % of the trajectory), not only the "
                        "last few. ")
-        positive = [tr for tr in runs if _interval(tr.final)[1] > 0]
+        positive = [tr for tr in runs if stats.mean_interval(tr.final)[1] > 0]
         if positive:
             text += ("The final samples of " + ", ".join(f"{tr.model} {tr.sampler.upper()} "
                                                         f"({_ci(tr.final)})" for tr in positive)
@@ -399,12 +392,12 @@ def _span(lo, hi) -> str:
 
 
 def _pm(values: np.ndarray) -> str:
-    mean, lo, hi = _interval(values)
+    mean, lo, hi = stats.mean_interval(values)
     return f"{_s(mean)} ± {(hi - lo) / 2:.2f}"
 
 
 def _ci(values: np.ndarray) -> str:
-    mean, lo, hi = _interval(values)
+    mean, lo, hi = stats.mean_interval(values)
     return f"{_s(mean)} [{_s(lo)}, {_s(hi)}]"
 
 

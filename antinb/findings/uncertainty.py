@@ -41,6 +41,7 @@ from . import base
 from .base import Result, Row, Summary, Table, fill, template_regex
 
 __all__ = ["CI_LENGTH", "EFFICIENCY", "EFFICIENCY_CI", "RHO", "ESTIMATE", "EFF_VS_N", "SPREAD_RATIO", "COVERAGE",
+           "COVERAGE_RESAMPLED", "COVERAGE_RESAMPLED_REPS", "ResampledCoverage", "resampled_coverage",
            "COVERAGE_REPS", "COVERAGE_BAND", "INTERVAL_COVERAGE", "INTERVAL_REPS", "INTERVAL_TARGETS",
            "CV_EFFICIENCY", "CV_EFFICIENCY_CI", "CV_GAIN", "CV_R2", "CV_P", "CV_COVERAGE", "ControlVariates",
            "IntervalStudy", "interval_study", "TEMPLATES", "TABLE", "EVEN_STATISTIC", "SPREAD_FLAG_BELOW",
@@ -78,10 +79,15 @@ CV_GAIN = "cv_gain_over_amc/{model}/{stat}"
 CV_R2 = "cv_r2/{model}/{stat}"
 CV_P = "cv_p/{model}/{stat}"
 CV_COVERAGE = "coverage_cv/{stat}"
+#: Resampled coverage check (:func:`resampled_coverage`): the coverage of ``interval`` (``t``, ``skew-t``) with
+#: ``units`` units drawn with replacement from a design's units in the main run, over ``coverage_resampled_reps``
+#: repetitions.
+COVERAGE_RESAMPLED = "coverage_resampled/{model}/{stat}/{method}/{interval}/n={units}"
+COVERAGE_RESAMPLED_REPS = "coverage_resampled_reps"
 #: Every record template of this finding.
 TEMPLATES = (CI_LENGTH, EFFICIENCY, RHO, ESTIMATE, EFFICIENCY_CI, EFF_VS_N, SPREAD_RATIO, COVERAGE,
              COVERAGE_REPS, COVERAGE_BAND, INTERVAL_COVERAGE, INTERVAL_REPS, CV_EFFICIENCY, CV_EFFICIENCY_CI, CV_GAIN,
-             CV_R2, CV_P, CV_COVERAGE)
+             CV_R2, CV_P, CV_COVERAGE, COVERAGE_RESAMPLED, COVERAGE_RESAMPLED_REPS)
 
 #: The control statistic, even in the image about the model's mean image.
 EVEN_STATISTIC = "squared_distance"
@@ -287,6 +293,55 @@ class ControlVariates:
 
 
 @dataclass(frozen=True)
+class ResampledCoverage:
+    """Coverage of the intervals in the *resampled world* of each model, statistic and design: the design's
+    units in the main run are the population, ``units`` of them are drawn with replacement ``reps`` times,
+    and an interval covers when it contains the population's mean (:func:`resampled_coverage`).
+
+    ``rate[(model, stat, slug, interval, units)]``; ``pool[(model, stat, slug)]`` the number of units each
+    population holds; ``band`` the central 95 % range of the coverage of ``reps`` exact intervals.
+    """
+
+    reps: int
+    units: tuple[int, ...]
+    level: float
+    band: tuple[float, float]
+    rate: dict[tuple[str, str, str, str, int], float]
+    pool: dict[tuple[str, str, str], int]
+
+
+def resampled_coverage(pools: dict[tuple[str, str, str], np.ndarray], *, units: Sequence[int] = (8, 16),
+                       reps: int = 2000, level: float = 0.95, seed: int = 0) -> ResampledCoverage:
+    """Coverage of the t- and the skew-t interval (:mod:`antinb.stats`) when ``units`` iid units are drawn
+    from each empirical population ``pools[(model, stat, slug)]`` (unit values, :func:`antinb.stats.design_units`)
+    and the target is the population's mean: the model's own unit distributions, skewness and all, with
+    ``reps`` repetitions costing no network evaluation. It cannot see tails beyond the population's
+    range, and a population of a few units (RQMC's replicates) is a coarse picture of its design."""
+    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
+        raise ValueError(f"resampled_reps={reps!r} must be a positive integer")
+    units = tuple(int(u) for u in units)
+    if not units or min(units) < 3:
+        raise ValueError(f"resampled_units={list(units)} must list unit counts of at least 3")
+    rng = np.random.default_rng(seed)
+    rate, sizes = {}, {}
+    for key, pool in pools.items():
+        pool = np.asarray(pool, dtype=np.float64)
+        sizes[key] = int(pool.size)
+        target = float(pool.mean())
+        for u in units:
+            draws = pool[rng.integers(0, pool.size, (reps, u))]
+            mean, sd = draws.mean(1), draws.std(1, ddof=1)
+            half = stats.t_half_width(sd, u, level)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                low, high = stats.skew_t_bounds(draws, level)
+            flat = sd == 0  # every unit drawn alike: both intervals are the point itself
+            low, high = np.where(flat, mean, low), np.where(flat, mean, high)
+            rate[(*key, "t", u)] = float(np.mean((mean - half <= target) & (target <= mean + half)))
+            rate[(*key, "skew-t", u)] = float(np.mean((low <= target) & (target <= high)))
+    return ResampledCoverage(int(reps), units, float(level), stats.coverage_band(reps, level), rate, sizes)
+
+
+@dataclass(frozen=True)
 class UncertaintyResult(Result):
     """Everything chapter 5 shows and records; built by :func:`run`.
 
@@ -311,6 +366,7 @@ class UncertaintyResult(Result):
     coverage: Coverage | None = None
     cv: dict[tuple[str, str], ControlVariates] = field(default_factory=dict)
     cv_frequencies: int = 0
+    resampled: ResampledCoverage | None = None
 
     # ------------------------------------------------------------------ records
     def records(self) -> dict[str, Any]:
@@ -340,6 +396,11 @@ class UncertaintyResult(Result):
             out[fill(COVERAGE_BAND)] = list(c.band)
             for st, rate in c.cv_rate.items():
                 out[fill(CV_COVERAGE, stat=st)] = rate
+        r = self.resampled
+        if r is not None:
+            out[fill(COVERAGE_RESAMPLED_REPS)] = r.reps
+            for (m, st, slug, interval, u), rate in r.rate.items():
+                out[fill(COVERAGE_RESAMPLED, model=m, stat=st, method=slug, interval=interval, units=u)] = rate
         for (m, st), cv in self.cv.items():
             out[fill(CV_EFFICIENCY, model=m, stat=st)] = cv.efficiency.value
             out[fill(CV_EFFICIENCY_CI, model=m, stat=st)] = [cv.efficiency.low, cv.efficiency.high]
@@ -456,11 +517,10 @@ class UncertaintyResult(Result):
         c = self.coverage
         if c is None:
             return pd.DataFrame()
-        labels = {d.slug: d.label for d in self.designs} | {"all": "pooled"}
+        # AMC with control variates (when checked) stands beside the designs, not pooled with them
+        labels = {d.slug: d.label for d in self.designs} | ({"cv": "AMC + CV"} if c.cv_rate else {}) | {"all": "pooled"}
         cells = {(s, labels[slug]): v for (slug, s), v in c.rate.items()}
-        if c.cv_rate:  # AMC with control variates: beside the designs, not pooled with them
-            labels = {**{d.slug: d.label for d in self.designs}, "cv": "AMC + CV", "all": "pooled"}
-            cells.update({(s, "AMC + CV"): v for s, v in c.cv_rate.items()})
+        cells.update({(s, labels["cv"]): v for s, v in c.cv_rate.items()})
         df = pd.Series(cells).unstack()
         df = df[[labels[k] for k in labels]]
         df.index.name, df.columns.name = "statistic", None
@@ -577,6 +637,45 @@ class UncertaintyResult(Result):
                             f"{dict(self.curve[m, statistic, slug])[hi]}" for m in self.models)
             parts.append(f"{label}: {per}")
         return f"Efficiency of {statistic} from {lo} to {hi} images per design: " + ". ".join(parts) + "."
+
+    def resampled_table(self) -> pd.DataFrame:
+        """The resampled coverage check per design (rows) and interval and unit count (columns): the median
+        over every model and statistic, with the lowest and the highest."""
+        r = self.resampled
+        if r is None:
+            return pd.DataFrame()
+        rows = {}
+        for d in self.designs:
+            row = {}
+            for interval in ("t", "skew-t"):
+                for u in r.units:
+                    v = np.array([x for (m, s, slug, i, n), x in r.rate.items() if slug == d.slug and i == interval
+                                  and n == u])
+                    row[f"{interval}, {u} units"] = f"{np.median(v):.3f} ({v.min():.2f}–{v.max():.2f})"
+            rows[d.label] = row
+        df = pd.DataFrame.from_dict(rows, orient="index")
+        df.index.name = "design"
+        return df
+
+    def resampled_statement(self) -> str:
+        """How many model-statistic-design cells each interval keeps within or above the range of an exact
+        interval, per unit count, and the lowest coverage."""
+        r = self.resampled
+        if r is None:
+            return "The resampled coverage check was not run."
+        parts = []
+        for u in r.units:
+            counts = []
+            for interval in ("t", "skew-t"):
+                v = {k: x for k, x in r.rate.items() if k[3] == interval and k[4] == u}
+                ok = sum(x >= r.band[0] for x in v.values())
+                worst_key = min(v, key=v.get)
+                counts.append(f"{interval} {ok} of {len(v)} (lowest {v[worst_key]:.3f}: {worst_key[0]}, "
+                              f"{worst_key[1]}, {worst_key[2]})")
+            parts.append(f"with {u} units, " + "; ".join(counts))
+        return (f"Resampled coverage, {r.reps} repetitions per cell, cells within or above the range "
+                f"[{r.band[0]:.3f}, {r.band[1]:.3f}] of exact {r.level * 100:.0f} % intervals: " + ". ".join(parts)
+                + ".")
 
     def coverage_summary(self) -> str:
         """How many coverages lie within or above the range of exact intervals, and the lowest pooled one."""
@@ -790,8 +889,8 @@ def run(models: Sequence[DiffusionModel | str], *,
         coverage_model: DiffusionModel | str | None = "mnist", coverage_n: int = 16, coverage_reps: int = 40,
         coverage_steps: int = 8, coverage_replicates: int = 4, level: float = 0.95, device: str = "auto",
         seed: int = 0, max_batch_size: int = 512, store: str | os.PathLike | None = None, processes: int = 1,
-        prompts=None, prompt_guidance: float = 7.5, progress: bool = False, cv_frequencies: int = 1
-        ) -> UncertaintyResult:
+        prompts=None, prompt_guidance: float = 7.5, progress: bool = False, cv_frequencies: int = 1,
+        resampled_reps: int = 2000, resampled_units: Sequence[int] = (8, 16)) -> UncertaintyResult:
     """Chapter 5's measurements on ``models`` (names or loaded models).
 
     Per model and design (:func:`designs`): ``n_images`` DDIM-``steps`` images from one
@@ -806,7 +905,9 @@ def run(models: Sequence[DiffusionModel | str], *,
     models sample ``prompts`` with guidance ``prompt_guidance`` (one prompt per design group; records
     keyed by that conditioning, :func:`antinb.pairs.conditioning`). ``cv_frequencies`` (0 to skip)
     control variates per noise channel for AMC with control variates (:mod:`antinb.control`),
-    computed from the AMC run's own noise: no image is generated for it.
+    computed from the AMC run's own noise: no image is generated for it. ``resampled_reps`` repetitions of
+    :func:`resampled_coverage` (0 to skip) with ``resampled_units`` units, drawn from each design's units of
+    the main run: a coverage check on every model and statistic at no cost in images.
     """
     if isinstance(models, (str, os.PathLike, DiffusionModel)):
         models = [models]
@@ -816,6 +917,8 @@ def run(models: Sequence[DiffusionModel | str], *,
             control.FREQUENCIES):
         raise ValueError(f"cv_frequencies={cv_frequencies!r} must be an integer in [0, {len(control.FREQUENCIES)}]")
     plan = designs(kamc_groups, rqmc_replicates)
+    if resampled_reps:  # bad input fails before any image is generated
+        resampled_coverage({}, units=resampled_units, reps=resampled_reps, level=level)
     statistics = tuple(statistics)
     all_stats = statistics + (EVEN_STATISTIC,)
     loaded, cond = {}, {}
@@ -830,7 +933,7 @@ def run(models: Sequence[DiffusionModel | str], *,
                              f"{q} controls (need {q + 3}); give more n_images or cv_frequencies=0")
     common = dict(seed=seed, steps=steps, max_batch_size=max_batch_size, keep_images=True, return_run=True,
                   progress=progress, store=os.fspath(store) if store else None, processes=processes)
-    estimates, efficiency, rho, curve, spread, cvs = {}, {}, {}, {}, {}, {}
+    estimates, efficiency, rho, curve, spread, cvs, pools = {}, {}, {}, {}, {}, {}, {}
     for name, model in loaded.items():
         card = getattr(model, "card", None) or {}
         for s, v in card.get("statistics", {}).items():
@@ -843,6 +946,7 @@ def run(models: Sequence[DiffusionModel | str], *,
         for s in all_stats:
             for d in plan:
                 estimates[name, s, d.slug] = stats.estimate_ci(values[d.slug][s], d.method, level=level, **d.kwargs)
+                pools[name, s, d.slug] = stats.design_units(values[d.slug][s], d.method, **d.kwargs)
             rho[name, s] = stats.pair_value_correlation(values["amc"][s])
             mc = estimates[name, s, "mc"]
             mc_n = {n: stats.prefix_estimate(values["mc"][s], "mc", n, level=level) for n in budgets}
@@ -868,9 +972,11 @@ def run(models: Sequence[DiffusionModel | str], *,
                              steps=coverage_steps, replicates=coverage_replicates, level=level,
                              common={**common, "seed": seed + 1, "steps": coverage_steps},
                              cv_frequencies=cv_frequencies)
+    resampled = (resampled_coverage(pools, units=resampled_units, reps=resampled_reps, level=level, seed=seed)
+                 if resampled_reps else None)
     return UncertaintyResult(tuple(loaded), all_stats, plan, int(n_images), int(steps), float(level),
                              tuple(int(b) for b in budgets), estimates, efficiency, rho, curve, spread, coverage,
-                             cvs, int(cv_frequencies))
+                             cvs, int(cv_frequencies), resampled)
 
 
 def _control_variates(values: torch.Tensor, controls: np.ndarray, mc: stats.Estimate, amc: stats.Estimate,
@@ -895,8 +1001,8 @@ def cost(models: Sequence[DiffusionModel | str], *,
          coverage_model: DiffusionModel | str | None = "mnist", coverage_n: int = 16, coverage_reps: int = 40,
          coverage_steps: int = 8, coverage_replicates: int = 4, level: float = 0.95, device: str = "auto",
          seed: int = 0, max_batch_size: int = 512, store: str | os.PathLike | None = None, processes: int = 1,
-         prompts=None, prompt_guidance: float = 7.5, progress: bool = False, cv_frequencies: int = 1
-         ) -> dict[str, int]:
+         prompts=None, prompt_guidance: float = 7.5, progress: bool = False, cv_frequencies: int = 1,
+         resampled_reps: int = 2000, resampled_units: Sequence[int] = (8, 16)) -> dict[str, int]:
     """Network evaluations (image rows through the network once) :func:`run` makes with these
     arguments, per model name (:func:`antinb.models.name_of`); nothing is loaded. Statistics, the
     control variates, the even control, the budgets' curve (prefixes of the same runs) and the intervals cost nothing; with
