@@ -52,12 +52,22 @@ def test_the_gaussian_reference_is_the_affine_limit(result):
     assert result["tiny"].fd_floor[0] < ref.fd[0] < result["tiny"].states[0].fd[0]
 
 
+def _features():
+    from antinb import quality
+    from antinb.data import load_dataset
+
+    clf = quality.load_classifier("mnist")
+    return clf, quality.features(clf, load_dataset("mnist", "test").images[:64], value_range=(0, 1)).double().numpy()
+
+
 def test_the_same_noise_in_every_state(tiny_run):
-    """Each state sees the same PN noise: the step-0 snapshot measured twice gives the same numbers."""
-    snap = training.snapshots_of(tiny_run)[0]
-    a = progress.run({"x": {0: snap}}, device="cpu", **SMALL)["x"].states[0]
-    b = progress.run({"x": {0: snap}}, device="cpu", **SMALL)["x"].states[0]
-    assert a.corr == b.corr and a.fd == b.fd
+    """Each state sees the same PN noise: one snapshot measured twice gives the same numbers, another differs."""
+    clf, feats = _features()
+    snaps = training.snapshots_of(tiny_run)
+    a, b, c = (progress.measure(models.load(snaps[s], device="cpu"), test_features=feats, classifier=clf, **SMALL)
+               for s in (0, 0, 4))
+    assert a.corr == b.corr and a.fd == b.fd and torch.equal(a.pairs, b.pairs)
+    assert a.corr != c.corr
 
 
 def test_summary_verdict_follows_the_interval():
@@ -78,12 +88,7 @@ def test_cost_counts_the_network_rows(tiny_run):
     model = models.load(snap, device="cpu")
     rows = []
     model.unet.register_forward_hook(lambda mod, args, out: rows.append(args[0].shape[0]))
-    clf_dataset = "mnist"
-    from antinb import quality
-    from antinb.data import load_dataset
-
-    clf = quality.load_classifier(clf_dataset)
-    feats = quality.features(clf, load_dataset("mnist", "test").images[:64], value_range=(0, 1)).double().numpy()
+    clf, feats = _features()
     progress.measure(model, test_features=feats, classifier=clf, **SMALL)
     per_state = progress.cost({"tiny": {2: snap}}, **SMALL)["tiny"] // 2  # one snapshot + the reference
     assert sum(rows) == per_state

@@ -69,11 +69,15 @@ def test_the_reference_is_affine_antisymmetric(data):
     assert float(res["residual"].max()) < 1e-4
 
 
-def test_a_data_set_reference_includes_the_training_flips():
-    m = gaussian.gaussian_model("photo-patches")
-    mean = m.unet.mean.reshape(m.sample_shape)
-    torch.testing.assert_close(mean, mean.flip(-1), atol=1e-5, rtol=0)  # flipped copies: a symmetric mean image
-    assert m.name == "gaussian-photo-patches" and m.sample_shape == (3, 32, 32)
+def test_a_data_set_reference_fits_what_its_recipe_trains_on():
+    photos = gaussian.training_images("photo-patches")  # the recipe adds horizontal flips
+    half = len(photos) // 2
+    torch.testing.assert_close(photos[half:], photos[:half].flip(-1), rtol=0, atol=0)
+    assert float(photos.min()) >= -1 and float(photos.max()) <= 1
+    m = gaussian.gaussian_model("mnist")
+    assert m.name == "gaussian-mnist" and m.sample_shape == (1, 28, 28)
+    torch.testing.assert_close(m.unet.mean, gaussian.training_images("mnist").flatten(1).mean(0).float())
+    assert gaussian.gaussian_model("mnist").unet.lam.data_ptr() != m.unet.lam.data_ptr()  # a fresh module each time
 
 
 def test_bad_input():
