@@ -24,9 +24,9 @@ def _cells(name: str):
     return nb, code, prose
 
 
-def test_there_are_six_chapters():
+def test_there_are_seven_chapters():
     assert CHAPTERS == ["01_correlation", "02_timestep_evolution", "03_symmetry", "04_diversity",
-                        "05_uncertainty", "06_dps"]
+                        "05_uncertainty", "06_dps", "07_training"]
 
 
 @pytest.mark.parametrize("name", CHAPTERS)

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from antinb import paper
-from antinb.findings import correlation, diversity, symmetry, trajectory, uncertainty
+from antinb.findings import correlation, diversity, progress, symmetry, trajectory, uncertainty
 
 ROOT = Path(__file__).resolve().parents[1]
 SD = paper.SD
@@ -35,6 +35,9 @@ TINY = {
     "05_uncertainty": {"n_images": 32, "budgets": [16, 32], "ddim_steps": 2, "coverage_n": 16, "coverage_reps": 4,
                        "coverage_steps": 2, "interval_reps": 100},
     "06_dps": {"n_truth": 1, "n_samples": 4, "dps_steps": 2},
+    # chapter 7 follows one of its two runs here: the photo patches' Gaussian fit alone takes half a minute
+    "07_training": {"n_pairs": 2, "steps": 2, "n_timesteps": 2, "n_x": 2, "n_coords": 2, "n_residual": 2,
+                    "max_states": 2, "runs": ["mnist"]},
 }
 
 
@@ -65,7 +68,8 @@ def full_run(tmp_path_factory) -> dict[str, dict]:
                                timeout=1500) for nb in notebooks]
 
     # two processes of one thread each, as on a 2-core machine (every notebook still runs, each once)
-    lanes = [["05_uncertainty"], ["01_correlation", "04_diversity", "03_symmetry", "06_dps", "02_timestep_evolution"]]
+    lanes = [["05_uncertainty"], ["01_correlation", "04_diversity", "03_symmetry", "06_dps", "02_timestep_evolution",
+                                      "07_training"]]
     assert sorted(sum(lanes, [])) == sorted(TINY)
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         done = [r for runs in pool.map(lane, lanes, (0.0, 10.0)) for r in runs]
@@ -77,7 +81,7 @@ def full_run(tmp_path_factory) -> dict[str, dict]:
 @pytest.mark.slow
 def test_every_notebook_runs_under_the_full_profile(full_run):
     assert sorted(full_run) == ["01_correlation", "02_timestep_evolution", "03_symmetry", "04_diversity",
-                                "05_uncertainty", "06_dps"]
+                                "05_uncertainty", "06_dps", "07_training"]
     for stamp in full_run.values():
         assert stamp["records"], stamp["notebook"]
 
@@ -114,3 +118,7 @@ def test_records_land_in_the_paper_rows_they_belong_to(full_run):
     assert _row(s5, "Stable Diffusion 1.5, prompted", f"{sd_key}, brightness").paper == "18.8"
     assert _row(s5, paper.MODEL_LABELS[paper.CIFAR], f"{paper.CIFAR}, brightness").paper == "32.7"
     assert "dps_efficiency/google/ddpm-celebahq-256/l1" in recs["06_dps"]
+    # finding 7 follows our own training runs under any profile: the first and last states and the reference
+    s7 = progress.summary(recs["07_training"], full_run["07_training"]["parameters"])
+    assert [r.our_setting.split(",")[0] for r in s7.rows] == ["mnist training run"]
+    assert len(recs["07_training"]["progress_steps/mnist"]) == 2 and "progress_corr/mnist/gaussian" in recs["07_training"]

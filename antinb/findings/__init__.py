@@ -24,7 +24,7 @@ from .base import Summary, Table
 __all__ = ["NAMES", "modules", "tables", "paper_records", "summaries", "Summary", "Table"]
 
 #: The findings in book order (module names in this package).
-NAMES: tuple[str, ...] = ("correlation", "trajectory", "symmetry", "diversity", "uncertainty", "dps")
+NAMES: tuple[str, ...] = ("correlation", "trajectory", "symmetry", "diversity", "uncertainty", "dps", "progress")
 
 
 def modules() -> tuple[ModuleType, ...]:

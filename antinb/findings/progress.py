@@ -437,7 +437,7 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
         ref = records.get(fill(CORR, model=run_name, step=REFERENCE))
         verdict = (base.REPRODUCED if ci[1] < -0.5 else base.PARTLY if ci[1] < 0 else base.NOT_REPRODUCED)
         n = parameters.get("n_pairs")
-        setting = (f"{run_name} retrained, step {last}, DDIM-{parameters.get('steps', '?')}, "
+        setting = (f"{run_name} training run, step {last}, DDIM-{parameters.get('steps', '?')}, "
                    f"{n if n is not None else '?'} pairs")
         caveat = (f"step {steps[0]}: {base.ci_text(init, records[fill(CORR_CI, model=run_name, step=str(steps[0]))])}; "
                   f"Gaussian reference {base.ci_text(ref, records[fill(CORR_CI, model=run_name, step=REFERENCE)])}"
