@@ -52,3 +52,13 @@ def test_an_installed_copy_runs_a_notebook(installed, tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     out = tmp_path / "antinb-runs" / "ci"
     assert (out / "03_symmetry.ipynb").is_file() and (out / "03_symmetry.json").is_file()
+
+
+def test_the_wheel_ships_the_training_snapshots(installed):
+    """Chapter 7 reads the shipped snapshots: every file of each is in the wheel."""
+    wheel, _ = installed
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = [p for p in (ROOT / "antinb" / "weights" / "progress").rglob("*") if p.is_file()]
+    assert len(shipped) >= 2 * 5 * 4  # two runs, five snapshots, four files each
+    missing = [p for p in shipped if p.relative_to(ROOT).as_posix() not in names]
+    assert not missing, missing[:5]
