@@ -79,9 +79,10 @@ plt.show()
 result.table("structure")
 
 # %% [markdown]
-# then what it is worth for estimation, and how close each state is to the data (the floor is the
-# distance between as many real training images and the test split; bootstrap intervals of a
-# Frechet distance are skewed upwards, as resampling with replacement repeats images):
+# then what it is worth for estimation, and how close each state is to the data. The floor is the
+# mean distance of five disjoint sets of as many real training images to the test split, with a
+# t-interval over the sets; a state's interval is a percentile bootstrap over its images, skewed
+# upwards because resampling with replacement repeats images:
 
 # %% tags=["hide-input"]
 result.table("estimation")
@@ -111,8 +112,9 @@ Markdown(result.verdict())
 # random network already gives strongly negative pairs: with nothing learned, a sample is mostly its
 # own noise and the partner its negative, and the antisymmetry score is at its lowest there, so that
 # correlation says nothing about the network. Second, training does not drive the correlation to zero:
-# the photo patches keep theirs while their Frechet distance falls many times over, and MNIST, which
-# loses part of it, stays well below zero. The paper's models are trained far longer and fit their data
+# the photo patches' correlation even grows more negative for a while and ends near where it
+# started, while their Frechet distance falls more than tenfold, and MNIST, which loses about half
+# of it, stays well below zero. The paper's models are trained far longer and fit their data
 # far better, and still show centered correlations of −0.7 to −0.8; our MNIST run's path does not
 # extrapolate to them, which says that the data (digits on a flat background against natural images)
 # matter at least as much as how long a network has trained. The Gaussian reference, the
