@@ -204,7 +204,9 @@ def _all_records(name: str, recs: dict[str, Any]) -> list[str]:
     if not rest:
         return []
     lines = [f":::{{dropdown}} Every number {name} recorded", "", "| record | value |", "|---|---|"]
-    lines += [f"| `{_cell(k)}` | {_cell(_format(v, '.4g'))} |" for k, v in rest]
+    # a long record name may wrap after a '/' (<wbr> adds no character, so a copied name stays exact)
+    lines += [f"| {'/<wbr>'.join(f'`{_cell(p)}`' for p in k.split('/'))} | {_cell(_format(v, '.4g'))} |"
+              for k, v in rest]
     lines += ["", ":::", ""]
     return lines
 
