@@ -32,7 +32,7 @@ import torch
 from . import metrics, noise, stats
 from .models import DiffusionModel, load
 from .prompts import resolve as resolve_prompts
-from .sampling import sample
+from .cache import sample
 
 __all__ = ["estimate", "EstimateRun"]
 

@@ -396,17 +396,23 @@ def text_conditioned(spec: "DiffusionModel | str | os.PathLike") -> bool:
     return "text_encoder" in (_read_json(index) if index.exists() else {}) or (folder / "text_encoder").is_dir()
 
 
-def dataset_of(model: DiffusionModel) -> str | None:
-    """The data set an embedded model was trained on (``training.json``'s ``config.dataset``).
+def dataset_of(model: DiffusionModel | str | os.PathLike) -> str | None:
+    """The data set a model was trained on: ``config.dataset`` of the ``training.json`` that
+    ``antinb train`` writes beside the weights, read for an embedded model, a loaded folder
+    (``model.source``) or a model folder given as a path.
 
-    ``None`` for models without a training record (local folders, hub ids): there is no offline
+    ``None`` for models without a training record (hub ids, other folders): there is no offline
     held-out split or quality classifier for them.
     """
-    card = getattr(model, "card", None) or {}
-    if isinstance(card.get("dataset"), str):
-        return card["dataset"]
-    if model.name in EMBEDDED:
-        record = weights_dir(model.name) / "training.json"
-        if record.exists():
-            return json.loads(record.read_text()).get("config", {}).get("dataset")
+    if isinstance(model, (str, os.PathLike)):
+        folder = Path(model)
+    else:
+        card = getattr(model, "card", None) or {}
+        if isinstance(card.get("dataset"), str):
+            return card["dataset"]
+        source = getattr(model, "source", None)
+        folder = weights_dir(model.name) if model.name in EMBEDDED else Path(source) if source else None
+    record = folder / "training.json" if folder is not None else None
+    if record is not None and record.is_file():
+        return json.loads(record.read_text()).get("config", {}).get("dataset")
     return None

@@ -13,7 +13,7 @@ import torch
 from . import noise
 from .models import DiffusionModel, text_conditioned
 from .prompts import PromptSet, model_key, resolve
-from .sampling import sample
+from .cache import sample
 
 __all__ = ["PAIRINGS", "pair_samples", "conditioning", "rows_per_image"]
 

@@ -12,10 +12,14 @@ import math
 import os
 from typing import Any
 
-__all__ = ["RECORD_ENV", "record", "records", "jsonable"]
+__all__ = ["RECORD_ENV", "USAGE_RECORD", "record", "records", "jsonable"]
 
 #: Environment variable naming the JSON-lines file that :func:`record` appends to.
 RECORD_ENV = "ANTINB_RECORD_FILE"
+
+#: The record under which a notebook leaves its process's network evaluations and sample-cache counts
+#: (:func:`antinb.cache.report_usage`); an input of the run, not a result: the runner moves it to the stamp.
+USAGE_RECORD = "_inputs/usage"
 
 _RECORDS: dict[str, Any] = {}
 

@@ -46,10 +46,22 @@ from tqdm import tqdm
 from .models import DiffusionModel
 from .noise import NoiseBatch, StepNoise
 
-__all__ = ["SAMPLERS", "sample", "ddim", "ddpm", "predict_eps", "make_scheduler", "chunk_bounds", "Callback"]
+__all__ = ["SAMPLERS", "sample", "ddim", "ddpm", "predict_eps", "make_scheduler", "chunk_bounds", "Callback",
+           "network_evaluations"]
 
 #: Sampler name -> its eta (``None``: the caller chooses, default 0).
 SAMPLERS: dict[str, float | None] = {"ddim": None, "ddpm": 1.0}
+
+
+#: Rows passed through a network by :func:`predict_eps` in this process (see :func:`network_evaluations`).
+_EVALUATIONS = [0]
+
+
+def network_evaluations() -> int:
+    """Network evaluations made in this process so far: image rows through a network once, as the
+    findings' ``cost()`` counts them (a guided row counts twice: its conditional and unconditional
+    halves). The book's runner reports it per chapter."""
+    return _EVALUATIONS[0]
 
 
 class Callback(Protocol):
@@ -94,6 +106,7 @@ def predict_eps(model: DiffusionModel, x: torch.Tensor, t: torch.Tensor | int, *
             ctx = torch.cat([ctx, null_context])
         kwargs["encoder_hidden_states"] = ctx
     out = unet(x_in, t, **kwargs).sample
+    _EVALUATIONS[0] += int(x_in.shape[0])
     if out.shape[1] == 2 * x.shape[1]:  # learned-variance models: the first half is eps
         out = out[:, : x.shape[1]]
     out = out.float()

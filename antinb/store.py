@@ -384,6 +384,11 @@ class SampleStore:
             log.warning("sample store %s: chunk %d is not done and will be regenerated: %s", self.folder, c, why)
         return tensors
 
+    def get(self, c: int) -> dict[str, torch.Tensor] | None:
+        """The tensors of chunk ``c`` if it is done, else ``None`` (with a warning naming a damaged chunk):
+        one read where :meth:`is_done` then :meth:`read` would read the file twice."""
+        return self._check(c)
+
     def is_done(self, c: int) -> bool:
         """Whether chunk ``c`` is complete and intact (see the module docstring)."""
         return self._check(c) is not None

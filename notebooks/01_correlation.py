@@ -9,10 +9,11 @@
 # negates the fresh noise $\xi_t$ injected at every ancestral step.
 #
 # **The question.** Do the pairs of our small models show the same sign and size, how precisely
-# do 32 pairs pin the mean down, and does the DDPM partner chain really need $-\xi_t$?
+# do a few hundred pairs pin the mean down, and does the DDPM partner chain really need $-\xi_t$?
 #
 # **What we measure.** For every model, under DDIM ($\eta = 0$, deterministic) and DDPM (ancestral,
-# $\eta = 1$), we draw `n_pairs` PN pairs and `n_pairs` RR pairs, and under DDPM also the control
+# $\eta = 1$), we draw PN pairs and as many RR pairs (`n_pairs` of each under DDIM, `ddpm_pairs`
+# under DDPM), and under DDPM also the control
 # that negates only $z$ ("PN (z only)"). For each pair we compute the Pearson correlation of the two
 # images over all pixels and channels, in two variants: *standard*, and *centered*, where the
 # model's mean image (estimated from all samples of that model and sampler) is subtracted from
@@ -22,7 +23,8 @@
 
 # %% tags=["parameters"]
 models = ["fashion-mnist-cond", "mnist", "photo-patches"]  # embedded names, local folders or hub ids
-n_pairs = 64            # pairs per design, model and sampler
+n_pairs = 64            # DDIM pairs per design and model
+ddpm_pairs = 64         # DDPM pairs per design and model
 ddim_steps = 50
 ddpm_steps = 50
 guidance_model = "fashion-mnist-cond"  # class-conditional model for the guidance sweep ("" to skip)
@@ -48,7 +50,7 @@ from antinb.findings import correlation as finding
 
 # %%
 result = finding.run(
-    models, n_pairs=n_pairs, ddim_steps=ddim_steps, ddpm_steps=ddpm_steps,
+    models, n_pairs=n_pairs, ddpm_pairs=ddpm_pairs, ddim_steps=ddim_steps, ddpm_steps=ddpm_steps,
     seed=seed, device=device, max_batch_size=max_batch_size,
     ablation_pairs=ablation_pairs, guidance_model=guidance_model,
     guidance_scales=guidance_scales, guidance_pairs=guidance_pairs,

@@ -11,7 +11,7 @@
 # the guidance term is nonlinear in the noise.
 #
 # **The question.** Does the same hold for our small models, each used as its own prior, and how
-# precisely can two ground-truth images and a few dozen samples say so?
+# precisely can a handful of ground-truth images and a few dozen samples each say so?
 #
 # **Setup.** Box inpainting (a centred square hole) of held-out test images, never seen in training,
 # with Gaussian measurement noise of sd $\sigma$. Per ground-truth image we draw `n_samples` DPS samples
@@ -154,5 +154,6 @@ Markdown(result.verdict())
 # pairs, so a larger gain here than in the paper is no evidence that the paper's numbers are too
 # low. `photo-patches` is cut from a handful of photos, so its posterior is narrow and its
 # intervals short on any scale. The conditional model is used without its class, as an
-# unconditional prior. Two ground-truth images per model cannot show how the gain varies over a
-# data set; the per-image rows are the only hint, and a larger `n_truth` is the remedy.
+# unconditional prior. A handful of ground-truth images per model shows how much the gain varies
+# from image to image (the per-image rows), not its distribution over a data set; a larger `n_truth`
+# is the remedy.

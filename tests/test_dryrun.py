@@ -183,7 +183,8 @@ def test_dry_run_of_chapter_01_under_the_book_profile(no_weights, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     p = runner.profile_parameters("book", "01_correlation")
     assert p["models"] == ["fashion-mnist-cond", "mnist", "photo-patches"]
-    base = 2 * p["n_pairs"] * (2 * p["ddim_steps"] + 3 * p["ddpm_steps"]) + 2 * p["ablation_pairs"] * p["ddim_steps"]
+    base = 2 * (p["n_pairs"] * 2 * p["ddim_steps"] + p["ddpm_pairs"] * 3 * p["ddpm_steps"]) \
+        + 2 * p["ablation_pairs"] * p["ddim_steps"]
     # the notebook's guidance_model (its default, fashion-mnist-cond) runs the guidance sweep
     guided = len(p["guidance_scales"]) * 2 * 2 * p["guidance_pairs"] * p["ddim_steps"] * 2
     expected = {"fashion-mnist-cond": base + guided, "mnist": base, "photo-patches": base}

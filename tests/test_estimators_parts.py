@@ -17,6 +17,19 @@ def test_dataset_of_embedded_and_foreign(model):
     assert models.dataset_of(model) is None  # the tiny test model has no training record
 
 
+def test_dataset_of_a_copied_folder_reads_its_training_record(tmp_path):
+    """A snapshot or a copy of a trained folder: the path and the model loaded from it name the same data set."""
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(models.weights_dir("mnist"), folder)
+    assert models.dataset_of(folder) == "mnist"
+    loaded = antinb.load(str(folder), device="cpu")
+    assert loaded.name not in models.EMBEDDED and models.dataset_of(loaded) == "mnist"
+    (folder / "training.json").unlink()
+    assert models.dataset_of(folder) is None
+
+
 @pytest.mark.parametrize("method, kw, unit", [("mc", {}, 1), ("amc", {}, 2), ("kamc", {"k": 4}, 4)])
 def test_prefix_estimate_is_the_estimate_of_the_first_values(method, kw, unit):
     v = torch.randn(64, dtype=torch.float64)

@@ -450,9 +450,39 @@ def write_profiles(out: Path | None = None, executed_dir: Path | None = None) ->
     return out
 
 
-def write_performance(out: Path | None = None, results_dir: Path | None = None) -> Path:
+def book_runs_markdown(published: dict[str, dict[str, Any] | None]) -> list[str]:
+    """The section of the performance page on the published run: per chapter its wall time, the network
+    evaluations it made and what the shared sample cache (:mod:`antinb.cache`) served it."""
+    lines = ["## The published run", "",
+             "Each chapter of the book profile, as its provenance stamp records it: wall time, the network "
+             "evaluations (image rows through a network once) the chapter made, and the images the shared sample "
+             "cache served it instead, with the evaluations those reads saved. A chapter reads what an earlier "
+             "chapter or run generated with the same model weights, noise design, seed, sampler and steps "
+             "(`antinb.cache`); chapters run in book order, so the first to ask for a set pays for it.", "",
+             "| chapter | device | wall time | network evaluations | images from the cache | evaluations saved |",
+             "|---|---|---|---|---|---|"]
+    totals = [0.0, 0, 0, 0]
+    for name, s in published.items():
+        if not s:
+            lines.append(f"| {name} | | not run | | | |")
+            continue
+        use, wall = s.get("usage") or {}, s.get("wall_s")
+        device = (s.get("environment") or {}).get("device", "?")
+        made, read, saved = (use.get(k) for k in ("network_evaluations", "rows_read", "evaluations_saved"))
+        cells = [name, str(device), f"{wall / 60:.1f} min" if isinstance(wall, (int, float)) else "?"]
+        cells += [f"{v:,}" if isinstance(v, int) else "not recorded" for v in (made, read, saved)]
+        lines.append("| " + " | ".join(cells) + " |")
+        for i, v in enumerate((wall, made, read, saved)):
+            totals[i] += v if isinstance(v, (int, float)) else 0
+    lines += [f"| all | | {totals[0] / 60:.1f} min | {int(totals[1]):,} | {int(totals[2]):,} | {int(totals[3]):,} |", ""]
+    return lines
+
+
+def write_performance(out: Path | None = None, results_dir: Path | None = None,
+                      executed_dir: Path | None = None) -> Path:
     """Write ``book/performance.md`` (and its throughput figures in ``book/performance/``) from the
-    committed ``antinb bench`` reports in ``benchmarks/results/``."""
+    published run's stamps (:func:`book_runs_markdown`) and the committed ``antinb bench`` reports in
+    ``benchmarks/results/``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -473,6 +503,7 @@ def write_performance(out: Path | None = None, results_dir: Path | None = None) 
              "(`DiffusionModel.optimize(channels_last=..., compile=...)`, `load(..., dtype=torch.float16)`), and "
              "the wall time of every notebook under the `ci` and `book` profiles. Re-measure with "
              "`antinb bench --notebooks`; the report goes to `benchmarks/results/<device>.json`.", ""]
+    lines += book_runs_markdown(_published(Path(executed_dir or runner.EXECUTED_DIR)))
     reports = bench.load_reports(results_dir)
     if not reports:
         lines.append("*No benchmark report has been committed yet (`antinb bench`).*")

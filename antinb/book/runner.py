@@ -50,7 +50,7 @@ from typing import Any
 
 import yaml
 
-from ..records import RECORD_ENV, record, records
+from ..records import RECORD_ENV, USAGE_RECORD, record, records
 
 __all__ = ["record", "records", "run", "run_cli", "NotebookError", "ROOT", "NOTEBOOK_DIR", "EXECUTED_DIR",
            "RUNS_DIR", "PUBLISHED_PROFILE", "notebooks", "resolve", "profile_parameters", "default_output_dir",
@@ -99,6 +99,14 @@ WEIGHTS_PREFIX = "_inputs/weights/"
 
 #: Shipped weights (folders of ``antinb/weights/``) that a module reads whenever a chapter uses it.
 MODULE_WEIGHTS: dict[str, tuple[str, ...]] = {"antinb.quality": ("classifiers",)}
+
+#: Where the book profile's runs keep their shared sample cache (:mod:`antinb.cache`) unless
+#: ``$ANTINB_CACHE`` names another folder; other profiles use a cache only when that variable is set.
+CACHE_DIR = ROOT / "_build" / "cache"
+
+#: Code of the cell appended to every run (and removed from the executed copy): the kernel's network
+#: evaluations and sample-cache counts, moved to the stamp's ``usage``.
+USAGE_CELL = "import antinb.cache\nantinb.cache.report_usage();"
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".json", ".txt", ".model")
 
@@ -552,22 +560,41 @@ def _provenance_cell(stamp: dict[str, Any]):
     params = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in stamp["parameters"].items())
     env = stamp["environment"]
     weights = ", weights " + ", ".join(f"`{w}`" for w in stamp["weights"]) if stamp["weights"] else ""
+    use = stamp.get("usage") or {}
+    work = ""
+    if "network_evaluations" in use:
+        work = f" It made {use['network_evaluations']:,} network evaluations"
+        work += (f"; the sample cache served {use['rows_read']:,} images, saving {use['evaluations_saved']:,} more."
+                 if use.get("cache") else " (no sample cache).")
     text = (
         "## Provenance\n\n"
         f"Executed {stamp['finished']} with profile **{stamp['profile']}** on {env['device']} in "
         f"{stamp['wall_s']:.0f} s (antinb {env['antinb']}, torch {env['torch']}, diffusers {env['diffusers']}, "
         f"Python {env['python']}; git {stamp['git_commit']}; source hash `{stamp['source_hash']}`, "
         f"code hash `{stamp['code_hash']}` of {len(stamp['modules'])} antinb modules"
-        f"{weights}).\n\n| parameter | value |\n|---|---|\n{params}\n")
+        f"{weights}).{work}\n\n| parameter | value |\n|---|---|\n{params}\n")
     cell = nbformat.v4.new_markdown_cell(text)
     cell.metadata["tags"] = ["antinb-provenance"]
     return cell
+
+
+def cache_dir(profile: str) -> Path | None:
+    """The sample cache of a run under ``profile``: ``$ANTINB_CACHE`` when set (empty: none), else
+    :data:`CACHE_DIR` for the published profile and none for the others."""
+    from ..cache import CACHE_ENV
+
+    if CACHE_ENV in os.environ:
+        return Path(os.environ[CACHE_ENV]) if os.environ[CACHE_ENV] else None
+    return CACHE_DIR if profile == PUBLISHED_PROFILE else None
 
 
 def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any] | None = None,
         output_dir: str | Path | None = None, progress: bool = False,
         cell_timeout: float | None = None) -> dict[str, Any]:
     """Execute one notebook; returns its stamp (with ``records``). Raises :class:`NotebookError`.
+
+    The kernel samples through the shared cache :func:`cache_dir` (:mod:`antinb.cache`); the stamp's
+    ``usage`` gives the network evaluations the chapter made and those its cache reads saved.
 
     ``cell_timeout`` (seconds) fails the run when any one cell runs longer (papermill's
     ``execution_timeout``); ``None`` waits for ever.
@@ -595,11 +622,17 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
     with tempfile.TemporaryDirectory(prefix=f"antinb-{name}-") as tmp:
         tmp = Path(tmp)
         src_nb = tmp / f"{name}.ipynb"
-        nbformat.write(_read_source(src), src_nb)
+        source_nb = _read_source(src)
+        source_nb.cells.append(nbformat.v4.new_code_cell(USAGE_CELL, metadata={"antinb_usage": True}))
+        nbformat.write(source_nb, src_nb)
         rec_file = tmp / "records.jsonl"
         rec_file.touch()
-        old_env = os.environ.get(RECORD_ENV)
+        from ..cache import CACHE_ENV
+
+        cache = cache_dir(profile)
+        old_env = {k: os.environ.get(k) for k in (RECORD_ENV, CACHE_ENV)}
         os.environ[RECORD_ENV] = str(rec_file)
+        os.environ[CACHE_ENV] = str(cache) if cache else ""
         executed = tmp / f"{name}.executed.ipynb"
         try:
             pm.execute_notebook(str(src_nb), str(executed), parameters=params, kernel_name="python3",
@@ -614,16 +647,20 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
             raise NotebookError(f"{name} failed ({cause}: {evalue})"
                                 + (f"; see {where}" if where.exists() else "")) from err
         finally:
-            if old_env is None:
-                os.environ.pop(RECORD_ENV, None)
-            else:
-                os.environ[RECORD_ENV] = old_env
+            for k, v in old_env.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
         recs: dict[str, Any] = {}
+        usage: dict[str, Any] = {}
         loaded: dict[str, dict[str, Any]] = {}
         for line in rec_file.read_text().splitlines():
             item = json.loads(line)
             if item["name"].startswith(WEIGHTS_PREFIX):  # an input (weights loaded), not a result
                 loaded[item["name"][len(WEIGHTS_PREFIX):]] = item["value"]
+            elif item["name"] == USAGE_RECORD:
+                usage = dict(item["value"], cache=str(cache) if cache else None)
             else:
                 recs[item["name"]] = item["value"]
         stamp = {"notebook": name, "profile": profile, "parameters": params,
@@ -633,8 +670,9 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
                  "environment": _environment(), "git_commit": _git_commit(),
                  "started": started.isoformat(timespec="seconds"),
                  "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                 "wall_s": round(time.time() - t0, 1), "records": recs}
+                 "wall_s": round(time.time() - t0, 1), "usage": usage, "records": recs}
         nb = nbformat.read(executed, as_version=4)
+        nb.cells = [c for c in nb.cells if not c.metadata.get("antinb_usage")]
         hide_default_parameters(nb)
         nb.metadata["antinb"] = stamp
         nb.cells.append(_provenance_cell(stamp))

@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from .. import noise, paper, plots, stats
+from .._checks import check_int
 from ..models import DiffusionModel, load, name_of
 from ..pairs import conditioning, pair_samples, rows_per_image
 from ..sampling import ddim
@@ -138,8 +139,9 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
             caveat.append(f"RR {_fmt_ci(*rr)}")
         steps = params.get(f"{sampler}_steps", "")
         setting = f"{model}, {_SAMPLER_LABELS.get(sampler, sampler)}{f'-{steps}' if steps else ''}"
-        if params.get("n_pairs"):
-            setting += f", {params['n_pairs']} pairs"
+        pairs = params.get("ddpm_pairs") if sampler == "ddpm" and params.get("ddpm_pairs") else params.get("n_pairs")
+        if pairs:
+            setting += f", {pairs} pairs"
         rows.append(Row(*paper_for(model, sampler), setting, _fmt_ci(*pn), verdict, "; ".join(caveat),
                         value=pn[0], ci=(pn[1], pn[2])))
     covered = {(base.paper_model(m, paper.CORRELATION), s) for m, s in ran}
@@ -499,10 +501,11 @@ class CorrelationResult(Result):
         negative = [k for k in cells if pn_c[k][2] < 0 and pn_c[k][2] < rr_c[k][1]]
         std_negative = [k for k in cells if pn_s[k][2] < 0]
         label = base.headline(summary(self.records()).verdict)
-        n = self.settings["n_pairs"]
+        n, m = self.settings["n_pairs"], self.settings.get("ddpm_pairs") or self.settings["n_pairs"]
         ours = "; ".join(f"{m} {_SAMPLER_LABELS[s]} {_fmt_ci(*pn_c[m, s])}" for m, s in cells)
         ddim_paper = sorted(v for (_, s, vv), v in paper.CORRELATION.items() if (s, vv) == ("ddim", "centered"))
-        text = (f"{label} Centered correlation of PN pairs, mean over {n} pairs with 95 % t-intervals: "
+        sizes = f"{n} pairs" if n == m or "ddpm" not in self.steps else f"{n} pairs under DDIM and {m} under DDPM"
+        text = (f"{label} Centered correlation of PN pairs, mean over {sizes} with 95 % t-intervals: "
                 f"{ours}. The paper reports {_s(ddim_paper[0])} to {_s(ddim_paper[-1])} under DDIM on its models "
                 f"and {_s(paper.CORRELATION[paper.CIFAR, 'ddpm', 'centered'])} under DDPM on CIFAR-10. ")
         rr_lo = min(v[0] for v in rr_c.values())
@@ -561,13 +564,15 @@ class CorrelationResult(Result):
         return plots.pair_strips({m: self.samples[m, sampler]["PN"][: 2 * n] for m in self.models})
 
 
-def run(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps: int = 50, seed: int = 0,
+def run(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps: int = 50,
+        ddpm_pairs: int | None = None, seed: int = 0,
         device: str = "auto", max_batch_size: int = 512, ablation_pairs: int = 0, guidance_model=None,
         guidance_scales: Sequence[float] = (), guidance_pairs: int = 32, prompts=None, prompt_guidance: float = 7.5,
         progress: bool = False, level: float = 0.95) -> CorrelationResult:
     """Finding 1 for each model (a name or a loaded :class:`antinb.models.DiffusionModel`).
 
-    PN and RR pairs under DDIM, and PN, RR and the z-only control under DDPM, ``n_pairs`` each
+    PN and RR pairs under DDIM, ``n_pairs`` each, and PN, RR and the z-only control under DDPM,
+    ``ddpm_pairs`` each (default ``n_pairs``)
     (:func:`antinb.pairs.pair_samples`, seed ``seed``; class-conditional models sample their null
     class), and their standard and centered correlations (:func:`correlations`; the centre is the
     mean image of all samples of that model and sampler). ``ablation_pairs > 0`` adds
@@ -576,14 +581,17 @@ def run(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps
     members of a pair share one) with guidance ``prompt_guidance``, and their records carry that
     conditioning (:func:`antinb.pairs.conditioning`).
     """
+    for name, value in (("n_pairs", n_pairs), ("ddpm_pairs", n_pairs if ddpm_pairs is None else ddpm_pairs)):
+        check_int(name, value, minimum=2)  # before any model is loaded
     loaded = [_loaded(spec, device) for spec in models]
     steps = {"ddim": ddim_steps, "ddpm": ddpm_steps}
+    sizes = {"ddim": n_pairs, "ddpm": n_pairs if ddpm_pairs is None else ddpm_pairs}
     corr, samples, keys = {}, {}, []
     for model in loaded:
         key, cond = conditioning(model, prompts, prompt_guidance)
         keys.append(key)
         for s, n_steps in steps.items():
-            sets = {p: pair_samples(model, n_pairs, p, sampler=s, steps=n_steps, seed=seed, **cond,
+            sets = {p: pair_samples(model, sizes[s], p, sampler=s, steps=n_steps, seed=seed, **cond,
                                     max_batch_size=max_batch_size, progress=progress) for p in SAMPLER_PAIRINGS[s]}
             samples[key, s] = sets
             for p, c in correlations(sets).items():
@@ -599,11 +607,12 @@ def run(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps
         sweep = guidance_sweep(gm, guidance_scales, n_pairs=guidance_pairs, steps=ddim_steps, seed=seed,
                                device=device, max_batch_size=max_batch_size)
     return CorrelationResult(tuple(keys), corr, samples, steps,
-                             {"n_pairs": n_pairs, "seed": seed, "level": level}, half, sweep)
+                             {"n_pairs": n_pairs, "ddpm_pairs": sizes["ddpm"], "seed": seed, "level": level},
+                             half, sweep)
 
 
-def cost(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps: int = 50, seed: int = 0,
-         device: str = "auto", max_batch_size: int = 512, ablation_pairs: int = 0, guidance_model=None,
+def cost(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps: int = 50,
+         ddpm_pairs: int | None = None, seed: int = 0, device: str = "auto", max_batch_size: int = 512, ablation_pairs: int = 0, guidance_model=None,
          guidance_scales: Sequence[float] = (), guidance_pairs: int = 32, prompts=None, prompt_guidance: float = 7.5,
          progress: bool = False, level: float = 0.95) -> dict[str, int]:
     """Network evaluations (image rows through the network once) :func:`run` makes with these
@@ -613,7 +622,8 @@ def cost(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_step
     for spec in models:
         # 2 * n_pairs rows per pairing and step: PN, RR under DDIM; PN, RR, PN (z only) under DDPM;
         # a text-to-image model sampling prompts with guidance passes every row twice
-        n = 2 * n_pairs * (len(SAMPLER_PAIRINGS["ddim"]) * ddim_steps + len(SAMPLER_PAIRINGS["ddpm"]) * ddpm_steps)
+        m = n_pairs if ddpm_pairs is None else ddpm_pairs
+        n = 2 * (n_pairs * len(SAMPLER_PAIRINGS["ddim"]) * ddim_steps + m * len(SAMPLER_PAIRINGS["ddpm"]) * ddpm_steps)
         n *= rows_per_image(spec, prompts, prompt_guidance)
         n += 2 * ablation_pairs * ddim_steps  # half negation: one unprompted DDIM run of 2 * ablation_pairs rows
         out[name_of(spec)] = out.get(name_of(spec), 0) + n

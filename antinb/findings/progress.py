@@ -37,7 +37,7 @@ import torch
 from .. import metrics, quality, stats, training
 from ..data import load_dataset
 from ..gaussian import gaussian_model
-from ..models import DiffusionModel, load
+from ..models import DiffusionModel, dataset_of, load
 from ..pairs import pair_samples
 from ..plots import COLUMN_WIDTH, pair_strips
 from . import base
@@ -270,14 +270,13 @@ class ProgressResult(ByModel):
     def figure(self) -> plt.Figure:
         """The measurements against training steps (log scale, step 0 at the left edge), one colour per run,
         the Gaussian reference of each run as a dashed line."""
+        def efficiency(stat: str):
+            return lambda s: (s.efficiency[stat].value, s.efficiency[stat].low, s.efficiency[stat].high)
+
         panels = [("centered PN correlation", lambda s: s.corr),
                   ("antisymmetry score", lambda s: (s.symmetry.mean, *s.symmetry.ci["mean"])),
                   ("symmetry residual", lambda s: (s.symmetry.residual_mean, *s.symmetry.ci["residual"])),
-                  ("AMC efficiency, brightness", lambda s: (s.efficiency["brightness"].value,
-                                                            s.efficiency["brightness"].low,
-                                                            s.efficiency["brightness"].high)),
-                  ("AMC efficiency, contrast", lambda s: (s.efficiency["contrast"].value, s.efficiency["contrast"].low,
-                                                          s.efficiency["contrast"].high)),
+                  *((f"AMC efficiency, {stat}", efficiency(stat)) for stat in STATISTICS),
                   ("Frechet distance to test data", lambda s: s.fd)]
         fig, axes = plt.subplots(3, 2, figsize=(COLUMN_WIDTH, COLUMN_WIDTH * 1.15), sharex=True)
         colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -359,13 +358,6 @@ def _snapshots(spec) -> dict[int, Path]:
     return found
 
 
-def _dataset(folder: Path) -> str:
-    import json
-
-    rec = json.loads((folder / "training.json").read_text())
-    return rec["config"]["dataset"]
-
-
 def run(runs: Mapping[str, Any] | Sequence[str], *, n_pairs: int = 64, steps: int = 20, seed: int = 0,
         n_timesteps: int = 6, n_x: int = 10, n_coords: int = 10, n_residual: int = 32, max_states: int | None = None,
         level: float = 0.95, device: str = "cpu", max_batch_size: int = 512, progress: bool = False) -> ProgressResult:
@@ -388,10 +380,13 @@ def run(runs: Mapping[str, Any] | Sequence[str], *, n_pairs: int = 64, steps: in
             keys = list(found)
             idx = np.unique(np.linspace(0, len(keys) - 1, max_states).round().astype(int))
             found = {keys[i]: found[keys[i]] for i in idx}
+        first = next(iter(found.values()))
+        if dataset_of(first) is None:  # before any state is measured
+            raise ValueError(f"run {name!r}: {first} has no training.json naming its data set")
         plan[name] = found
     out = []
     for name, found in plan.items():
-        dataset = _dataset(next(iter(found.values())))
+        dataset = dataset_of(next(iter(found.values())))
         clf = quality.load_classifier(dataset)
         test = load_dataset(dataset, "test").images
         test_features = quality.features(clf, test, value_range=(0, 1)).double().numpy()

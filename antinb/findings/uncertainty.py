@@ -672,9 +672,9 @@ class UncertaintyResult(Result):
                 worst_key = min(v, key=v.get)
                 counts.append(f"{interval} {ok} of {len(v)} (lowest {v[worst_key]:.3f}: {worst_key[0]}, "
                               f"{worst_key[1]}, {worst_key[2]})")
-            parts.append(f"with {u} units, " + "; ".join(counts))
+            parts.append(f"With {u} units, " + "; ".join(counts))
         return (f"Resampled coverage, {r.reps} repetitions per cell, cells within or above the range "
-                f"[{r.band[0]:.3f}, {r.band[1]:.3f}] of exact {r.level * 100:.0f} % intervals: " + ". ".join(parts)
+                f"[{r.band[0]:.3f}, {r.band[1]:.3f}] of exact {r.level * 100:.0f} % intervals. " + ". ".join(parts)
                 + ".")
 
     def coverage_summary(self) -> str:
