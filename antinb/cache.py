@@ -17,9 +17,16 @@ diffusers versions and the chunk size. Chunk ``c`` holds absolute rows ``[c * R,
 its own rows, so its bytes do not depend on which request made it: 128 pairs are the first half of
 256, at any request size, on every run.
 
-**What is not cached** (sampled as :func:`antinb.sampling.sample` does, uncached): raw tensors, RQMC
-batches, prompts, per-row labels, callbacks (trajectories), and noise whose values differ from what its
-design, seed and start give (checked on every call).
+**Everything else is memoised** (:func:`memo`): a request the chunks cannot serve (raw tensors, RQMC
+batches, prompts, per-row labels), and the other deterministic computations that call the network
+(:func:`antinb.dps.dps`, the trajectory and symmetry measurements), are keyed by the exact bytes of
+their arguments; a repeated call reads its result. Only calls with a callback or another function as
+an argument are never cached.
+
+**Code.** Every key holds the code of the modules that determine the result (:data:`IMAGE_MODULES`
+and a memoised function's own module and declared dependencies, hashed without docstrings and
+comments, :func:`antinb._code.module_hash`): a change to the sampler makes new entries, never reads
+old ones.
 
 **Equality.** A cached row equals an uncached call on the same noise to float rounding of the batch
 composition (:data:`antinb.generate.THREAD_BATCH_TOLERANCE`; tested), bit for bit across requests.
@@ -31,21 +38,31 @@ reports both per chapter (:func:`report_usage`).
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import inspect
+import io
+import json
 import math
 import os
+import types
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 
 from . import noise as _noise
 from . import sampling as _sampling
+from ._code import module_hash
 from .generate import weights_fingerprint
+from .prompts import PromptSet
 from .records import USAGE_RECORD, record
-from .store import SampleStore
+from .store import SampleStore, _atomic_write, canonical_json
 
-__all__ = ["CACHE_ENV", "CHUNK_ROWS", "USAGE_RECORD", "folder", "use", "sample", "config", "usage", "report_usage"]
+__all__ = ["CACHE_ENV", "CHUNK_ROWS", "IMAGE_MODULES", "USAGE_RECORD", "folder", "use", "sample", "config", "memo",
+           "code_version", "usage", "report_usage"]
 
 #: Environment variable naming the cache folder; unset or empty: no cache.
 CACHE_ENV = "ANTINB_CACHE"
@@ -56,7 +73,13 @@ CAPACITY_ROWS = 2 ** 24
 #: Designs whose rows the cache can address by ``(seed, group)``.
 DESIGNS = ("independent", "antithetic", "simplex")
 
-_USAGE = {"rows_read": 0, "rows_generated": 0, "evaluations_saved": 0}
+#: Modules (of the antinb package) whose code determines a generated image: part of every key.
+IMAGE_MODULES = ("noise", "sampling", "models", "dps", "cache")
+#: Arguments that change how a result is computed but not what it is (beyond float rounding).
+IGNORED_ARGUMENTS = ("progress", "max_batch_size")
+
+_USAGE = {"rows_read": 0, "rows_generated": 0, "memo_hits": 0, "memo_misses": 0, "evaluations_saved": 0}
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def folder() -> Path | None:
@@ -82,9 +105,20 @@ def use(path: str | os.PathLike | None) -> Iterator[Path | None]:
             os.environ[CACHE_ENV] = old
 
 
+def code_version(*modules: str) -> str:
+    """Hash of the code of antinb modules (dotted names relative to the package, e.g. ``"findings.symmetry"``),
+    without docstrings and comments."""
+    h = hashlib.sha256()
+    for name in sorted(set(modules)):
+        path = _PACKAGE_DIR.joinpath(*name.split(".")).with_suffix(".py")
+        h.update(f"{name}\0{module_hash(path)}\0".encode())
+    return h.hexdigest()[:16]
+
+
 def usage() -> dict[str, int]:
     """This process's counts: network evaluations made (:func:`antinb.sampling.network_evaluations`),
-    cache rows read and generated, and network evaluations the reads saved."""
+    cache rows read and generated, memoised results read and computed, and the network evaluations the
+    reads saved."""
     return {"network_evaluations": _sampling.network_evaluations(), **_USAGE}
 
 
@@ -138,7 +172,7 @@ def config(model, batch: _noise.NoiseBatch, *, sampler: str = "ddim", steps: int
             "group_size": batch.group_size, "seed": batch.seed, "sampler": sampler, "steps": steps,
             "eta": float(eta_used), "step_noise": step, "labels": labels, "guidance_scale": guidance_scale,
             "decode": bool(decode and model.vae is not None),
-            "chunk_rows": max(1, CHUNK_ROWS // unit) * unit,
+            "chunk_rows": max(1, CHUNK_ROWS // unit) * unit, "code": code_version(*IMAGE_MODULES),
             "torch": torch.__version__, "diffusers": diffusers.__version__}
 
 
@@ -156,7 +190,7 @@ def sample(model, noise, *, sampler: str = "ddim", steps: int = 50, eta: float |
         cfg = config(model, noise, sampler=sampler, steps=steps, eta=eta, step_noise=step_noise, labels=labels,
                      guidance_scale=guidance_scale, decode=decode)
     if cfg is None:
-        return _sampling.sample(model, noise, **kw)
+        return _memo_sample(model, noise, **kw) if callback is None else _sampling.sample(model, noise, **kw)
     size, rows = noise.group_size, cfg["chunk_rows"]
     store = SampleStore(root, cfg, n_groups=CAPACITY_ROWS // size, chunk_groups=rows // size, group_size=size,
                         keys=["images"])
@@ -205,3 +239,172 @@ def _chunk(model, batch: _noise.NoiseBatch, cfg: dict[str, Any], c: int, step_no
         first = c * rows + sn["offset"]  # >= 0 and whole groups (checked in config)
         steps = _noise.StepNoise(_regenerated(source, rows, first // sn["group_size"]), seed=sn["stream_seed"])
     return _sampling.sample(model, z, **{**kw, "step_noise": steps, "progress": False})
+
+
+# ------------------------------------------------------------------------------------------ memo
+
+
+class _NotCacheable(Exception):
+    """An argument the cache cannot key by its value (a function, an unknown object)."""
+
+
+def _tensor_key(t: torch.Tensor) -> dict[str, Any]:
+    t = t.detach().to("cpu").contiguous()
+    flat = t.reshape(-1)
+    data = flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
+    return {"tensor": str(t.dtype), "shape": list(t.shape), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def describe(value: Any) -> Any:
+    """``value`` as JSON data that changes whenever the value does: tensors and arrays by their bytes, a
+    model by its weights fingerprint, noise by its values and design, objects by their type and fields.
+    Raises ``_NotCacheable`` for functions and values it cannot describe."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return {"float": repr(value)}
+    if isinstance(value, np.generic):
+        return describe(value.item())
+    if isinstance(value, torch.Tensor):
+        return _tensor_key(value)
+    if isinstance(value, np.ndarray):
+        return {"array": _tensor_key(torch.from_numpy(np.ascontiguousarray(value)))}
+    if isinstance(value, (torch.dtype, torch.device)):
+        return {"torch": str(value)}
+    if isinstance(value, (list, tuple)):
+        return [describe(v) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, (str, int)) for k in value):
+            raise _NotCacheable(f"dict keys {list(value)[:3]}")
+        return {"dict": [[describe(k), describe(v)] for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))]}
+    if isinstance(value, _noise.NoiseBatch):
+        return {"noise": value.design, "group_size": value.group_size, "seed": value.seed, "start": value.start,
+                "z": _tensor_key(value.z)}
+    if isinstance(value, _noise.StepNoise):
+        return {"step_noise": describe(value.batch), "seed": value.seed}
+    if isinstance(value, PromptSet):
+        return {"prompts": list(value.texts)}
+    if hasattr(value, "unet") and hasattr(value, "scheduler_config"):  # a DiffusionModel
+        return {"model": weights_fingerprint(value), "device": value.device.type, "dtype": str(value.dtype),
+                "memory_format": str(value.memory_format), "compiled": hasattr(value.unet, "_orig_mod")}
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial,
+                          torch.nn.Module)) or not hasattr(value, "__dict__"):
+        raise _NotCacheable(type(value).__name__)
+    kind = type(value)
+    return {"object": f"{kind.__module__}.{kind.__qualname__}", "fields": describe(vars(value))}
+
+
+def _encode(value: Any) -> Any:
+    """A result as what ``torch.load(weights_only=True)`` reads back: arrays become tagged tensors."""
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(value))}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value) or "__ndarray__" in value or "__tuple__" in value:
+            raise _NotCacheable("dict result")
+        return {k: _encode(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)):
+        return value
+    raise _NotCacheable(f"result of type {type(value).__name__}")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"__ndarray__"}:
+            return value["__ndarray__"].numpy()
+        if set(value) == {"__tuple__"}:
+            return tuple(_decode(v) for v in value["__tuple__"])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _memo_read(path: Path, key: str) -> tuple[Any, int] | None:
+    """The stored result and the network evaluations it cost, or ``None`` (absent, damaged, foreign)."""
+    side = path.with_suffix(".json")
+    try:
+        meta = json.loads(side.read_text())
+        data = path.read_bytes()
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("key") != key or meta.get("sha256") != hashlib.sha256(data).hexdigest():
+        return None
+    try:
+        return _decode(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)), int(meta["evaluations"])
+    except Exception:  # noqa: BLE001 - anything unreadable is recomputed
+        return None
+
+
+def memo(*depends: str) -> Callable:
+    """Decorator: the function's results are kept in the cache folder (:func:`folder`) and read back
+    when it is called again with arguments of the same value (:func:`describe`; ``progress`` and
+    ``max_batch_size`` excepted) and unchanged code (its own module's file, the antinb modules named in
+    ``depends`` and :data:`IMAGE_MODULES`).
+    Without a cache folder, or with an argument that cannot be described (a function), it just runs.
+    Results are tensors, arrays, numbers, strings and lists, tuples or string-keyed dicts of them, stored
+    with ``torch.save`` and read with ``weights_only=True`` after a SHA-256 check."""
+
+    def wrap(fn: Callable) -> Callable:
+        signature = inspect.signature(fn)
+        source = inspect.getsourcefile(inspect.unwrap(fn))
+
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            root = folder()
+            if root is None:
+                return fn(*args, **kwargs)
+            try:
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                described = {k: describe(v) for k, v in bound.arguments.items() if k not in IGNORED_ARGUMENTS}
+            except (_NotCacheable, TypeError):
+                return fn(*args, **kwargs)
+            import diffusers
+
+            key = hashlib.sha256(canonical_json({
+                "function": f"{fn.__module__}.{fn.__qualname__}", "arguments": described,
+                "code": [module_hash(source), code_version(*depends, *IMAGE_MODULES)],
+                "torch": torch.__version__, "diffusers": diffusers.__version__}).encode()).hexdigest()[:32]
+            path = root / "memo" / f"{key}.pt"
+            hit = _memo_read(path, key)
+            if hit is not None:
+                _USAGE["memo_hits"] += 1
+                _USAGE["evaluations_saved"] += hit[1]
+                return hit[0]
+            before = _sampling.network_evaluations()
+            out = fn(*args, **kwargs)
+            try:
+                encoded = _encode(out)
+            except _NotCacheable:
+                return out
+            buf = io.BytesIO()
+            torch.save(encoded, buf)
+            data = buf.getvalue()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(path, data)
+            meta = {"key": key, "function": f"{fn.__module__}.{fn.__qualname__}", "sha256": hashlib.sha256(data).hexdigest(),
+                    "evaluations": _sampling.network_evaluations() - before}
+            _atomic_write(path.with_suffix(".json"), (json.dumps(meta) + "\n").encode())
+            _USAGE["memo_misses"] += 1
+            return out
+
+        inner.uncached = fn
+        return inner
+
+    return wrap
+
+
+@memo()
+def _memo_sample(model, noise, *, sampler: str = "ddim", steps: int = 50, eta=None, step_noise=None, labels=None,
+                 prompts=None, guidance_scale=None, max_batch_size: int = 256, callback=None, progress: bool = True,
+                 decode: bool = True) -> torch.Tensor:
+    """:func:`antinb.sampling.sample` of a request the chunks cannot serve, memoised."""
+    return _sampling.sample(model, noise, sampler=sampler, steps=steps, eta=eta, step_noise=step_noise,
+                            labels=labels, prompts=prompts, guidance_scale=guidance_scale,
+                            max_batch_size=max_batch_size, callback=callback, progress=progress, decode=decode)

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from .cache import memo
 from .models import DiffusionModel
 from .noise import NoiseBatch, StepNoise
 from .sampling import StepNoiseSource, _check_noise, _labels, chunk_bounds, make_scheduler, predict_eps
@@ -283,6 +284,7 @@ def _check_y(y: torch.Tensor, operator: Operator, n: int) -> torch.Tensor:
     return yy
 
 
+@memo()
 def dps(model: DiffusionModel, noise: torch.Tensor | NoiseBatch, operator: Operator, y: torch.Tensor, *,
         steps: int = 100, zeta: float = 1.0, step_noise: StepNoiseSource | None = None, labels=None,
         max_batch_size: int = 256, callback: DPSCallback | None = None, progress: bool = True) -> torch.Tensor:

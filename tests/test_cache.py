@@ -76,18 +76,60 @@ def test_ddpm_pairs_keep_mirrored_and_z_only_step_noise_apart(model, tmp_path):
     assert (cached["PN"] - cached["PN (z only)"]).abs().max() > 0.1
 
 
-def test_what_cannot_be_cached_is_sampled_as_usual(model, tmp_path):
+def test_what_the_chunks_cannot_serve_is_memoised_by_value(model, tmp_path):
     z = noise.antithetic(8, model.sample_shape, seed=0)
+    edited = noise.NoiseBatch(z.z.clone(), z.design, z.group_size, z.seed, z.start)
+    edited.z[0, 0, 0, 0] += 1.0                                                                # not its design's draw
+    labels = torch.arange(8) % 2
+    cond = tiny_model(num_classes=2)
+    requests = [(model, z.z, {}),                                                              # raw tensor
+                (model, noise.rqmc(8, model.sample_shape, 2, seed=0), {}),                     # rqmc
+                (model, edited, {}),
+                (cond, z, {"labels": labels, "guidance_scale": 2.0})]                          # per-row labels
     with cache.use(tmp_path):
         n0 = sampling.network_evaluations()
-        cache.sample(model, z.z, steps=2, progress=False)                                     # raw tensor
-        cache.sample(model, noise.rqmc(8, model.sample_shape, 2, seed=0), steps=2, progress=False)  # rqmc
-        cache.sample(model, z, steps=2, callback=lambda *a: None, progress=False)              # callback
-        edited = noise.NoiseBatch(z.z.clone(), z.design, z.group_size, z.seed, z.start)
-        edited.z[0, 0, 0, 0] += 1.0                                                            # not its design's draw
-        cache.sample(model, edited, steps=2, progress=False)
-        assert sampling.network_evaluations() - n0 == 4 * 8 * 2
-    assert _stores(tmp_path) == []
+        first = [cache.sample(m, x, steps=2, progress=False, **kw) for m, x, kw in requests]
+        n1 = sampling.network_evaluations()
+        again = [cache.sample(m, x, steps=2, progress=False, **kw) for m, x, kw in requests]
+        assert sampling.network_evaluations() == n1  # every one read back
+        u = cache.usage()
+        cache.sample(model, z, steps=2, callback=lambda *a: None, progress=False)              # a callback: never
+        cache.sample(model, z, steps=2, callback=lambda *a: None, progress=False)
+        assert sampling.network_evaluations() - n1 == 2 * 8 * 2 and cache.usage()["memo_hits"] == u["memo_hits"]
+    assert n1 - n0 == 3 * 8 * 2 + 2 * 8 * 2
+    for a, b in zip(first, again):
+        assert torch.equal(a, b)
+    assert not torch.equal(first[2], cache.sample(model, z, steps=2, progress=False))  # the edit is seen
+    assert _stores(tmp_path) == []  # none of them went to a chunk store
+
+
+def test_memo_keys_by_value_and_code_and_skips_functions(tmp_path, monkeypatch):
+    calls = []
+
+    @cache.memo()
+    def f(x, scale=1.0, progress=True):
+        calls.append(1)
+        return {"y": x * (scale(1.0) if callable(scale) else scale), "a": np.arange(3), "t": (1, "b")}
+
+    import numpy as np
+
+    x = torch.arange(4.0)
+    with cache.use(tmp_path):
+        r1 = f(x)
+        r2 = f(x.clone(), progress=False)      # same value, ignored argument
+        f(x, scale=2.0)                        # another value
+        f(x + 1)                               # other bytes
+        f(x, scale=lambda v: v)                # a function: computed, not cached
+        f(x, scale=lambda v: v)
+    assert sorted(p.suffix for p in (tmp_path / "memo").iterdir()) == [".json"] * 3 + [".pt"] * 3
+    assert len(calls) == 5
+    assert torch.equal(r2["y"], r1["y"]) and isinstance(r2["a"], np.ndarray) and r2["t"] == (1, "b")
+    monkeypatch.setattr(cache, "module_hash", lambda path: "changed")
+    with cache.use(tmp_path):
+        f(x)
+    assert len(calls) == 6                     # new code: recomputed
+    f(x)                                       # no cache folder: always computed
+    assert len(calls) == 7
 
 
 def test_a_damaged_chunk_is_regenerated_not_read(model, tmp_path, caplog):
@@ -123,4 +165,41 @@ def test_usage_is_recorded_for_the_runner(monkeypatch, tmp_path):
     value = cache.report_usage()
     line = json.loads(path.read_text().splitlines()[-1])
     assert line == {"name": cache.USAGE_RECORD, "value": value}
-    assert set(value) == {"network_evaluations", "rows_read", "rows_generated", "evaluations_saved"}
+    assert set(value) == {"network_evaluations", "rows_read", "rows_generated", "memo_hits", "memo_misses",
+                          "evaluations_saved"}
+
+
+def test_dps_trajectories_and_symmetry_slices_are_read_back_on_a_second_call(model, tmp_path):
+    """What the chunks cannot hold (DPS, per-step trajectory statistics, network slices) is memoised: a
+    repeated chapter reads it; other arguments or no cache folder compute it."""
+    import numpy as np
+
+    from antinb import dps
+    from antinb.findings import symmetry, trajectory
+
+    op = dps.make_operator("box", model.sample_shape, size=4)
+    x = torch.zeros(4, *model.sample_shape)
+    y = dps.measure(x, op, sigma=0.05, seed=0)
+    z = noise.antithetic(4, model.sample_shape, seed=0)
+    calls = {
+        "dps": lambda s: dps.dps(model, z, op, y, steps=s, progress=False),
+        "trajectory": lambda s: trajectory.trajectory_correlations(model, 2, steps=s, progress=False),
+        "slices": lambda s: symmetry.eps_slices(model, [500, 100], n_x=2, n_coords=3, n_s=5, seed=s),
+        "residual": lambda s: symmetry.symmetry_residual(model, [500], n=4, seed=s),
+    }
+    with cache.use(tmp_path):
+        for name, call in calls.items():
+            first = call(3)
+            n0 = sampling.network_evaluations()
+            again = call(3)
+            assert sampling.network_evaluations() == n0, name
+            call(2)
+            assert sampling.network_evaluations() > n0, name  # another argument: computed
+            if isinstance(first, dict):
+                for k, v in first.items():
+                    assert np.array_equal(np.asarray(v), np.asarray(again[k])), (name, k)
+            else:
+                assert torch.equal(first, again), name
+    n0 = sampling.network_evaluations()
+    calls["dps"](3)
+    assert sampling.network_evaluations() > n0  # no cache folder

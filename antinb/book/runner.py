@@ -50,6 +50,7 @@ from typing import Any
 
 import yaml
 
+from .._code import module_hash, tree_hash
 from ..records import RECORD_ENV, USAGE_RECORD, record, records
 
 __all__ = ["record", "records", "run", "run_cli", "NotebookError", "ROOT", "NOTEBOOK_DIR", "EXECUTED_DIR",
@@ -157,26 +158,6 @@ def source_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-class _DropDocstrings(ast.NodeTransformer):
-    """Removes bare string statements (docstrings and string "comments"): they never run."""
-
-    def visit_Expr(self, node: ast.Expr) -> ast.AST | None:
-        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-            return None
-        return node
-
-
-def _tree_hash(tree: ast.AST) -> str:
-    """Hash of a syntax tree without docstrings and positions (the tree is modified)."""
-    dump = ast.dump(_DropDocstrings().visit(tree), annotate_fields=False, include_attributes=False)
-    return hashlib.sha256(dump.encode()).hexdigest()[:16]
-
-
-def module_hash(path: Path) -> str:
-    """Hash of a module's code, blind to docstrings, comments and formatting (its normalised AST)."""
-    return _tree_hash(ast.parse(Path(path).read_text(), str(path)))
-
-
 _MODULE_INFO: dict[tuple[str, str, int, int], tuple[str, set[str]]] = {}
 
 
@@ -187,7 +168,7 @@ def _module_info(path: Path, module: str) -> tuple[str, set[str]]:
     if key not in _MODULE_INFO:
         tree = ast.parse(path.read_text(), str(path))
         imports = _imported(tree, module, path.name == "__init__.py")
-        _MODULE_INFO[key] = (_tree_hash(tree), imports)
+        _MODULE_INFO[key] = (tree_hash(tree), imports)
     return _MODULE_INFO[key]
 
 

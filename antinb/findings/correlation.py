@@ -30,7 +30,7 @@ from .. import noise, paper, plots, stats
 from .._checks import check_int
 from ..models import DiffusionModel, load, name_of
 from ..pairs import conditioning, pair_samples, rows_per_image
-from ..sampling import ddim
+from ..cache import sample
 from . import base
 from .base import Result, Row, Summary, Table, fill, template_regex
 
@@ -304,7 +304,7 @@ def half_negation(models: Sequence, *, n_pairs: int = 64, steps: int = 50, seed:
         mask = torch.zeros(c, h, w, dtype=torch.bool)
         mask[:, : h // 2] = True
         z = noise.partially_negated(noise.antithetic(2 * n_pairs, model.sample_shape, seed=seed), mask)
-        x = ddim(model, z, steps=steps, max_batch_size=max_batch_size, progress=False)
+        x = sample(model, z, sampler="ddim", steps=steps, max_batch_size=max_batch_size, progress=False)
         maps[model.name] = stats.pixel_correlation_map(x).mean(0)
         t, b = _halves(maps[model.name])
         a, p = x[0::2], x[1::2]

@@ -44,7 +44,7 @@ from matplotlib.colors import TwoSlopeNorm
 
 from .. import data, metrics, models as _models, noise, paper, stats
 from .. import dps as _dps
-from ..sampling import ddpm
+from ..cache import sample
 from . import base
 from .base import ByModel, Row, Summary, Table, fill, side, template_regex
 
@@ -188,8 +188,8 @@ def _ground_truth(model, truth, n_truth: int, *, steps: int, seed: int, max_batc
         pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:n_truth]
         return metrics.from_unit(real[pick], (-1.0, 1.0))
     if truth == "model":
-        return ddpm(model, noise.independent(n_truth, model.sample_shape, seed=seed + 7), steps=steps,
-                    max_batch_size=max_batch_size, progress=False)
+        return sample(model, noise.independent(n_truth, model.sample_shape, seed=seed + 7), sampler="ddpm",
+                      steps=steps, max_batch_size=max_batch_size, progress=False)
     raise ValueError(f"truth={truth!r} must be 'test' (held-out test images), 'model' (the prior's own DDPM "
                      "samples) or a tensor (T, C, H, W) in model space")
 
@@ -218,8 +218,8 @@ def sample_model(model, *, truth: str | torch.Tensor = "test", n_truth: int = 2,
         z = noise.make(design, t * n_samples, model.sample_shape, seed=seed)
         out[design] = _dps.dps(model, z, op, rows_y, steps=steps, zeta=zeta, max_batch_size=max_batch_size,
                                progress=False).reshape(t, n_samples, c, h, w)
-    uncond = ddpm(model, noise.independent(n_samples, model.sample_shape, seed=seed + 1), steps=steps,
-                  max_batch_size=max_batch_size, progress=False)
+    uncond = sample(model, noise.independent(n_samples, model.sample_shape, seed=seed + 1), sampler="ddpm",
+                    steps=steps, max_batch_size=max_batch_size, progress=False)
     return ModelRun(model.name, x_true, y, op, out["independent"], out["antithetic"], uncond)
 
 

@@ -24,6 +24,7 @@ import torch
 
 from .. import models as _models
 from .. import paper, stats
+from ..cache import memo
 from ..models import DiffusionModel
 from ..sampling import make_scheduler, predict_eps
 from . import base
@@ -113,6 +114,7 @@ def _timestep_tensor(t: int, n: int, device) -> torch.Tensor:
     return torch.full((n,), int(t), dtype=torch.long, device=device)
 
 
+@memo("stats")
 @torch.inference_mode()
 def eps_slices(model: DiffusionModel, timesteps: list[int], *, n_x: int = 20, n_coords: int = 10, n_s: int = 21,
                seed: int = 0, max_batch_size: int = 512) -> dict[str, Any]:
@@ -144,6 +146,7 @@ def eps_slices(model: DiffusionModel, timesteps: list[int], *, n_x: int = 20, n_
             "scores": stats.antisymmetry_score(values, s_grid)}
 
 
+@memo()
 @torch.inference_mode()
 def symmetry_residual(model: DiffusionModel, timesteps: list[int], *, n: int = 64, seed: int = 0,
                       max_batch_size: int = 512) -> dict[str, np.ndarray]:
