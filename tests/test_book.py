@@ -211,6 +211,30 @@ def test_results_page_publishes_only_book_profile_runs(tmp_path, monkeypatch):
     assert "not run" in next(ln for ln in out.splitlines() if "01_correlation <" in ln)
 
 
+def test_performance_page_reports_cold_and_warm_runs_against_the_targets(tmp_path):
+    runs = tmp_path / "runs.json"
+    for label, wall, made, saved in (("cold", 540, 50_000, 1_000), ("warm", 30, 0, 51_000)):
+        executed = tmp_path / label
+        executed.mkdir()
+        for name in book.CHAPTERS:
+            stamp = {"profile": "book", "environment": {"device": "cpu (x86_64, 2 threads)"}, "wall_s": wall,
+                     "git_commit": "abc", "usage": {"network_evaluations": made, "evaluations_saved": saved}}
+            (executed / f"{name}.json").write_text(json.dumps(stamp))
+        book.record_runs(label, executed, runs)
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "01_correlation.json").write_text(json.dumps({"profile": "ci", "wall_s": 1}))
+    with pytest.raises(book.BookError, match="no book-profile run"):
+        book.record_runs("cold", tmp_path / "ci", runs)
+    page = book.write_performance(tmp_path / "performance.md", tmp_path / "none", runs).read_text()
+    n = len(book.CHAPTERS)
+    row = next(ln for ln in page.splitlines() if ln.startswith("| 01_correlation |"))
+    assert row == "| 01_correlation | 9.0 min | 50,000 | 1,000 | 0.5 min | 0 | 51,000 |"
+    assert f"| all | {9 * n:.1f} min | {50_000 * n:,} | {1_000 * n:,} | {0.5 * n:.1f} min | 0 | {51_000 * n:,} |" in page
+    assert "chapters 1-6 from an empty cache 54.0 min (at most 60: met)" in page
+    assert "longest chapter 01_correlation 9.0 min (at most 15: met)" in page
+    assert f"warm cache {0.5 * n:.1f} min (under 5: met)" in page
+
+
 # --------------------------------------------------------------------------- the built book
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -97,6 +98,10 @@ def test_stamp_and_staleness(tmp_path):
         assert key in meta
     assert meta["parameters"]["models"] == ["mnist"] and meta["parameters"]["n_x"] == 4  # profile + override
     assert "device" in meta["environment"] and "torch" in meta["environment"]
+    # the usage cell ran in the kernel and left no trace in the page; the ci profile has no cache
+    assert not any(c.metadata.get("antinb_usage") or "report_usage" in c.source for c in nb.cells)
+    assert meta["usage"]["cache"] is None and meta["usage"]["rows_read"] == 0
+    assert meta["usage"]["network_evaluations"] == stamp["usage"]["network_evaluations"] > 0
     assert set(meta["modules"]) == set(runner.code_modules(runner.NOTEBOOK_DIR / "03_symmetry.py"))
     assert "antinb.book.runner" not in meta["modules"] and "antinb.findings.symmetry" in meta["modules"]
     # the weights the kernel loaded, noted by antinb.models.load, fingerprinted; not among the results
@@ -114,3 +119,14 @@ def test_stamp_and_staleness(tmp_path):
     meta["source_hash"] = "0" * 16
     nbformat.write(nb, tmp_path / "03_symmetry.ipynb")
     assert "changed" in runner.is_stale(tmp_path / "03_symmetry.ipynb")
+
+
+def test_the_cache_folder_of_a_run(monkeypatch):
+    """The book profile caches in _build/cache unless $ANTINB_CACHE says otherwise; other profiles only
+    when it is set; an empty value turns the cache off."""
+    monkeypatch.delenv("ANTINB_CACHE", raising=False)
+    assert runner.cache_dir("book") == runner.CACHE_DIR and runner.cache_dir("ci") is None
+    monkeypatch.setenv("ANTINB_CACHE", "/somewhere")
+    assert runner.cache_dir("ci") == runner.cache_dir("book") == Path("/somewhere")
+    monkeypatch.setenv("ANTINB_CACHE", "")
+    assert runner.cache_dir("book") is None
