@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SD = paper.SD
 #: The sample sizes that replace the full profile's (everything else of full.yml is kept as written).
 TINY = {
-    "01_correlation": {"n_pairs": 4, "ddim_steps": 2, "ddpm_steps": 2, "ablation_pairs": 4},
+    "01_correlation": {"n_pairs": 4, "ddpm_pairs": 4, "ddim_steps": 2, "ddpm_steps": 2, "ablation_pairs": 4},
     "02_timestep_evolution": {"n_pairs": 2, "ddim_steps": 2, "ddpm_steps": 2},
     "03_symmetry": {"n_timesteps": 2, "n_x": 2, "n_coords": 2, "n_s": 5, "n_residual": 2},
     "04_diversity": {"n_pairs": 4, "ddim_steps": 2},
