@@ -451,7 +451,7 @@ def write_profiles(out: Path | None = None, executed_dir: Path | None = None) ->
 
 
 #: Timed runs of the whole book profile (``python -m antinb.book runs``): label -> chapter -> stamp extract.
-BOOK_RUNS = ROOT / "benchmarks" / "results" / "book-runs.json"
+BOOK_RUNS = ROOT / "benchmarks" / "book-runs.json"
 #: The time targets of a run of the book profile on this machine's 2 cores (minutes).
 COLD_TOTAL_MIN, CHAPTER_MIN, WARM_TOTAL_MIN = 60, 15, 5
 
