@@ -12,7 +12,7 @@ import torch
 from . import metrics
 
 __all__ = ["image_grid", "pair_grid", "real_vs_generated", "correlation_histograms", "correlation_histogram_grid",
-           "pair_strips", "correlation_maps", "interval_lines", "band", "trajectory_grid", "throughput"]
+           "pair_strips", "correlation_maps", "interval_lines", "plain_log_ticks", "band", "trajectory_grid", "throughput"]
 
 #: Width of a figure shown at the book's column width (about 700 px): text set at >= 9 pt stays >= 9 pt.
 COLUMN_WIDTH = 7.0
@@ -171,10 +171,27 @@ def correlation_maps(maps: dict[str, torch.Tensor], *, titles: dict[str, str] | 
     return fig
 
 
+def plain_log_ticks(ax, axis: str = "y") -> None:
+    """Label a log axis with plain numbers (0.3, 2, 1000 rather than 3x10^-1); its minor ticks too when it
+    spans under two decades, where the major ticks alone would leave it with one label or none."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    lo, hi = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    target.set_major_formatter(plain)
+    if lo > 0 and hi / lo < 100:
+        target.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        target.set_minor_formatter(plain)
+    else:
+        target.set_minor_formatter(NullFormatter())
+
+
 def interval_lines(x: Sequence[float], series: dict[str, Sequence[tuple[float, float, float]]], *, xlabel: str,
                    ylabel: str, title: str | None = None, xlog: bool = False) -> plt.Figure:
-    """Estimates ``(mean, low, high)`` against ``x``, one line with error bars (the intervals) per series."""
-    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH * 0.75, 3.4), layout="constrained")
+    """Estimates ``(mean, low, high)`` against ``x``, one line with error bars (the intervals) per series; the
+    legend beside the axes, where it hides no point."""
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 3.4), layout="constrained")
     x = np.asarray(x, dtype=float)
     for i, (name, values) in enumerate(series.items()):
         v = np.asarray(values, dtype=float)
@@ -190,7 +207,7 @@ def interval_lines(x: Sequence[float], series: dict[str, Sequence[tuple[float, f
     ax.tick_params(labelsize=9)
     if title:
         ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=9, title="95 % intervals", title_fontsize=9)
+    ax.legend(fontsize=9, title="95 % intervals", title_fontsize=9, loc="center left", bbox_to_anchor=(1.02, 0.5))
     return fig
 
 

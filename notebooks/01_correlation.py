@@ -50,7 +50,8 @@ from antinb.findings import correlation as finding
 
 # %%
 result = finding.run(
-    models, n_pairs=n_pairs, ddpm_pairs=ddpm_pairs, ddim_steps=ddim_steps, ddpm_steps=ddpm_steps,
+    models, n_pairs=n_pairs, ddpm_pairs=ddpm_pairs,
+    ddim_steps=ddim_steps, ddpm_steps=ddpm_steps,
     seed=seed, device=device, max_batch_size=max_batch_size,
     ablation_pairs=ablation_pairs, guidance_model=guidance_model,
     guidance_scales=guidance_scales, guidance_pairs=guidance_pairs,

@@ -139,3 +139,25 @@ def test_bad_input(tmp_path):
         progress.run({}, **SMALL)
     with pytest.raises(ValueError, match="n_pairs=1"):
         progress.run({"x": tmp_path}, **{**SMALL, "n_pairs": 1})
+
+
+def test_log_axes_are_labelled_with_plain_numbers():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from antinb.plots import plain_log_ticks
+
+    fig, (narrow, wide) = plt.subplots(1, 2)
+    narrow.plot([1, 2], [0.3, 4])
+    wide.plot([1, 2], [1, 30000])
+    for ax in (narrow, wide):
+        ax.set_yscale("log")
+        plain_log_ticks(ax)
+    fig.canvas.draw()
+    labels = {ax: [t.get_text() for t in ax.get_yticklabels(minor=False) + ax.get_yticklabels(minor=True)
+                   if t.get_text()] for ax in (narrow, wide)}
+    plt.close(fig)
+    assert {"0.5", "1", "2"} <= set(labels[narrow])  # minor ticks labelled under two decades
+    assert {"1", "10", "100", "1000", "10000"} <= set(labels[wide]) and "2" not in labels[wide]
+    assert not any("10^" in t or "e" in t or "×" in t for t in sum(labels.values(), []))

@@ -476,6 +476,11 @@ class CorrelationResult(Result):
                 rows.append(row)
         return pd.DataFrame(rows).set_index(["model", "sampler"]).fillna("")
 
+    def _setting(self, sampler: str) -> str:
+        """``"DDIM-20, 256 pairs"``: the sampler, its steps and the number of pairs of each design."""
+        pairs = self.settings.get("ddpm_pairs") if sampler == "ddpm" else None
+        return f"{_SAMPLER_LABELS[sampler]}-{self.steps[sampler]}, {pairs or self.settings['n_pairs']} pairs"
+
     def versus_paper(self) -> pd.DataFrame:
         """The paper's PN correlation for each sampler and variant it reports beside ours per model (95 % CI)."""
         rows = []
@@ -485,7 +490,7 @@ class CorrelationResult(Result):
             theirs = {m: v for (m, ss, vv), v in paper.CORRELATION.items() if (ss, vv) == (s, variant)}
             values = sorted(theirs.values())
             text = _s(values[0]) if len(values) == 1 else f"{_s(values[0])} to {_s(values[-1])}"
-            row = {"sampler": _SAMPLER_LABELS[s], "variant": variant,
+            row = {"sampler": self._setting(s), "variant": variant,
                    "paper": f"{text} ({', '.join(_short(m) for m in theirs)})"}
             for m in self.models:
                 row[m] = _fmt_ci(*self.interval(m, s, "PN", variant))
@@ -501,11 +506,10 @@ class CorrelationResult(Result):
         negative = [k for k in cells if pn_c[k][2] < 0 and pn_c[k][2] < rr_c[k][1]]
         std_negative = [k for k in cells if pn_s[k][2] < 0]
         label = base.headline(summary(self.records()).verdict)
-        n, m = self.settings["n_pairs"], self.settings.get("ddpm_pairs") or self.settings["n_pairs"]
         ours = "; ".join(f"{m} {_SAMPLER_LABELS[s]} {_fmt_ci(*pn_c[m, s])}" for m, s in cells)
         ddim_paper = sorted(v for (_, s, vv), v in paper.CORRELATION.items() if (s, vv) == ("ddim", "centered"))
-        sizes = f"{n} pairs" if n == m or "ddpm" not in self.steps else f"{n} pairs under DDIM and {m} under DDPM"
-        text = (f"{label} Centered correlation of PN pairs, mean over {sizes} with 95 % t-intervals: "
+        sizes = " and ".join(self._setting(s) for s in self.steps)
+        text = (f"{label} Centered correlation of PN pairs ({sizes}), means with 95 % t-intervals over pairs: "
                 f"{ours}. The paper reports {_s(ddim_paper[0])} to {_s(ddim_paper[-1])} under DDIM on its models "
                 f"and {_s(paper.CORRELATION[paper.CIFAR, 'ddpm', 'centered'])} under DDPM on CIFAR-10. ")
         rr_lo = min(v[0] for v in rr_c.values())

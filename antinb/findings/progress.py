@@ -39,7 +39,7 @@ from ..data import load_dataset
 from ..gaussian import gaussian_model
 from ..models import DiffusionModel, dataset_of, load
 from ..pairs import pair_samples
-from ..plots import COLUMN_WIDTH, pair_strips
+from ..plots import COLUMN_WIDTH, pair_strips, plain_log_ticks
 from . import base
 from .base import ByModel, Row, Summary, Table, fill, template_regex
 from .correlation import correlations, mean_interval
@@ -295,6 +295,7 @@ class ProgressResult(ByModel):
             ax.set_xscale("log")
             if "efficiency" in title or title.startswith("Frechet"):
                 ax.set_yscale("log")
+                plain_log_ticks(ax)
         for ax in axes[-1]:
             ax.set_xlabel("training step (0 drawn at 1)")
         axes[0, 0].legend(fontsize=8, title="run (dashed: Gaussian)", title_fontsize=8)
