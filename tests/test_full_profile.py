@@ -32,8 +32,9 @@ TINY = {
     "02_timestep_evolution": {"n_pairs": 2, "ddim_steps": 2, "ddpm_steps": 2},
     "03_symmetry": {"n_timesteps": 2, "n_x": 2, "n_coords": 2, "n_s": 5, "n_residual": 2},
     "04_diversity": {"n_pairs": 4, "ddim_steps": 2},
-    "05_uncertainty": {"n_images": 32, "budgets": [16, 32], "ddim_steps": 2, "coverage_n": 16, "coverage_reps": 4,
-                       "coverage_steps": 2, "interval_reps": 100},
+    # chapter 5 is the long lane (the coverage check runs the 35.7M-parameter CIFAR-10 configuration)
+    "05_uncertainty": {"n_images": 32, "budgets": [16, 32], "ddim_steps": 2, "coverage_n": 16, "coverage_reps": 2,
+                       "coverage_steps": 2, "interval_reps": 100, "resampled_reps": 100},
     "06_dps": {"n_truth": 1, "n_samples": 4, "dps_steps": 2},
     # chapter 7 follows one of its two runs here: the photo patches' Gaussian fit alone takes half a minute
     "07_training": {"n_pairs": 2, "steps": 2, "n_timesteps": 2, "n_x": 2, "n_coords": 2, "n_residual": 2,
