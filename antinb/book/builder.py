@@ -490,27 +490,22 @@ def book_runs_markdown(runs: dict[str, dict[str, Any]]) -> list[str]:
               "prose-only change. Re-measure: delete `_build/cache/`, run `antinb run all --profile book`, "
               "then `python -m antinb.book runs cold book/executed`; run it again and record `warm`.", ""]
     labels = [k for k in ("cold", "warm") if k in runs] + sorted(k for k in runs if k not in ("cold", "warm"))
-    head = "| chapter |" + "".join(f" {k}: wall time | {k}: evaluations made | {k}: evaluations saved |" for k in labels)
-    lines += [head, "|---|" + "---|---|---|" * len(labels)]
-    totals = {k: [0.0, 0, 0] for k in labels}
-    chapters = [c for c in CHAPTERS if any(c in runs[k] for k in labels)]
-    for name in chapters:
-        cells = [name]
-        for k in labels:
-            r = runs[k].get(name)
-            if not r:
-                cells += ["", "", ""]
-                continue
+    titles = {"cold": "From an empty cache (cold)", "warm": "The same run again (warm)"}
+    for k in labels:
+        lines += [f"**{titles.get(k, k)}**", "",
+                  "| chapter | wall time | network evaluations made | evaluations saved by the cache |",
+                  "|---|---|---|---|"]
+        total = [0.0, 0, 0]
+        for name in [c for c in CHAPTERS if c in runs[k]]:
+            r = runs[k][name]
             use = r.get("usage") or {}
             made, saved = use.get("network_evaluations"), use.get("evaluations_saved")
-            cells += [f"{r['wall_s'] / 60:.1f} min",
-                      f"{made:,}" if isinstance(made, int) else "?", f"{saved:,}" if isinstance(saved, int) else "?"]
+            lines.append(f"| {name} | {r['wall_s'] / 60:.1f} min | "
+                         f"{f'{made:,}' if isinstance(made, int) else '?'} | "
+                         f"{f'{saved:,}' if isinstance(saved, int) else '?'} |")
             for i, v in enumerate((r["wall_s"], made, saved)):
-                totals[k][i] += v if isinstance(v, (int, float)) else 0
-        lines.append("| " + " | ".join(cells) + " |")
-    lines.append("| all | " + " | ".join(f"{t[0] / 60:.1f} min | {int(t[1]):,} | {int(t[2]):,}"
-                                         for t in totals.values()) + " |")
-    lines.append("")
+                total[i] += v if isinstance(v, (int, float)) else 0
+        lines += [f"| all | {total[0] / 60:.1f} min | {int(total[1]):,} | {int(total[2]):,} |", ""]
     devices = sorted({str(r.get("device")) for k in labels for r in runs[k].values()})
     lines.append(f"Device: {', '.join(devices)}.")
     if "cold" in runs:
