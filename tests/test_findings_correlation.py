@@ -130,12 +130,15 @@ def test_intervals_shrink_with_the_number_of_pairs():
 
 def test_versus_paper_reads_antinb_paper(result, monkeypatch):
     table = result.versus_paper()
-    assert set(table.index) == {(s.upper(), v) for (_, s, v) in paper.CORRELATION}
+    # the sampler column names our steps and pairs: every number says where it comes from
+    label = {s: f"{s.upper()}-{result.steps[s]}, {result.settings['n_pairs']} pairs" for s in result.steps}
+    assert set(table.index) == {(label[s], v) for (_, s, v) in paper.CORRELATION}
     cifar = paper.CORRELATION[paper.CIFAR, "ddpm", "centered"]
-    assert f"{cifar:+.2f}".replace("-", "−") in table.loc[("DDPM", "centered"), "paper"]
-    assert table.loc[("DDIM", "centered"), "tiny"] == finding._fmt_ci(*result.interval("tiny", "ddim", "PN", "centered"))
+    assert f"{cifar:+.2f}".replace("-", "−") in table.loc[(label["ddpm"], "centered"), "paper"]
+    assert table.loc[(label["ddim"], "centered"), "tiny"] == \
+        finding._fmt_ci(*result.interval("tiny", "ddim", "PN", "centered"))
     monkeypatch.setitem(paper.CORRELATION, (paper.CIFAR, "ddpm", "centered"), -0.123)
-    assert "−0.12" in result.versus_paper().loc[("DDPM", "centered"), "paper"]
+    assert "−0.12" in result.versus_paper().loc[(label["ddpm"], "centered"), "paper"]
     pr = finding.paper_records()
     assert pr[fill(finding.CORR_MEAN, model=paper.CIFAR, sampler="ddpm", pairing="pn", variant="centered")] == -0.123
 

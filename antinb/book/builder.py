@@ -488,7 +488,9 @@ def book_runs_markdown(runs: dict[str, dict[str, Any]]) -> list[str]:
               "(DPS, trajectories, network slices) read back. *Cold* is a run from an empty cache in book order, "
               "so the first chapter to ask for a set pays for it; *warm* is the same run again, as after a "
               "prose-only change. Re-measure: delete `_build/cache/`, run `antinb run all --profile book`, "
-              "then `python -m antinb.book runs cold book/executed`; run it again and record `warm`.", ""]
+              "then `python -m antinb.book runs cold book/executed`; run it again and record `warm`. The book profile "
+              "uses no speed option (float32 weights, contiguous memory, no compilation); the sample cache keys "
+              "its entries by them, so a run with one would generate its own.", ""]
     labels = [k for k in ("cold", "warm") if k in runs] + sorted(k for k in runs if k not in ("cold", "warm"))
     titles = {"cold": "From an empty cache (cold)", "warm": "The same run again (warm)"}
     for k in labels:

@@ -135,7 +135,7 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
     return Summary(2, TABLE.title, TABLE.chapter, claim, "steps with mean corr(x_t) < −0.5", tuple(rows))
 
 
-@memo("stats")
+@memo("stats", "pairs")
 def trajectory_correlations(model: DiffusionModel, n_pairs: int, *, sampler: str = "ddim", steps: int = 50,
                             seed: int = 0, max_batch_size: int = 512, progress: bool = True, prompts=None,
                             guidance_scale: float | None = None) -> dict[str, Any]:
