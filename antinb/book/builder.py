@@ -461,12 +461,9 @@ def record_runs(label: str, executed_dir: Path, out: Path | None = None) -> Path
     empty sample cache; ``warm``: the same run again): per chapter its wall time, device, commit and usage."""
     out = Path(out or BOOK_RUNS)
     runs = json.loads(out.read_text()) if out.exists() else {}
-    got = {}
-    for name in CHAPTERS:
-        s = _load_summary(name, Path(executed_dir))
-        if s and s.get("profile") == PUBLISHED_PROFILE:
-            got[name] = {"wall_s": s.get("wall_s"), "started": s.get("started"), "git_commit": s.get("git_commit"),
-                         "device": (s.get("environment") or {}).get("device"), "usage": s.get("usage") or {}}
+    got = {name: {"wall_s": s.get("wall_s"), "started": s.get("started"), "git_commit": s.get("git_commit"),
+                  "device": (s.get("environment") or {}).get("device"), "usage": s.get("usage") or {}}
+           for name, s in _published(Path(executed_dir)).items() if s}
     if not got:
         raise BookError(f"{executed_dir} holds no book-profile run of any chapter")
     runs[label] = got
