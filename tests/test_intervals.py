@@ -3,8 +3,10 @@
 Closed-form checks of Hall's skewness-corrected t and of the default ``skew-t`` interval, and the
 coverage study of :func:`antinb.findings.uncertainty.interval_study` at the issue's size: 2,000
 repetitions per cell on odd-dominated, near-linear, even and heavy-tailed targets with 8, 16, 32 and
-256 units. With 2,000 repetitions the coverage of an exact 95 % interval lies in [0.940, 0.960] with
-probability 0.95, so the bounds below are several binomial sds away from the measured rates.
+256 units. With 2,000 repetitions a rate's binomial sd is about 0.005. The bounds below sit four sds
+beyond the true rates, which were measured once with independent seeds at 40,000 repetitions (8 units:
+skew-t covers 0.935 to 0.944 on the skewed cells, t 0.836 to 0.900) and 12,000 (256 units: every cell
+0.930 to 0.964); the coverage of an exact 95 % interval lies in [0.940, 0.960] with probability 0.95.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def test_skew_t_covers_with_8_units_where_t_does_not(study):
     # the issue's case: t on 8 antithetic pair means of an odd-dominated statistic undercovers
     assert r["odd", "amc", 8, "t"] < 0.88
     for target, design in (("odd", "amc"), ("even", "mc"), ("even", "amc"), ("odd", "kamc4"), ("near-linear", "amc")):
-        assert 0.93 <= r[target, design, 8, "skew-t"] <= 0.97, (target, design, r[target, design, 8, "skew-t"])
+        assert 0.91 <= r[target, design, 8, "skew-t"] <= 0.97, (target, design, r[target, design, 8, "skew-t"])
         assert r[target, design, 8, "skew-t"] > r[target, design, 8, "t"]
     # heavy tails: much better than t, not yet at the nominal level with 8 units (reported, not hidden)
     for design in ("mc", "amc", "kamc4"):
@@ -78,7 +80,7 @@ def test_skew_t_covers_with_8_units_where_t_does_not(study):
     # many units: both intervals near the nominal level
     for (target, design, n, interval), v in r.items():
         if n == 256:
-            assert 0.92 <= v <= 0.975, (target, design, interval, v)
+            assert 0.905 <= v <= 0.98, (target, design, interval, v)
     # pair means of S + S^2/10 are S^2/10: the same coverage as the even target's, by construction
     assert r["near-linear", "amc", 8, "t"] == r["even", "amc", 8, "t"]
 

@@ -838,11 +838,17 @@ def interval_study(*, reps: int = 2000, units: Sequence[int] = (8, 16, 32, 256),
                    seed: int = 0) -> IntervalStudy:
     """How often each interval of :mod:`antinb.stats` covers the exact mean of a closed-form statistic.
 
-    For each design of :data:`_STUDY_DESIGNS` one draw of ``reps * max(units)`` units of noise
-    ``z ~ N(0, I_dim)`` (:mod:`antinb.noise`, seed ``seed``) gives ``S = sum(z) / sqrt(dim) ~ N(0, 1)``
-    and each target ``f(S)`` of :data:`INTERVAL_TARGETS`; repetition ``r`` uses the first ``n`` units of
-    its block, for every ``n`` in ``units`` (cells with different ``n`` share draws; each cell's
-    repetitions are independent). No model is involved, so the truth is exact.
+    For each design of :data:`_STUDY_DESIGNS`, ``reps * max(units)`` units (groups) of noise rows
+    ``z ~ N(0, I_dim)`` give ``S = sum(z) / sqrt(dim) ~ N(0, 1)`` per row and each target ``f(S)`` of
+    :data:`INTERVAL_TARGETS`; repetition ``r`` uses the first ``n`` units of its block, for every ``n``
+    in ``units`` (cells with different ``n`` share draws; each cell's repetitions are independent). No
+    model is involved, so the truth is exact.
+
+    The units are drawn by the design's own group transform (:attr:`antinb.noise.Design.rows`) in one
+    call over all units' coordinates at once, from one generator seeded with ``seed`` and the design:
+    the transforms act coordinate by coordinate, so one group over ``units * dim`` coordinates is
+    ``units`` independent groups of ``dim`` coordinates (half a million groups in a second, where
+    seeding a generator per group as sampling does would take a minute).
     """
     units = tuple(sorted(int(n) for n in units))
     if isinstance(reps, bool) or not isinstance(reps, int) or reps < 10:
@@ -852,11 +858,9 @@ def interval_study(*, reps: int = 2000, units: Sequence[int] = (8, 16, 32, 256),
     big = units[-1]
     rate, length = {}, {}
     for j, (design, (_, kind, k)) in enumerate(_STUDY_DESIGNS.items()):
-        rows = reps * big * k
-        draw = {"independent": lambda: noise.independent(rows, (dim,), seed=seed + j),
-                "antithetic": lambda: noise.antithetic(rows, (dim,), seed=seed + j),
-                "simplex": lambda: noise.simplex(rows, (dim,), k, seed=seed + j)}[kind]()
-        s_values = (draw.z.double().sum(-1) / math.sqrt(dim)).numpy().reshape(reps, big, k)
+        gen = torch.Generator().manual_seed(int(np.random.SeedSequence(seed, spawn_key=(j,)).generate_state(1)[0]))
+        z = noise.DESIGNS[kind].rows(gen, k, reps * big * dim).double()  # (k, units * dim): row i of every group
+        s_values = (z.reshape(k, reps, big, dim).sum(-1) / math.sqrt(dim)).permute(1, 2, 0).numpy()
         for target, (_, f, mu) in INTERVAL_TARGETS.items():
             unit_means = f(s_values).mean(-1)  # (reps, big)
             for n in units:
