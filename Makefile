@@ -7,8 +7,11 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/install.sh
 	bash scripts/install.sh $(VENV)
 
+# two pytest-xdist workers of one thread each (tests/conftest.py), a test file per worker at a time;
+# TEST_WORKERS=0 runs everything in this process
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # re-execute the chapters whose published copy (book/executed/) is missing or stale
 notebooks: setup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,7 +13,13 @@ from diffusers import DDPMScheduler, UNet2DModel
 from antinb import models
 from antinb.models import DiffusionModel
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two pytest-xdist workers: one thread each (and for the notebooks and processes
+    # they start), since two torch processes that each take both cores of a 2-core machine fight
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+else:
+    torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
 def tiny_unet(channels: int = 1, size: int = 8, num_classes: int | None = None, seed: int = 0) -> UNet2DModel:
@@ -87,3 +94,9 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The full-profile test first: it is the longest file by far (two notebook lanes for about two
+    minutes), so under `make test`'s two workers the other worker takes the rest meanwhile."""
+    items.sort(key=lambda item: item.path.name != "test_full_profile.py")  # stable: the rest keep their order

@@ -16,12 +16,13 @@ def tiny_clip(max_length: int = 16):
     """A CLIP text encoder and tokenizer with an 8-token vocabulary written to a temporary folder."""
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    folder = Path(tempfile.mkdtemp(prefix="antinb-clip-"))
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1, "a</w>": 2, "red</w>": 3, "cat</w>": 4, "dog</w>": 5,
              "blue</w>": 6, "the</w>": 7}
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=max_length)
+    with tempfile.TemporaryDirectory(prefix="antinb-clip-") as tmp:  # read once: the tokenizer keeps both in memory
+        folder = Path(tmp)
+        (folder / "vocab.json").write_text(json.dumps(vocab))
+        (folder / "merges.txt").write_text("#version: 0.2\n")
+        tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=max_length)
     torch.manual_seed(0)
     encoder = CLIPTextModel(CLIPTextConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32,
                                            num_attention_heads=2, num_hidden_layers=1,
