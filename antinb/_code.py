@@ -7,7 +7,7 @@ import ast
 import hashlib
 from pathlib import Path
 
-__all__ = ["tree_hash", "module_hash"]
+__all__ = ["tree_hash", "module_hash", "parsed"]
 
 
 class _DropDocstrings(ast.NodeTransformer):
@@ -25,6 +25,22 @@ def tree_hash(tree: ast.AST) -> str:
     return hashlib.sha256(dump.encode()).hexdigest()[:16]
 
 
+#: ``(path, size, mtime) -> (hash, tree)``: each file is parsed once while it is unchanged.
+_PARSED: dict[tuple[str, int, int], tuple[str, ast.Module]] = {}
+
+
+def parsed(path: str | Path) -> tuple[str, ast.Module]:
+    """``(module_hash, syntax tree without docstrings)`` of a module file, parsed once per process while
+    the file's size and modification time stay the same (do not modify the tree)."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _PARSED:
+        tree = ast.parse(path.read_text(), str(path))
+        _PARSED[key] = (tree_hash(tree), tree)
+    return _PARSED[key]
+
+
 def module_hash(path: str | Path) -> str:
     """Hash of a module's code, blind to docstrings, comments and formatting (its normalised AST)."""
-    return tree_hash(ast.parse(Path(path).read_text(), str(path)))
+    return parsed(path)[0]

@@ -50,7 +50,7 @@ from typing import Any
 
 import yaml
 
-from .._code import module_hash, tree_hash
+from .._code import module_hash, parsed
 from ..records import RECORD_ENV, USAGE_RECORD, record, records
 
 __all__ = ["record", "records", "run", "run_cli", "NotebookError", "ROOT", "NOTEBOOK_DIR", "EXECUTED_DIR",
@@ -158,18 +158,17 @@ def source_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-_MODULE_INFO: dict[tuple[str, str, int, int], tuple[str, set[str]]] = {}
+_IMPORTS: dict[tuple[str, str, bool], frozenset[str]] = {}
 
 
-def _module_info(path: Path, module: str) -> tuple[str, set[str]]:
-    """``(module_hash, imported antinb names)`` of ``module``'s file, cached while the file is unchanged."""
-    st = path.stat()
-    key = (str(path), module, st.st_size, st.st_mtime_ns)
-    if key not in _MODULE_INFO:
-        tree = ast.parse(path.read_text(), str(path))
-        imports = _imported(tree, module, path.name == "__init__.py")
-        _MODULE_INFO[key] = (tree_hash(tree), imports)
-    return _MODULE_INFO[key]
+def _module_info(path: Path, module: str) -> tuple[str, frozenset[str]]:
+    """``(module_hash, imported antinb names)`` of ``module``'s file, each file parsed once while it is
+    unchanged (:func:`antinb._code.parsed`)."""
+    digest, tree = parsed(path)
+    key = (digest, module, path.name == "__init__.py")
+    if key not in _IMPORTS:
+        _IMPORTS[key] = frozenset(_imported(tree, module, key[2]))
+    return digest, _IMPORTS[key]
 
 
 def _module_file(module: str, package_dir: Path) -> Path | None:
