@@ -9,6 +9,7 @@ stamps with: no notebook is executed here (tests/test_runner.py executes one).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -188,6 +189,21 @@ def test_the_closure_follows_every_kind_of_import(tmp_path, monkeypatch):
     after = runner.code_modules(nb)
     assert [m for m in after if after[m] != before[m]] == ["antinb.deep"]
     assert runner.code_hash(after) != runner.code_hash(before)
+
+
+def test_a_module_file_is_parsed_once_until_it_changes(tmp_path):
+    from antinb import _code
+
+    f = tmp_path / "m.py"
+    f.write_text('"""doc"""\nX = 1\n')
+    digest, tree = _code.parsed(f)
+    assert _code.parsed(f)[1] is tree and _code.module_hash(f) == digest  # read from the per-process table
+    f.write_text('"""doc"""\nX = 2\n')  # the same size: the modification time tells
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 1_000_000))
+    changed = _code.module_hash(f)
+    assert changed != digest
+    f.write_text('"""a longer docstring"""\nX = 2  # comment\n')  # re-read, and the same code
+    assert _code.parsed(f)[1] is not tree and _code.module_hash(f) == changed
 
 
 def test_notebook_imports_are_parsed_from_the_source(project):
