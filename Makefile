@@ -7,11 +7,11 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/install.sh
 	bash scripts/install.sh $(VENV)
 
-# two pytest-xdist workers of one thread each (tests/conftest.py), a test file per worker at a time;
-# TEST_WORKERS=0 runs everything in this process
+# two pytest-xdist workers of one thread each (tests/conftest.py), a test file per worker at a time,
+# in collection order (the longest file first); TEST_WORKERS=0 runs everything in this process
 TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # re-execute the chapters whose published copy (book/executed/) is missing or stale
 notebooks: setup

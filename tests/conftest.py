@@ -98,5 +98,6 @@ def one_thread():
 
 def pytest_collection_modifyitems(config, items):
     """The full-profile test first: it is the longest file by far (two notebook lanes for about two
-    minutes), so under `make test`'s two workers the other worker takes the rest meanwhile."""
+    minutes), so under `make test`'s two workers the other worker takes the rest meanwhile (the Makefile's
+    ``--no-loadscope-reorder`` keeps this order; xdist would otherwise start with the files of most tests)."""
     items.sort(key=lambda item: item.path.name != "test_full_profile.py")  # stable: the rest keep their order
