@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -63,8 +62,8 @@ def full_run(tmp_path_factory) -> dict[str, dict]:
     env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "HOME": str(home),
            "OMP_NUM_THREADS": "1"}
 
-    def lane(notebooks: list[str], delay: float) -> list[subprocess.CompletedProcess]:
-        time.sleep(delay)  # staggered kernel starts: two kernels launched at once can race for a port
+    def lane(notebooks: list[str]) -> list[subprocess.CompletedProcess]:
+        # (kernels talk over Unix sockets in each run's own folder, so two may start at the same moment)
         return [subprocess.run([sys.executable, "-m", "antinb", "run", nb, "--profile", str(tmp / "full-tiny.yml"),
                                 "--output-dir", str(tmp / "out")], cwd=ROOT, env=env, capture_output=True, text=True,
                                timeout=1500) for nb in notebooks]
@@ -76,7 +75,7 @@ def full_run(tmp_path_factory) -> dict[str, dict]:
              ["01_correlation", "04_diversity", "02_timestep_evolution", "03_symmetry"]]
     assert sorted(sum(lanes, [])) == sorted(TINY)
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        done = [r for runs in pool.map(lane, lanes, (0.0, 10.0)) for r in runs]
+        done = [r for runs in pool.map(lane, lanes) for r in runs]
     for r in done:
         assert r.returncode == 0, r.args[3] + ": " + r.stdout[-3000:] + r.stderr[-3000:]
     return {p.stem: json.loads(p.read_text()) for p in (tmp / "out").glob("*.json")}

@@ -85,8 +85,10 @@ def test_record_writes_jsonl(tmp_path, monkeypatch):
         runner.record("", 1)
 
 
-def test_stamp_and_staleness(tmp_path):
+def test_stamp_and_staleness(tmp_path, capfd):
     stamp = runner.run("03_symmetry", profile="ci", parameters={"models": ["mnist"]}, output_dir=tmp_path)
+    # the kernel ran over Unix sockets in the run's temporary folder (runner.kernel_transport): no TCP warning
+    assert "over TCP" not in capfd.readouterr().err
     nb = nbformat.read(tmp_path / "03_symmetry.ipynb", as_version=4)
     meta = nb.metadata["antinb"]
     # the book shows the parameters the run used (papermill's injected cell), not the defaults
@@ -119,6 +121,13 @@ def test_stamp_and_staleness(tmp_path):
     meta["source_hash"] = "0" * 16
     nbformat.write(nb, tmp_path / "03_symmetry.ipynb")
     assert "changed" in runner.is_stale(tmp_path / "03_symmetry.ipynb")
+
+
+def test_the_kernel_transport_is_a_unix_socket_beside_the_run_where_the_path_allows(tmp_path):
+    config = runner.kernel_transport(tmp_path)["config"]
+    assert config.KernelManager.transport == "ipc"
+    assert config.KernelManager.connection_file == str(tmp_path / "kernel.json")
+    assert runner.kernel_transport(tmp_path / ("x" * 120)) == {}  # too long for a socket: papermill's TCP
 
 
 def test_the_cache_folder_of_a_run(monkeypatch):

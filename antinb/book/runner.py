@@ -57,7 +57,7 @@ __all__ = ["record", "records", "run", "run_cli", "NotebookError", "ROOT", "NOTE
            "RUNS_DIR", "PUBLISHED_PROFILE", "notebooks", "resolve", "profile_parameters", "default_output_dir",
            "source_hash", "module_hash", "code_modules", "code_hash", "weights_fingerprints", "package_versions",
            "dependencies", "stamp_of", "is_stale", "notebook_parameters", "KEY_PACKAGES", "MODULE_WEIGHTS",
-           "WEIGHTS_PREFIX", "dry_run"]
+           "WEIGHTS_PREFIX", "dry_run", "kernel_transport"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -568,6 +568,26 @@ def cache_dir(profile: str) -> Path | None:
     return CACHE_DIR if profile == PUBLISHED_PROFILE else None
 
 
+#: Longest path of a Unix socket (macOS 104 bytes with the terminating zero, Linux 108).
+_SOCKET_PATH_MAX = 103
+
+
+def kernel_transport(folder: Path) -> dict[str, Any]:
+    """Keyword arguments for papermill that run the kernel over Unix sockets in ``folder``: no TCP port
+    can then be taken by another kernel starting at the same moment (chapters run side by side, the
+    test suite's workers), and ipykernel has no unencrypted-TCP warning to print. Empty (TCP, papermill's
+    default) on Windows or where ``folder``'s path is too long for a socket."""
+    sockets = Path(folder) / "kernel.json"
+    if os.name == "nt" or len(os.fsencode(str(sockets.with_name("kernel-ipc-5")))) > _SOCKET_PATH_MAX:
+        return {}
+    from traitlets.config import Config
+
+    config = Config()
+    config.KernelManager.transport = "ipc"
+    config.KernelManager.connection_file = str(sockets)  # the sockets are kernel-ipc-1..5 beside it
+    return {"config": config}
+
+
 def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any] | None = None,
         output_dir: str | Path | None = None, progress: bool = False,
         cell_timeout: float | None = None) -> dict[str, Any]:
@@ -617,7 +637,7 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
         try:
             pm.execute_notebook(str(src_nb), str(executed), parameters=params, kernel_name="python3",
                                 cwd=str(ROOT), progress_bar=progress, log_output=False,
-                                execution_timeout=cell_timeout)
+                                execution_timeout=cell_timeout, **kernel_transport(tmp))
         except Exception as err:  # papermill raises PapermillExecutionError for a failing cell
             if executed.exists():
                 os.replace(executed, out_dir / f"{name}.failed.ipynb")
