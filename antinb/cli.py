@@ -124,6 +124,14 @@ def _dry_run(notebook: str, profile: str, overrides: list[list[str]]) -> int:
     if len(known) < len(rows):
         total += f"{' plus' if known else ','} time unknown for {len(rows) - len(known)} of {len(rows)} chapter/model runs"
     print(total + " (dry run: nothing was loaded or executed)")
+    unknown: dict[str, list[str]] = {}
+    for r in rows:
+        if not r["bench"] and r["model"] not in unknown.setdefault(r["device"], []):
+            unknown[r["device"]].append(r["model"])
+    for device, names in unknown.items():  # how to turn "time unknown" into a time
+        print(f"to put a time on them, bench the models on a machine with that device once (the dry run reads the "
+              f"report it writes in benchmarks/results/; --only throughput updates an existing one): "
+              f"antinb bench --device {device} {' '.join(names)}")
     return 0
 
 

@@ -131,3 +131,17 @@ def test_bad_option_is_rejected(tiny_folder):
         bench.compare_options(str(tiny_folder), batch=2, steps=1, repeats=1, options=("turbo",))
     with pytest.raises(ValueError, match="not even"):
         bench.throughput(models.load(tiny_folder, device="cpu"), batch_sizes=[1, 4], threads=[1], steps=1, repeats=1)
+
+
+def test_a_latent_text_to_image_model_is_benched_without_the_parts_it_cannot_run(tmp_path):
+    """Stable Diffusion: no DDIMPipeline comparison (text-conditional) and no DPS row (pixel space only);
+    the rest, the throughput the dry run reads included, is measured."""
+    from tiny_pipelines import save_tiny_sd
+
+    folder = save_tiny_sd(tmp_path / "sd")
+    report = bench.run([str(folder)], device="cpu", batch=2, steps=2, repeats=1, batch_sizes=(2,), threads=(1,),
+                       options=(), out=tmp_path / "r.json", progress=False)
+    assert bench.pairing_samplers(models.load(folder, device="cpu")) == ("ddim", "ddpm")
+    assert [r["sampler"] for r in report["pairing"]] == ["ddim", "ddpm"]
+    assert "text-conditional" in report["pipeline"][0]["skipped"]
+    assert report["throughput"][0]["model"] == "sd" and report["throughput"][0]["ms_per_image_step"] > 0

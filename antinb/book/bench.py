@@ -45,7 +45,7 @@ from .. import noise
 from ..models import DiffusionModel, available, load
 from ..sampling import sample
 
-__all__ = ["Timing", "TARGETS", "time_interleaved", "count_unet", "paired_ratio", "compare_pipeline", "compare_pairing",
+__all__ = ["Timing", "TARGETS", "time_interleaved", "count_unet", "paired_ratio", "compare_pipeline", "compare_pairing", "pairing_samplers",
            "unet_share", "throughput", "compare_options", "notebook_times", "run", "PARTS", "markdown", "device_slug",
            "load_reports", "RESULTS_DIR"]
 
@@ -187,6 +187,12 @@ def compare_pipeline(model: DiffusionModel, *, batch: int, steps: int, repeats: 
 
 #: The samplers whose PN-vs-RR cost :func:`compare_pairing` measures.
 PAIRING_SAMPLERS = ("ddim", "ddpm", "dps")
+
+
+def pairing_samplers(model: DiffusionModel) -> tuple[str, ...]:
+    """The samplers of :data:`PAIRING_SAMPLERS` that :func:`compare_pairing` can time on ``model``: DPS
+    works on pixel-space models only, so a latent model (Stable Diffusion, an LDM) has no DPS row."""
+    return tuple(s for s in PAIRING_SAMPLERS if s != "dps" or model.vae is None)
 
 
 def compare_pairing(model: DiffusionModel, *, batch: int, steps: int, repeats: int,
@@ -413,7 +419,7 @@ def run(models: list[str] | None = None, *, device: str = "auto", batch: int = 6
             report["pipeline"].append(compare_pipeline(m, batch=batch, steps=steps, repeats=repeats))
         elif part == "pairing":
             report["pairing"] += [compare_pairing(m, batch=batch, steps=steps, repeats=repeats, sampler=smp)
-                                  for smp in PAIRING_SAMPLERS]
+                                  for smp in pairing_samplers(m)]
         elif part == "unet_share":
             report["unet_share"].append(unet_share(m, batch=batch, steps=steps))
         elif part == "throughput":
