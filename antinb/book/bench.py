@@ -45,8 +45,8 @@ from .. import noise
 from ..models import DiffusionModel, available, load
 from ..sampling import sample
 
-__all__ = ["Timing", "TARGETS", "time_interleaved", "count_unet", "paired_ratio", "compare_pipeline", "compare_pairing", "pairing_samplers",
-           "unet_share", "throughput", "compare_options", "notebook_times", "run", "PARTS", "markdown", "device_slug",
+__all__ = ["Timing", "TARGETS", "time_interleaved", "count_unet", "paired_ratio", "compare_pipeline", "compare_pairing",
+           "pairing_samplers", "unet_share", "throughput", "compare_options", "notebook_times", "run", "PARTS", "markdown", "device_slug",
            "load_reports", "RESULTS_DIR"]
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
