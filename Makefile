@@ -8,7 +8,8 @@ $(VENV)/.installed: pyproject.toml scripts/install.sh
 	bash scripts/install.sh $(VENV)
 
 # two pytest-xdist workers of one thread each (tests/conftest.py), a test file per worker at a time,
-# in collection order (the longest file first; --no-loadscope-reorder needs pytest-xdist 3.8); TEST_WORKERS=0 runs everything in this process
+# in collection order (the longest file first; --no-loadscope-reorder needs pytest-xdist 3.8);
+# TEST_WORKERS=0 runs everything in this process
 TEST_WORKERS ?= 2
 test: setup
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
