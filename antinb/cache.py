@@ -206,23 +206,23 @@ def sample(model, noise, *, sampler: str = "ddim", steps: int = 50, eta: float |
     missing = [c for c in chunks if c not in parts]
     from tqdm import tqdm
 
+    generated: set[int] = set()
     for c in tqdm(missing, desc=f"{sampler} x{len(noise)} ({len(missing)} of {len(chunks)} chunks to sample)",
                   disable=not progress or not missing, leave=False):
         with store.claim(c):
             got = store.get(c)  # another process may have written it meanwhile
             if got is None:
-                images = _chunk(model, noise, cfg, c, step_noise, kw)
-                store.write(c, {"images": images}, info={"model": getattr(model, "name", "")})
-                _USAGE["rows_generated"] += len(images)
-            else:
-                images = got["images"]
-                _USAGE["rows_read"] += len(images)
-                _USAGE["evaluations_saved"] += len(images) * per_row
-        parts[c] = images
-    for c in chunks:
-        if c not in missing:
-            _USAGE["rows_read"] += len(parts[c])
-            _USAGE["evaluations_saved"] += len(parts[c]) * per_row
+                got = {"images": _chunk(model, noise, cfg, c, step_noise, kw)}
+                store.write(c, got, info={"model": getattr(model, "name", "")})
+                generated.add(c)
+        parts[c] = got["images"]
+    for c in chunks:  # every chunk is either generated here or read
+        n = len(parts[c])
+        if c in generated:
+            _USAGE["rows_generated"] += n
+        else:
+            _USAGE["rows_read"] += n
+            _USAGE["evaluations_saved"] += n * per_row
     out = torch.cat([parts[c] for c in chunks])
     offset = first - chunks[0] * rows
     return out[offset: offset + len(noise)]

@@ -39,6 +39,33 @@ def test_cached_pairs_equal_uncached_ones_and_prefixes_are_read_not_sampled(mode
     assert len(_stores(tmp_path)) == 1
 
 
+def test_a_chunk_another_process_wrote_meanwhile_is_read_and_counted_once(model, tmp_path, monkeypatch):
+    """Chunk 0 is stored, but this process's first look misses it (another process was still writing
+    it): inside the claim it is read, not sampled again, and counted once, as read; chunk 1 is
+    generated."""
+    with cache.use(tmp_path):
+        expected = pair_samples(model, 40, "PN", steps=4, progress=False)  # 80 rows: chunks 0 and 1
+    store = SampleStore.open(next(p.parent for p in tmp_path.glob("*/manifest.json")))
+    store.chunk_path(1).unlink()
+    real_get, looked = SampleStore.get, []
+
+    def get(self, c):  # the first look at chunk 0 misses
+        looked.append(c)
+        return None if looked.count(0) == 1 and c == 0 else real_get(self, c)
+
+    monkeypatch.setattr(SampleStore, "get", get)
+    with cache.use(tmp_path):
+        before = cache.usage()
+        again = pair_samples(model, 40, "PN", steps=4, progress=False)
+        after = cache.usage()
+    assert looked.count(0) == 2  # the look, then the look inside the claim
+    assert torch.equal(again, expected)
+    assert after["rows_read"] - before["rows_read"] == 64
+    assert after["evaluations_saved"] - before["evaluations_saved"] == 64 * 4
+    assert after["rows_generated"] - before["rows_generated"] == 64
+    assert after["network_evaluations"] - before["network_evaluations"] == 64 * 4
+
+
 def test_rr_pairs_and_monte_carlo_images_share_their_rows(model, tmp_path):
     """RR pairs are rows of the independent design, as estimate(method='mc') draws them."""
     with cache.use(tmp_path):
