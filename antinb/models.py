@@ -246,6 +246,11 @@ def _load_folder(path: Path, name: str, device: torch.device, dtype: torch.dtype
     if unet_cls is UNet2DConditionModel and text_encoder is None:
         raise ModelNotFoundError(f"{path}: its UNet is text-conditioned (UNet2DConditionModel) but the folder has no "
                                  "text_encoder/ and tokenizer/ to encode prompts")
+    if text_encoder is not None and sched_cfg.get("clip_sample", True) is not False:
+        # As StableDiffusionPipeline: it never clips (it sets clip_sample=False on a scheduler that has it on), and
+        # a DDIM built from a config without the key (the hub's PNDM files of some snapshots) would clip the
+        # predicted latent x0 to [-1, 1], which is no range of the latents.
+        sched_cfg = {**sched_cfg, "clip_sample": False}
     size = unet.config.sample_size
     size = (size, size) if isinstance(size, int) else tuple(size)
     n_embeds = getattr(unet.config, "num_class_embeds", None)

@@ -31,6 +31,58 @@ def sd(sd_folder):
     return antinb.load(f"{sd_folder}={SD}", device="cpu")
 
 
+def test_guided_ddim_equals_the_stable_diffusion_pipeline(sd, sd_folder):
+    """antinb's DDIM on a Stable Diffusion folder (the hub's PNDM config, taken over as DDIM) gives the
+    images diffusers' StableDiffusionPipeline gives with a DDIMScheduler from the same config, on the same
+    latents, prompts and classifier-free guidance (the null prompt "" as its negative prompt)."""
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(sd_folder, safety_checker=None, requires_safety_checker=False)
+    assert type(pipe.scheduler).__name__ == "PNDMScheduler"  # the folder is laid out as the hub's
+    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    batch = antinb.noise.antithetic(4, sd.sample_shape, seed=5)
+    texts = ["a red cat", "a red cat", "the blue dog", "the blue dog"]
+    ours = antinb.ddim(sd, batch, steps=6, prompts=texts, guidance_scale=7.5, progress=False)
+    theirs = pipe(prompt=texts, latents=batch.z.clone(), num_inference_steps=6, guidance_scale=7.5, eta=0.0,
+                  output_type="pt").images
+    assert ours.shape == theirs.shape == (4, 3, 16, 16)
+    assert ((ours + 1) / 2).clamp(0, 1).sub(theirs).abs().max() < 1e-5
+    assert theirs.std() > 0.01  # images, not a constant the comparison would pass on
+
+
+@pytest.mark.filterwarnings("ignore:The configuration file of this scheduler:FutureWarning")  # the patch it tests
+@pytest.mark.parametrize("clip_sample", [True, None], ids=["clip_sample-true", "clip_sample-missing"])
+def test_a_text_to_image_folder_never_clips_its_latents(sd_folder, tmp_path, clip_sample):
+    """A folder whose DDIM config has clip_sample on, or lacks the key (DDIM's default is on): the pipeline
+    turns it off when it is built, and antinb samples as the pipeline does, without clipping the latents."""
+    import json
+    import shutil
+
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    folder = tmp_path / "sd"
+    shutil.copytree(sd_folder, folder)
+    cfg = {k: v for k, v in DDIMScheduler().config.items() if not k.startswith("_") and k != "clip_sample"}
+    cfg.update({"_class_name": "DDIMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085,
+                "beta_end": 0.012, "steps_offset": 1, "set_alpha_to_one": False})
+    if clip_sample is not None:
+        cfg["clip_sample"] = clip_sample
+    (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(cfg))
+    index = json.loads((folder / "model_index.json").read_text())
+    (folder / "model_index.json").write_text(json.dumps({**index, "scheduler": ["diffusers", "DDIMScheduler"]}))
+    assert DDIMScheduler.from_pretrained(folder / "scheduler").config.clip_sample  # diffusers' DDIM would clip
+    pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None, requires_safety_checker=False)
+    assert pipe.scheduler.config.clip_sample is False
+    pipe.set_progress_bar_config(disable=True)
+    model = antinb.load(str(folder), device="cpu")
+    batch = antinb.noise.antithetic(2, model.sample_shape, seed=2)
+    ours = antinb.ddim(model, batch, steps=4, prompts="a red cat", guidance_scale=7.5, progress=False)
+    theirs = pipe(prompt=["a red cat"] * 2, latents=batch.z.clone(), num_inference_steps=4, guidance_scale=7.5,
+                  output_type="pt").images
+    assert ((ours + 1) / 2).clamp(0, 1).sub(theirs).abs().max() < 1e-5
+
+
 def test_prompt_sets(tmp_path):
     shipped = P.resolve("antinb-16")
     assert shipped.name == "antinb-16" and len(shipped.texts) == 16 and all(t.strip() for t in shipped.texts)

@@ -8,8 +8,14 @@ from pathlib import Path
 
 import torch
 from diffusers import (AutoencoderKL, DDIMScheduler, FlowMatchEulerDiscreteScheduler, FluxPipeline,
-                       FluxTransformer2DModel, LDMPipeline, StableDiffusionPipeline, UNet2DConditionModel, UNet2DModel,
-                       VQModel)
+                       FluxTransformer2DModel, LDMPipeline, StableDiffusionPipeline, UNet2DConditionModel,
+                       UNet2DModel, VQModel)
+
+#: The scheduler of the hub's stable-diffusion-v1-5 (its scheduler/scheduler_config.json): PNDM, with the
+#: scaled-linear schedule, ``steps_offset=1`` and ``set_alpha_to_one=False`` that a DDIM built from it keeps.
+SD15_SCHEDULER = {"_class_name": "PNDMScheduler", "beta_start": 0.00085, "beta_end": 0.012,
+                  "beta_schedule": "scaled_linear", "num_train_timesteps": 1000, "set_alpha_to_one": False,
+                  "skip_prk_steps": True, "steps_offset": 1, "trained_betas": None, "clip_sample": False}
 
 
 def tiny_clip(max_length: int = 16):
@@ -39,7 +45,8 @@ def tiny_vae() -> AutoencoderKL:
 
 
 def tiny_sd_pipeline(scheduler=None) -> StableDiffusionPipeline:
-    """Stable Diffusion layout: 4x8x8 latents, 16x16 images (VAE scale factor 2)."""
+    """Stable Diffusion layout: 4x8x8 latents, 16x16 images (VAE scale factor 2); by default a DDIM scheduler
+    from the hub model's config, as users swap it in."""
     encoder, tokenizer = tiny_clip()
     torch.manual_seed(0)
     unet = UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, block_out_channels=(8, 16),
@@ -47,7 +54,7 @@ def tiny_sd_pipeline(scheduler=None) -> StableDiffusionPipeline:
                                 up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=16,
                                 attention_head_dim=2, norm_num_groups=4).eval()
     pipe = StableDiffusionPipeline(vae=tiny_vae(), text_encoder=encoder, tokenizer=tokenizer, unet=unet,
-                                   scheduler=scheduler or DDIMScheduler(clip_sample=False), safety_checker=None,
+                                   scheduler=scheduler or DDIMScheduler.from_config(SD15_SCHEDULER), safety_checker=None,
                                    feature_extractor=None, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -64,9 +71,13 @@ def tiny_flux_pipeline() -> FluxPipeline:
 
 
 def save_tiny_sd(folder) -> Path:
-    """The tiny Stable Diffusion pipeline written as a diffusers folder (for antinb.load)."""
+    """The tiny Stable Diffusion pipeline written as a diffusers folder (for antinb.load), with the hub
+    model's own scheduler config (:data:`SD15_SCHEDULER`), as a copy of stable-diffusion-v1-5 has."""
     folder = Path(folder)
     tiny_sd_pipeline().save_pretrained(folder)
+    (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(SD15_SCHEDULER, indent=2))
+    index = json.loads((folder / "model_index.json").read_text())
+    (folder / "model_index.json").write_text(json.dumps({**index, "scheduler": ["diffusers", "PNDMScheduler"]}))
     return folder
 
 
