@@ -295,6 +295,10 @@ def load(spec: str | os.PathLike, *, device: str | torch.device = "auto", dtype:
 
     ``device="auto"`` uses CUDA when available. ``allow_download=True`` lets a hub id be
     fetched from the network (never needed for the embedded models).
+
+    The folder's scheduler config (any DDPM beta schedule: DDPM, DDIM, PNDM, ...) gives antinb's DDIM and
+    DDPM samplers their schedule, timestep offset and clipping; a text-to-image model never clips its
+    latents, as ``StableDiffusionPipeline`` never does.
     """
     dev = resolve_device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
