@@ -284,7 +284,7 @@ def server(book_html):
 
 
 @pytest.fixture(scope="session")
-def driver():
+def driver(tmp_path_factory):
     if os.environ.get("ANTINB_BROWSER", "1") == "0":
         pytest.skip("ANTINB_BROWSER=0: the browser test is switched off")
     for exe, pkg in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
@@ -303,8 +303,9 @@ def driver():
                 # only 127.0.0.1 resolves: a remote request fails fast (and is still logged below)
                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
         opts.add_argument(arg)
+    tmp = tmp_path_factory.mktemp("chromium")  # chromedriver's profile and chromium's temporary files: not in /tmp
     opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER, env={**os.environ, "TMPDIR": str(tmp)}), options=opts)
     drv.set_page_load_timeout(60)
     drv.set_script_timeout(60)
     yield drv
