@@ -56,21 +56,16 @@ def test_guided_ddim_equals_the_stable_diffusion_pipeline(sd, sd_folder):
 def test_a_text_to_image_folder_never_clips_its_latents(sd_folder, tmp_path, clip_sample):
     """A folder whose DDIM config has clip_sample on, or lacks the key (DDIM's default is on): the pipeline
     turns it off when it is built, and antinb samples as the pipeline does, without clipping the latents."""
-    import json
     import shutil
 
     from diffusers import DDIMScheduler, StableDiffusionPipeline
+    from tiny_pipelines import SD15_SCHEDULER, write_scheduler
 
     folder = tmp_path / "sd"
     shutil.copytree(sd_folder, folder)
-    cfg = {k: v for k, v in DDIMScheduler().config.items() if not k.startswith("_") and k != "clip_sample"}
-    cfg.update({"_class_name": "DDIMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085,
-                "beta_end": 0.012, "steps_offset": 1, "set_alpha_to_one": False})
-    if clip_sample is not None:
-        cfg["clip_sample"] = clip_sample
-    (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(cfg))
-    index = json.loads((folder / "model_index.json").read_text())
-    (folder / "model_index.json").write_text(json.dumps({**index, "scheduler": ["diffusers", "DDIMScheduler"]}))
+    cfg = {k: v for k, v in SD15_SCHEDULER.items() if k != "clip_sample"}  # the hub's schedule, as a DDIM
+    write_scheduler(folder, {**cfg, "_class_name": "DDIMScheduler",
+                             **({} if clip_sample is None else {"clip_sample": clip_sample})})
     assert DDIMScheduler.from_pretrained(folder / "scheduler").config.clip_sample  # diffusers' DDIM would clip
     pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None, requires_safety_checker=False)
     assert pipe.scheduler.config.clip_sample is False

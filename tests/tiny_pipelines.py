@@ -75,10 +75,17 @@ def save_tiny_sd(folder) -> Path:
     model's own scheduler config (:data:`SD15_SCHEDULER`), as a copy of stable-diffusion-v1-5 has."""
     folder = Path(folder)
     tiny_sd_pipeline().save_pretrained(folder)
-    (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(SD15_SCHEDULER, indent=2))
-    index = json.loads((folder / "model_index.json").read_text())
-    (folder / "model_index.json").write_text(json.dumps({**index, "scheduler": ["diffusers", "PNDMScheduler"]}))
+    write_scheduler(folder, SD15_SCHEDULER)
     return folder
+
+
+def write_scheduler(folder, config: dict) -> None:
+    """Give a saved pipeline folder the scheduler ``config`` (its ``_class_name`` names the class), as a hub
+    folder has it: ``scheduler/scheduler_config.json`` and the scheduler entry of ``model_index.json``."""
+    folder = Path(folder)
+    (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(config, indent=2))
+    index = json.loads((folder / "model_index.json").read_text())
+    (folder / "model_index.json").write_text(json.dumps({**index, "scheduler": ["diffusers", config["_class_name"]]}))
 
 
 def tiny_ldm_pipeline() -> LDMPipeline:
