@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from .records import RECORD_ENV, record
+from .records import record
 
 __all__ = ["DiffusionModel", "ModelNotFoundError", "EMBEDDED", "SUPPORTED_LAYOUTS", "available", "check_layout", "load", "resolve_device",
            "weights_dir", "name_of", "unet_config", "text_conditioned"]
@@ -275,9 +275,7 @@ WEIGHTS_RECORD = "_inputs/weights/"
 
 
 def _note_weights(name: str, path: Path) -> None:
-    """Under the notebook runner, note which folder was loaded: the runner fingerprints it in the stamp."""
-    if not os.environ.get(RECORD_ENV):
-        return
+    """Note which folder was loaded: the runner fingerprints it in the stamp, a saved measurement in its key."""
     folder = path.resolve()
     embedded = folder.name if folder.parent == WEIGHTS_DIR.resolve() else None
     record(WEIGHTS_RECORD + name, {"folder": str(folder), "embedded": embedded})

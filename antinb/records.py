@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
-__all__ = ["RECORD_ENV", "USAGE_RECORD", "record", "records", "jsonable"]
+__all__ = ["RECORD_ENV", "USAGE_RECORD", "record", "records", "jsonable", "collecting"]
 
 #: Environment variable naming the JSON-lines file that :func:`record` appends to.
 RECORD_ENV = "ANTINB_RECORD_FILE"
@@ -22,6 +23,7 @@ RECORD_ENV = "ANTINB_RECORD_FILE"
 USAGE_RECORD = "_inputs/usage"
 
 _RECORDS: dict[str, Any] = {}
+_COLLECTORS: list[dict[str, Any]] = []
 
 
 def jsonable(value: Any) -> Any:
@@ -49,6 +51,8 @@ def record(name: str, value: Any) -> Any:
         raise ValueError(f"name={name!r} must be a non-empty string")
     value = jsonable(value)
     _RECORDS[name] = value
+    for collector in _COLLECTORS:
+        collector[name] = value
     path = os.environ.get(RECORD_ENV)
     if path:
         with open(path, "a") as f:
@@ -59,3 +63,14 @@ def record(name: str, value: Any) -> Any:
 def records() -> dict[str, Any]:
     """The numbers recorded so far in this process."""
     return dict(_RECORDS)
+
+
+@contextmanager
+def collecting() -> Iterator[dict[str, Any]]:
+    """``with collecting() as got:`` fills ``got`` with every ``name -> value`` recorded inside the block."""
+    got: dict[str, Any] = {}
+    _COLLECTORS.append(got)
+    try:
+        yield got
+    finally:
+        _COLLECTORS.remove(got)

@@ -42,13 +42,15 @@ from antinb.findings import symmetry as finding
 
 # %% [markdown]
 # ## Measuring
-# One call evaluates the slices and the residual for every model and computes every number below.
+# One call evaluates the slices and the residual for every model; everything below is computed from
+# what it returns.
 
 # %%
-result = finding.run(
+measured = finding.measure(finding.Params(
     models, n_timesteps=n_timesteps, n_x=n_x, n_coords=n_coords, n_s=n_s,
     n_residual=n_residual, seed=seed, device=device,
-    max_batch_size=max_batch_size)
+    max_batch_size=max_batch_size))
+result = finding.present(measured)
 result.record();
 
 # %% [markdown]

@@ -39,9 +39,10 @@ def _counted(run, models, **kwargs) -> dict[str, int]:
 
 
 def _check(module, models, expected: dict[str, int], **kwargs) -> None:
-    cost = module.cost(models, **kwargs)
+    cost = module.cost(module.Params(models, **kwargs))
     assert cost == expected  # the count by hand, from the module's documented design
-    assert _counted(module.run, models, **kwargs) == expected  # what run() really passes through the network
+    # what measure() really passes through the network
+    assert _counted(lambda m, **kw: module.measure(module.Params(m, **kw)), models, **kwargs) == expected
 
 
 def _cond(name: str = "tiny-cond") -> DiffusionModel:
@@ -50,15 +51,17 @@ def _cond(name: str = "tiny-cond") -> DiffusionModel:
     return m
 
 
-def test_cost_takes_the_keywords_of_run():
-    # names, kinds, defaults and annotations: a default changed in run() alone would make the dry run
-    # count another experiment than the one that runs
-    def params(fn):
-        return [(p.name, p.kind, p.default, p.annotation) for p in inspect.signature(fn).parameters.values()]
+def test_cost_and_measure_read_one_parameters_object():
+    # one signature, not two copies: cost() and measure() each take the module's Params, so a default
+    # changed in one place changes what both count and measure
+    import dataclasses
 
     for module in MODULES + (progress,):
-        assert "cost" in module.__all__
-        assert params(module.cost) == params(module.run), module.__name__
+        assert {"cost", "measure", "Params", "present"} <= set(module.__all__), module.__name__
+        assert dataclasses.is_dataclass(module.Params)
+        for fn in (module.cost, module.measure):
+            params = list(inspect.signature(fn).parameters.values())
+            assert [(p.name, p.annotation) for p in params] == [("params", "Params")], (module.__name__, fn)
 
 
 def test_correlation_cost_counts_pairs_ablation_and_guided_rows():

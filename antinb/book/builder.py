@@ -591,6 +591,46 @@ def staleness() -> dict[str, str | None]:
                                   profile=PUBLISHED_PROFILE) for name in CHAPTERS}
 
 
+def states() -> dict[str, tuple[str, str | None]]:
+    """``{chapter: (state, why)}`` of the published copies: ``fresh``, ``re-render`` (only the page would
+    change: re-running reads the saved measurement) or ``re-measure`` (:func:`antinb.book.runner.chapter_state`)."""
+    out = {}
+    for name in CHAPTERS:
+        try:
+            out[name] = runner.chapter_state(name, profile=PUBLISHED_PROFILE, out_dir=runner.EXECUTED_DIR)
+        except (runner.NotebookError, ValueError) as err:
+            out[name] = ("re-measure", str(err))
+    return out
+
+
+def _closure_line(closure: dict[str, str]) -> str:
+    """``antinb.findings.symmetry (measure, eps_slices, ...); antinb.sampling; ...`` for ``status``."""
+    own: dict[str, list[str]] = {}
+    mods = []
+    for key in closure:
+        if ":" in key:
+            mod, name = key.split(":", 1)
+            own.setdefault(mod, []).append(name)
+        else:
+            mods.append(key)
+    parts = [f"{m} ({', '.join(names)})" for m, names in own.items()] + mods
+    return "; ".join(parts)
+
+
+def print_status(*, closures: bool = True) -> int:
+    """``python -m antinb.book status``: each chapter's state and cause, and the code its measurement depends on;
+    exit status 1 when any chapter is not fresh."""
+    result = states()
+    for name, (state, why) in result.items():
+        print(f"{name}: {state}" + (f": {why}" if why else ""))
+        if closures:
+            try:
+                print(f"  measures with: {_closure_line(runner.measure_closure(name))}")
+            except (runner.NotebookError, ValueError) as err:
+                print(f"  measures with: unknown ({err})")
+    return 1 if any(state != "fresh" for state, _ in result.values()) else 0
+
+
 def ensure_executed(*, execute_stale: bool = True,
                     log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
     """Make sure every chapter has a fresh executed copy of the ``book`` profile; returns ``{name: stamp}``.
@@ -739,7 +779,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--no-strict", action="store_true", help="allow Sphinx warnings and incomplete model cards")
     r = sub.add_parser("results", help="only regenerate book/results.md from the JSON summaries")
     r.set_defaults(command="results")
-    sub.add_parser("status", help="say which chapters are stale and why (exit 1 if any)")
+    st = sub.add_parser("status", help="say per chapter whether it is fresh, needs a re-render (saved measurements "
+                                       "suffice) or a re-measure, and why (exit 1 if any is not fresh)")
+    st.add_argument("--brief", action="store_true", help="without the code each chapter's measurement depends on")
     t = sub.add_parser("runs", help="record the timing and cache use of a book-profile run for the performance page")
     t.add_argument("label", help="cold (from an empty sample cache) or warm (the same run again)")
     t.add_argument("executed_dir", nargs="?", default=str(runner.EXECUTED_DIR))
@@ -752,10 +794,7 @@ def main(argv: list[str] | None = None) -> int:
             print(write_results())
             return 0
         if args.command == "status":
-            reasons = staleness()
-            for name, reason in reasons.items():
-                print(f"{name}: {'fresh' if reason is None else reason}")
-            return 1 if any(r is not None for r in reasons.values()) else 0
+            return print_status(closures=not args.brief)
         build(execute_stale=not args.no_execute, strict=not args.no_strict)
     except BookError as err:
         print(f"antinb.book: {err}", file=sys.stderr)

@@ -40,7 +40,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -50,14 +49,16 @@ from typing import Any
 
 import yaml
 
-from .._code import module_hash, parsed
+from .._code import PACKAGE, closure, imported, module_hash
+from ..provenance import (KEY_PACKAGES, MODULE_WEIGHTS, package_versions, weight_changes, weights_fingerprints)
 from ..records import RECORD_ENV, USAGE_RECORD, record, records
 
 __all__ = ["record", "records", "run", "run_cli", "NotebookError", "ROOT", "NOTEBOOK_DIR", "EXECUTED_DIR",
            "RUNS_DIR", "PUBLISHED_PROFILE", "notebooks", "resolve", "profile_parameters", "default_output_dir",
            "source_hash", "module_hash", "code_modules", "code_hash", "weights_fingerprints", "package_versions",
            "dependencies", "stamp_of", "is_stale", "notebook_parameters", "KEY_PACKAGES", "MODULE_WEIGHTS",
-           "WEIGHTS_PREFIX", "dry_run", "kernel_transport"]
+           "WEIGHTS_PREFIX", "dry_run", "kernel_transport", "MEASUREMENTS_DIR", "measurements_stem", "chapter_state",
+           "measure_closure"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,20 +87,17 @@ RUNS_DIR = ROOT / "_build" / "runs" if IN_CHECKOUT else Path.cwd() / "antinb-run
 #: The only profile whose runs the book publishes.
 PUBLISHED_PROFILE = "book"
 
-#: The package whose modules a chapter's code closure follows, and its folder (tests point it at a copy).
-PACKAGE = "antinb"
+#: The folder of the package whose modules a chapter's code closure follows (tests point it at a copy).
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-
-#: Packages whose version is part of a chapter's inputs (with Python's ``major.minor`` and antinb's own).
-KEY_PACKAGES = ("torch", "diffusers", "numpy", "scipy", "scikit-image")
 
 #: :func:`antinb.models.load` records each folder it loads under this prefix while the runner
 #: collects records (``_inputs/weights/<model>``); these are inputs, not results, and go to the
 #: stamp's ``weights``, never to its ``records``.
 WEIGHTS_PREFIX = "_inputs/weights/"
 
-#: Shipped weights (folders of ``antinb/weights/``) that a module reads whenever a chapter uses it.
-MODULE_WEIGHTS: dict[str, tuple[str, ...]] = {"antinb.quality": ("classifiers",)}
+#: Where the published chapters' measurements are saved (:mod:`antinb.measurements`), committed beside them:
+#: a fresh clone re-renders the book from them without sampling.
+MEASUREMENTS_DIR = ROOT / "book" / "measurements"
 
 #: Where the book profile's runs keep their shared sample cache (:mod:`antinb.cache`) unless
 #: ``$ANTINB_CACHE`` names another folder; other profiles use a cache only when that variable is set.
@@ -108,8 +106,6 @@ CACHE_DIR = ROOT / "_build" / "cache"
 #: Code of the cell appended to every run (and removed from the executed copy): the kernel's network
 #: evaluations and sample-cache counts, moved to the stamp's ``usage``.
 USAGE_CELL = "import antinb.cache\nantinb.cache.report_usage();"
-
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".json", ".txt", ".model")
 
 
 class NotebookError(RuntimeError):
@@ -158,64 +154,6 @@ def source_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-_IMPORTS: dict[tuple[str, str, bool], frozenset[str]] = {}
-
-
-def _module_info(path: Path, module: str) -> tuple[str, frozenset[str]]:
-    """``(module_hash, imported antinb names)`` of ``module``'s file, each file parsed once while it is
-    unchanged (:func:`antinb._code.parsed`)."""
-    digest, tree = parsed(path)
-    key = (digest, module, path.name == "__init__.py")
-    if key not in _IMPORTS:
-        _IMPORTS[key] = frozenset(_imported(tree, module, key[2]))
-    return digest, _IMPORTS[key]
-
-
-def _module_file(module: str, package_dir: Path) -> Path | None:
-    """The file of ``antinb.x.y`` under ``package_dir`` (a package's ``__init__.py``), or None."""
-    parts = module.split(".")
-    if parts[0] != PACKAGE:
-        return None
-    base = package_dir.joinpath(*parts[1:])
-    if (base / "__init__.py").is_file():
-        return base / "__init__.py"
-    if parts[1:] and base.with_suffix(".py").is_file():
-        return base.with_suffix(".py")
-    return None
-
-
-def _is_ours(name: str | None) -> bool:
-    return bool(name) and (name == PACKAGE or name.startswith(PACKAGE + "."))
-
-
-def _imported(tree: ast.AST, module: str | None = None, is_package: bool = False) -> set[str]:
-    """Candidate antinb module names imported anywhere in ``tree`` (function bodies included).
-
-    ``from antinb.x import y`` gives ``antinb.x`` and ``antinb.x.y`` (kept only if ``y`` is a
-    module); relative imports are resolved against ``module``.
-    """
-    out: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out.update(a.name for a in node.names if _is_ours(a.name))
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                if module is None:
-                    continue
-                here = module.split(".") if is_package else module.split(".")[:-1]
-                if node.level - 1 > len(here) - 1:
-                    continue
-                here = here[:len(here) - (node.level - 1)]
-                base = ".".join(here + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            if not _is_ours(base):
-                continue
-            out.add(base)
-            out.update(f"{base}.{a.name}" for a in node.names if a.name != "*")
-    return out
-
-
 def _parse_notebook(path: Path) -> ast.AST:
     text = Path(path).read_text()
     try:
@@ -234,109 +172,13 @@ def code_modules(source: Path, package_dir: Path | None = None) -> dict[str, str
     ``antinb.a.b`` also runs ``antinb/__init__.py`` and ``antinb/a/__init__.py``, so parent
     packages are part of it.
     """
-    package_dir = Path(package_dir or PACKAGE_DIR)
-    todo = sorted(_imported(_parse_notebook(source)))
-    found: dict[str, str] = {}
-    while todo:
-        name = todo.pop()
-        parts = name.split(".")
-        for i in range(1, len(parts) + 1):  # the module and every package above it
-            mod = ".".join(parts[:i])
-            if mod in found:
-                continue
-            f = _module_file(mod, package_dir)
-            if f is None:
-                continue
-            found[mod], imports = _module_info(f, mod)
-            todo.extend(sorted(imports - set(found)))
-    return dict(sorted(found.items()))
+    return closure(imported(_parse_notebook(source)), Path(package_dir or PACKAGE_DIR))
 
 
 def code_hash(modules: dict[str, str]) -> str:
     """One hash of a chapter's code closure (``{module: module_hash}``)."""
     text = "\n".join(f"{m}:{h}" for m, h in sorted(modules.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def _file_fingerprint(path: Path) -> str:
-    # a Hugging Face cache links each file to a blob named by its hash: that name is the fingerprint
-    if path.is_symlink():
-        blob = path.resolve().name
-        if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", blob):
-            return blob[:16]
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _FILE_HASHES:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _FILE_HASHES[key] = h.hexdigest()[:16]
-    return _FILE_HASHES[key]
-
-
-def _weight_files(folder: Path) -> dict[str, str]:
-    """``{relative path: fingerprint}`` of the files a load reads: weights and configs in the
-    component subfolders (``unet/``, ``scheduler/``, ...) and ``model_index.json``; not cards or figures."""
-    out = {}
-    for f in sorted(folder.rglob("*")):
-        rel = f.relative_to(folder)
-        if not f.is_file() or any(p.startswith(".") for p in rel.parts):
-            continue
-        if (len(rel.parts) > 1 and f.suffix in _WEIGHT_SUFFIXES) or rel.as_posix() == "model_index.json":
-            out[rel.as_posix()] = _file_fingerprint(f)
-    return out
-
-
-def _weights_folder(entry: dict[str, Any], package_dir: Path) -> Path:
-    if entry.get("embedded"):
-        return package_dir / "weights" / entry["embedded"]
-    return Path(entry["folder"])
-
-
-def weights_fingerprints(loaded: dict[str, dict[str, Any]], modules: dict[str, str] | None = None,
-                         package_dir: Path | None = None) -> dict[str, dict[str, Any]]:
-    """Fingerprints of the weights a chapter used: ``{name: {"embedded"|"folder": ..., "files": {...}}}``.
-
-    ``loaded`` maps a model name to what :func:`antinb.models.load` noted (``folder`` and, for an
-    embedded model, ``embedded``: its name); ``modules`` adds :data:`MODULE_WEIGHTS`.
-    """
-    package_dir = Path(package_dir or PACKAGE_DIR)
-    entries = {name: dict(e) for name, e in loaded.items()}
-    for mod in modules or {}:
-        for folder in MODULE_WEIGHTS.get(mod, ()):
-            entries.setdefault(folder, {"embedded": folder})
-    out = {}
-    weights = (package_dir / "weights").resolve()
-    for name, e in sorted(entries.items()):
-        keep = {"embedded": e["embedded"]} if e.get("embedded") else {"folder": str(e["folder"])}
-        # a folder inside the package's weights (a shipped training snapshot): its path there, so that another
-        # copy of the package (a clone, a worktree) checks the same files
-        if "folder" in keep and Path(keep["folder"]).resolve().is_relative_to(weights):
-            keep = {"embedded": Path(keep["folder"]).resolve().relative_to(weights).as_posix()}
-        folder = _weights_folder(keep, package_dir)
-        keep["files"] = _weight_files(folder) if folder.is_dir() else {}
-        out[name] = keep
-    return out
-
-
-def package_versions() -> dict[str, str | None]:
-    """Versions of Python (``major.minor``), :data:`KEY_PACKAGES` and antinb: a chapter's environment."""
-    from importlib import metadata
-
-    from .._version import __version__
-
-    out: dict[str, str | None] = {"python": ".".join(platform.python_version_tuple()[:2])}
-    for name in KEY_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    out["antinb"] = __version__
-    return out
 
 
 def dependencies(source: Path, loaded: dict[str, dict[str, Any]] | None = None,
@@ -455,20 +297,6 @@ def _parameter_changes(profile: str, old: dict[str, Any], new: dict[str, Any]) -
     return out
 
 
-def _weight_changes(weights: dict[str, dict[str, Any]], package_dir: Path) -> list[str]:
-    out = []
-    for name, entry in sorted(weights.items()):
-        folder = _weights_folder(entry, package_dir)
-        files = _weight_files(folder) if folder.is_dir() else {}
-        if entry.get("files") and not files:
-            out.append(f"the weights of {name!r} are gone ({folder})")
-            continue
-        changed = [k for k, _, _ in _differences(entry.get("files", {}), files)]
-        if changed:
-            out.append(f"the weights of {name!r} changed ({', '.join(changed[:3])})")
-    return out
-
-
 def is_stale(executed: Path, source: Path | None = None, *, profile: str | None = None) -> str | None:
     """``None`` when ``executed`` is fresh, otherwise the reason it is stale.
 
@@ -519,7 +347,7 @@ def is_stale(executed: Path, source: Path | None = None, *, profile: str | None 
                        f"it now also runs {mod}" if was is ... else f"the code of {mod} changed")
     if changes:
         return stale + _some(changes)
-    changes = _weight_changes(stamp["weights"], PACKAGE_DIR)
+    changes = weight_changes(stamp["weights"], PACKAGE_DIR)
     if changes:
         return stale + _some(changes)
     return None
@@ -546,6 +374,11 @@ def _provenance_cell(stamp: dict[str, Any]):
         work = f" It made {use['network_evaluations']:,} network evaluations"
         work += (f"; the sample cache served {use['rows_read']:,} images, saving {use['evaluations_saved']:,} more."
                  if use.get("cache") else " (no sample cache).")
+    m = stamp.get("measurement") or {}
+    if m:
+        work += (f" Its measurements were made in this run and saved (`{m['file']}`)." if m.get("measured") else
+                 f" It was rendered from the measurements saved on {m.get('saved') or 'an earlier run'} "
+                 f"(`{m['file']}`), which still match its parameters, code, weights and packages.")
     text = (
         "## Provenance\n\n"
         f"Executed {stamp['finished']} with profile **{stamp['profile']}** on {env['device']} in "
@@ -556,6 +389,14 @@ def _provenance_cell(stamp: dict[str, Any]):
     cell = nbformat.v4.new_markdown_cell(text)
     cell.metadata["tags"] = ["antinb-provenance"]
     return cell
+
+
+def measurements_stem(name: str, out_dir: Path) -> Path:
+    """Where chapter ``name`` executed into ``out_dir`` saves its measurement: :data:`MEASUREMENTS_DIR` for
+    the published copies (``book/executed``), ``<out_dir>/measurements/`` for any other run."""
+    if Path(out_dir).resolve() == EXECUTED_DIR.resolve():
+        return MEASUREMENTS_DIR / name
+    return Path(out_dir) / "measurements" / name
 
 
 def cache_dir(profile: str) -> Path | None:
@@ -628,11 +469,13 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
         rec_file = tmp / "records.jsonl"
         rec_file.touch()
         from ..cache import CACHE_ENV
+        from ..measurements import MEASURE_RECORD, MEASUREMENTS_ENV
 
         cache = cache_dir(profile)
-        old_env = {k: os.environ.get(k) for k in (RECORD_ENV, CACHE_ENV)}
+        old_env = {k: os.environ.get(k) for k in (RECORD_ENV, CACHE_ENV, MEASUREMENTS_ENV)}
         os.environ[RECORD_ENV] = str(rec_file)
         os.environ[CACHE_ENV] = str(cache) if cache else ""
+        os.environ[MEASUREMENTS_ENV] = str(measurements_stem(name, out_dir))
         executed = tmp / f"{name}.executed.ipynb"
         try:
             pm.execute_notebook(str(src_nb), str(executed), parameters=params, kernel_name="python3",
@@ -654,6 +497,7 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
                     os.environ[k] = v
         recs: dict[str, Any] = {}
         usage: dict[str, Any] = {}
+        measured: dict[str, Any] = {}
         loaded: dict[str, dict[str, Any]] = {}
         for line in rec_file.read_text().splitlines():
             item = json.loads(line)
@@ -661,6 +505,8 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
                 loaded[item["name"][len(WEIGHTS_PREFIX):]] = item["value"]
             elif item["name"] == USAGE_RECORD:
                 usage = dict(item["value"], cache=str(cache) if cache else None)
+            elif item["name"] == MEASURE_RECORD:
+                measured = item["value"]
             else:
                 recs[item["name"]] = item["value"]
         stamp = {"notebook": name, "profile": profile, "parameters": params,
@@ -670,7 +516,8 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
                  "environment": _environment(), "git_commit": _git_commit(),
                  "started": started.isoformat(timespec="seconds"),
                  "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                 "wall_s": round(time.time() - t0, 1), "usage": usage, "records": recs}
+                 "wall_s": round(time.time() - t0, 1), "usage": usage, "measurement": _relative(measured),
+                 "records": recs}
         nb = nbformat.read(executed, as_version=4)
         nb.cells = [c for c in nb.cells if not c.metadata.get("antinb_usage")]
         hide_default_parameters(nb)
@@ -685,6 +532,15 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
     if failed.exists():
         failed.unlink()
     return stamp
+
+
+def _relative(measured: dict[str, Any]) -> dict[str, Any]:
+    """The measure call's note with its file relative to the checkout when it lies in it (stamps are committed)."""
+    out = dict(measured)
+    if out.get("file"):
+        path = Path(out["file"]).resolve()
+        out["file"] = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+    return out
 
 
 def _parse_override(value: str) -> Any:
@@ -727,26 +583,62 @@ def run_cli(notebook: str, *, profile: str, overrides: list[list[str]], output_d
 # ------------------------------------------------------------------------------------------ dry run
 
 
-def _finding_call(source: Path, params: dict[str, Any]) -> tuple[Any, list[Any], dict[str, Any]]:
-    """The findings module a notebook runs and the arguments of its ``<module>.run(...)`` cell,
-    evaluated with the notebook's parameters (``steps=ddim_steps``, ``store=store_dir or None``)."""
+def _finding_call(source: Path, params: dict[str, Any]) -> tuple[Any, Any]:
+    """The findings module a notebook measures and the parameters object of its ``<module>.measure(...)``
+    call: the notebook's one ``<module>.Params(...)`` call evaluated with the notebook's parameters."""
     import importlib
 
     tree = _parse_notebook(source)
     aliases = {(a.asname or a.name): a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                and node.module == f"{PACKAGE}.findings" for a in node.names}
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-             and node.func.attr == "run" and isinstance(node.func.value, ast.Name) and node.func.value.id in aliases]
-    if len(calls) != 1:
-        raise NotebookError(f"{source.stem} must call run(...) of one antinb.findings module exactly once, "
-                            f"found {len(calls)} calls")
-    call = calls[0]
+
+    def calls(attr: str) -> list[ast.Call]:
+        return [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == attr and isinstance(node.func.value, ast.Name) and node.func.value.id in aliases]
+
+    measures, made = calls("measure"), calls("Params")
+    if len(measures) != 1 or len(made) != 1:
+        raise NotebookError(f"{source.stem} must call measure(Params(...)) of one antinb.findings module exactly "
+                            f"once, found {len(measures)} measure and {len(made)} Params calls")
+    call = made[0]
 
     def value(expr: ast.expr) -> Any:
-        return eval(compile(ast.Expression(expr), f"{source.name}:run", "eval"), {}, dict(params))
+        return eval(compile(ast.Expression(expr), f"{source.name}:Params", "eval"), {}, dict(params))
 
     module = importlib.import_module(f"{PACKAGE}.findings.{aliases[call.func.value.id]}")
-    return module, [value(a) for a in call.args], {k.arg: value(k.value) for k in call.keywords}
+    return module, module.Params(*[value(a) for a in call.args], **{k.arg: value(k.value) for k in call.keywords})
+
+
+def chapter_state(name: str, *, profile: str = PUBLISHED_PROFILE, out_dir: Path | None = None
+                  ) -> tuple[str, str | None]:
+    """``("fresh", None)``, ``("re-render", why)`` or ``("re-measure", why)`` for chapter ``name``'s executed copy
+    in ``out_dir`` (default: where ``profile``'s runs go).
+
+    *Re-measure* when the saved measurement no longer matches what the chapter's ``measure`` would return
+    (parameters, the code ``measure`` runs, weights or packages changed, or none is saved); *re-render* when
+    only the page would change (its prose or code cells, presentation code, or an executed copy missing);
+    the runner's re-run then reads the saved measurement and makes no network evaluation.
+    """
+    from ..measurements import why_stale
+
+    src = resolve(name)
+    out_dir = Path(out_dir) if out_dir else default_output_dir(profile)
+    params = profile_parameters(profile, src.stem)
+    module, p = _finding_call(src, {**notebook_parameters(src), **params})
+    reason = why_stale(measurements_stem(src.stem, out_dir), module.__name__, p)
+    if reason is not None:
+        return "re-measure", reason
+    reason = is_stale(out_dir / f"{src.stem}.ipynb", src, profile=profile)
+    return ("fresh", None) if reason is None else ("re-render", reason)
+
+
+def measure_closure(name: str) -> dict[str, str]:
+    """The code chapter ``name``'s measurement depends on (:func:`antinb._code.definition_closure`)."""
+    from .._code import definition_closure
+
+    src = resolve(name)
+    module, _ = _finding_call(src, notebook_parameters(src))
+    return definition_closure(module.__name__, ("measure",))
 
 
 def _bench_throughput(model: str, device_type: str) -> tuple[float, str] | None:
@@ -794,9 +686,9 @@ def dry_run(notebook: str, profile: str = "ci", overrides: dict[str, Any] | list
         own = params if notebook != "all" else {k: v for k, v in params.items() if k in defaults}
         chosen = {**profile_parameters(profile, src.stem), **own}
         _check_parameters(src, chosen)
-        module, args, kwargs = _finding_call(src, {**defaults, **chosen})
+        module, p = _finding_call(src, {**defaults, **chosen})
         device = resolve_device(chosen.get("device", defaults.get("device", "auto"))).type
-        for model, n in module.cost(*args, **kwargs).items():
+        for model, n in module.cost(p).items():
             bench = _bench_throughput(model, device)
             rows.append({"notebook": src.stem, "profile": profile, "model": model, "evaluations": int(n),
                          "device": device, "seconds": None if bench is None else n * bench[0] / 1000,

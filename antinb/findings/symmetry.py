@@ -25,6 +25,7 @@ import torch
 from .. import models as _models
 from .. import paper, stats
 from ..cache import memo
+from ..measurements import measurement
 from ..models import DiffusionModel
 from ..sampling import make_scheduler, predict_eps
 from . import base
@@ -32,8 +33,8 @@ from .base import ByModel, Row, Summary, Table, fill, side, template_regex
 
 __all__ = ["AS_MEAN", "AS_Q10", "AS_MIN", "AS_N", "AS_MEAN_BY_T", "RESIDUAL_MEAN", "RESIDUAL_BY_T", "AS_MEAN_CI",
            "AS_Q10_CI", "RESIDUAL_MEAN_CI", "TEMPLATES", "TABLE", "paper_records", "paper_bounds", "eps_slices",
-           "symmetry_residual", "default_timesteps", "ModelSymmetry", "SymmetryResult", "summarise", "run", "cost",
-           "summary"]
+           "symmetry_residual", "default_timesteps", "ModelSymmetry", "Params", "SymmetryMeasurements", "measure",
+           "cost", "SymmetryResult", "present", "run", "summarise", "summary"]
 
 #: Antisymmetry score over all slices of a model (all timesteps): mean, 10 % quantile, minimum, count.
 AS_MEAN = "as_mean/{model}"
@@ -271,11 +272,76 @@ def _meets(ci: Sequence[float], bound: float) -> str:
 
 
 @dataclass(frozen=True)
-class SymmetryResult(ByModel):
-    """Finding 3 for several models: records, tables, the paper comparison, the verdict and figures."""
+class Params:
+    """What finding 3 measures: the models (names), and per model ``n_timesteps`` timesteps spread over the
+    DDIM-50 schedule, ``n_x`` random inputs ``x`` and ``n_coords`` coordinates each (slices on a grid of ``n_s``
+    points in ``[-1, 1]``), ``n_residual`` draws for the direct residual, 95 % bootstrap intervals from
+    ``n_boot`` resamples. The one parameters object of :func:`measure` and :func:`cost`."""
+
+    models: Sequence[DiffusionModel | str]
+    n_timesteps: int = 6
+    n_x: int = 20
+    n_coords: int = 10
+    n_s: int = 21
+    n_residual: int = 64
+    seed: int = 0
+    device: str = "auto"
+    max_batch_size: int = 512
+    level: float = 0.95
+    n_boot: int = N_BOOT
+
+
+@dataclass(frozen=True)
+class SymmetryMeasurements:
+    """Everything finding 3 measured: one :class:`ModelSymmetry` per model and the settings."""
 
     models: tuple[ModelSymmetry, ...]
     settings: dict[str, Any]
+
+
+@measurement
+def measure(params: Params) -> SymmetryMeasurements:
+    """Finding 3 for each model of ``params`` (a name or a loaded :class:`antinb.models.DiffusionModel`).
+
+    Per model: :func:`default_timesteps`, :func:`eps_slices` (``n_x * n_coords`` slices per
+    timestep), :func:`symmetry_residual` (``n_residual`` draws per timestep), then :func:`summarise`.
+    """
+    p = params
+    results = []
+    for spec in p.models:
+        model = _models.load(spec, device=p.device) if isinstance(spec, str) else spec
+        ts = default_timesteps(model, p.n_timesteps)
+        sl = eps_slices(model, ts, n_x=p.n_x, n_coords=p.n_coords, n_s=p.n_s, seed=p.seed,
+                        max_batch_size=p.max_batch_size)
+        res = symmetry_residual(model, ts, n=p.n_residual, seed=p.seed, max_batch_size=p.max_batch_size)
+        results.append(summarise(spec if isinstance(spec, str) else model.name, sl, res, n_coords=p.n_coords,
+                                 level=p.level, n_boot=p.n_boot, seed=p.seed))
+    settings = {"n_timesteps": p.n_timesteps, "n_x": p.n_x, "n_coords": p.n_coords, "n_s": p.n_s,
+                "n_residual": p.n_residual, "n_slices": p.n_timesteps * p.n_x * p.n_coords, "seed": p.seed,
+                "level": p.level}
+    return SymmetryMeasurements(tuple(results), settings)
+
+
+def cost(params: Params) -> dict[str, int]:
+    """Network evaluations (image rows through the network once) :func:`measure` makes with ``params``, per
+    model name (:func:`antinb.models.name_of`); nothing is loaded."""
+    p = params
+    out: dict[str, int] = {}
+    for spec in p.models:
+        # per timestep: n_x inputs on the grid of n_s points (slices; n_coords only picks outputs),
+        # and n_residual draws x with their negations -x (residual); unconditional, never guided
+        name = _models.name_of(spec)
+        out[name] = out.get(name, 0) + p.n_timesteps * (p.n_x * p.n_s + 2 * p.n_residual)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ presentation
+
+
+@dataclass(frozen=True)
+class SymmetryResult(SymmetryMeasurements, ByModel):
+    """Finding 3 presented: records, tables, the paper comparison, the verdict and figures, all computed from
+    the measurements alone."""
 
     # -------------------------------------------------------------------- records
 
@@ -433,36 +499,11 @@ class SymmetryResult(ByModel):
         return fig
 
 
-def run(models: Sequence[DiffusionModel | str], *, n_timesteps: int = 6, n_x: int = 20, n_coords: int = 10,
-        n_s: int = 21, n_residual: int = 64, seed: int = 0, device: str = "auto", max_batch_size: int = 512,
-        level: float = 0.95, n_boot: int = N_BOOT) -> SymmetryResult:
-    """Finding 3 for each model (a name or a loaded :class:`antinb.models.DiffusionModel`).
-
-    Per model: :func:`default_timesteps`, :func:`eps_slices` (``n_x * n_coords`` slices per
-    timestep), :func:`symmetry_residual` (``n_residual`` draws per timestep), then :func:`summarise`.
-    """
-    results = []
-    for spec in models:
-        model = _models.load(spec, device=device) if isinstance(spec, str) else spec
-        ts = default_timesteps(model, n_timesteps)
-        sl = eps_slices(model, ts, n_x=n_x, n_coords=n_coords, n_s=n_s, seed=seed, max_batch_size=max_batch_size)
-        res = symmetry_residual(model, ts, n=n_residual, seed=seed, max_batch_size=max_batch_size)
-        results.append(summarise(spec if isinstance(spec, str) else model.name, sl, res, n_coords=n_coords,
-                                 level=level, n_boot=n_boot, seed=seed))
-    settings = {"n_timesteps": n_timesteps, "n_x": n_x, "n_coords": n_coords, "n_s": n_s,
-                "n_residual": n_residual, "n_slices": n_timesteps * n_x * n_coords, "seed": seed, "level": level}
-    return SymmetryResult(tuple(results), settings)
+def present(measurements: SymmetryMeasurements) -> SymmetryResult:
+    """The presentation of finding 3's measurements (no network evaluation)."""
+    return SymmetryResult(measurements.models, measurements.settings)
 
 
-def cost(models: Sequence[DiffusionModel | str], *, n_timesteps: int = 6, n_x: int = 20, n_coords: int = 10,
-         n_s: int = 21, n_residual: int = 64, seed: int = 0, device: str = "auto", max_batch_size: int = 512,
-         level: float = 0.95, n_boot: int = N_BOOT) -> dict[str, int]:
-    """Network evaluations (image rows through the network once) :func:`run` makes with these
-    arguments, per model name (:func:`antinb.models.name_of`); nothing is loaded."""
-    out: dict[str, int] = {}
-    for spec in models:
-        # per timestep: n_x inputs on the grid of n_s points (slices; n_coords only picks outputs),
-        # and n_residual draws x with their negations -x (residual); unconditional, never guided
-        name = _models.name_of(spec)
-        out[name] = out.get(name, 0) + n_timesteps * (n_x * n_s + 2 * n_residual)
-    return out
+def run(*args: Any, **kwargs: Any) -> SymmetryResult:
+    """``present(measure(Params(*args, **kwargs)))``: measure and present in one call."""
+    return present(measure(Params(*args, **kwargs)))
