@@ -26,7 +26,8 @@ an argument are never cached.
 **Code.** Every key holds the code of the modules that determine the result (:data:`IMAGE_MODULES`
 and a memoised function's own module and declared dependencies, hashed without docstrings and
 comments, :func:`antinb._code.module_hash`): a change to the sampler makes new entries, never reads
-old ones.
+old ones. This module's own code is not in a chunk's key (a change to its book-keeping keeps the
+images); what it decides of an image is, as ``chunk_rows`` and the :data:`LAYOUT` version.
 
 **Equality.** A cached row equals an uncached call on the same noise to float rounding of the batch
 composition (:data:`antinb.generate.THREAD_BATCH_TOLERANCE`; tested), bit for bit across requests.
@@ -61,7 +62,7 @@ from .prompts import PromptSet
 from .records import USAGE_RECORD, record
 from .store import SampleStore, _atomic_write, canonical_json
 
-__all__ = ["CACHE_ENV", "CHUNK_ROWS", "IMAGE_MODULES", "USAGE_RECORD", "folder", "use", "sample", "config", "memo",
+__all__ = ["CACHE_ENV", "CHUNK_ROWS", "IMAGE_MODULES", "LAYOUT", "USAGE_RECORD", "folder", "use", "sample", "config", "memo",
            "code_version", "usage", "report_usage"]
 
 #: Environment variable naming the cache folder; unset or empty: no cache.
@@ -73,8 +74,14 @@ CAPACITY_ROWS = 2 ** 24
 #: Designs whose rows the cache can address by ``(seed, group)``.
 DESIGNS = ("independent", "antithetic", "simplex")
 
-#: Modules (of the antinb package) whose code determines a generated image: part of every key.
-IMAGE_MODULES = ("noise", "sampling", "models", "dps", "cache")
+#: Modules (of the antinb package) whose code determines a generated image: part of every key. This module's
+#: own book-keeping (paths, locks, usage counts) is not among them: what it decides of an image, the rows one
+#: sampler call makes, is in each chunk's key (``chunk_rows``) and versioned by :data:`LAYOUT`. A memoised
+#: function keys by its own module and the modules it names (:func:`memo`), ``dps.dps`` by ``dps``.
+IMAGE_MODULES = ("noise", "sampling", "models")
+#: Version of how this module turns a request into sampler calls (which rows each call makes, how a window
+#: is cut from chunks): bump it with any change to that, and every chunk is generated anew.
+LAYOUT = 1
 #: Arguments that change how a result is computed but not what it is (beyond float rounding).
 IGNORED_ARGUMENTS = ("progress", "max_batch_size")
 
@@ -172,7 +179,7 @@ def config(model, batch: _noise.NoiseBatch, *, sampler: str = "ddim", steps: int
             "group_size": batch.group_size, "seed": batch.seed, "sampler": sampler, "steps": steps,
             "eta": float(eta_used), "step_noise": step, "labels": labels, "guidance_scale": guidance_scale,
             "decode": bool(decode and model.vae is not None),
-            "chunk_rows": max(1, CHUNK_ROWS // unit) * unit, "code": code_version(*IMAGE_MODULES),
+            "chunk_rows": max(1, CHUNK_ROWS // unit) * unit, "layout": LAYOUT, "code": code_version(*IMAGE_MODULES),
             "torch": torch.__version__, "diffusers": diffusers.__version__}
 
 

@@ -165,16 +165,17 @@ def _jsonish(value: Any) -> Any:
     return json.loads(json.dumps(jsonable(value), allow_nan=True))
 
 
-def key(module: str, params: Any) -> dict[str, Any]:
+def key(module: str, params: Any, package_dir: Path | None = None) -> dict[str, Any]:
     """What a measurement of finding ``module`` with ``params`` depends on, before it runs: parameters,
-    code and packages (the weights are known once it has loaded them)."""
+    code (of the package in ``package_dir``, default the installed one) and packages (the weights are known
+    once it has loaded them)."""
     if not dataclasses.is_dataclass(params):
         raise TypeError(f"params must be the finding's Params dataclass, got {type(params).__name__}")
     try:
         parameters = _jsonish(dataclasses.asdict(params))
     except (TypeError, ValueError) as err:
         raise TypeError(f"parameters of {module} cannot be saved as JSON ({err})") from err
-    return {"finding": module, "parameters": parameters, "code": definition_closure(module, ("measure",)),
+    return {"finding": module, "parameters": parameters, "code": definition_closure(module, ("measure",), package_dir),
             "packages": package_versions()}
 
 
@@ -211,7 +212,7 @@ def _changes(old: dict[str, Any], new: dict[str, Any], what: str) -> list[str]:
     return out
 
 
-def why_stale(stem: str | Path, module: str, params: Any) -> str | None:
+def why_stale(stem: str | Path, module: str, params: Any, package_dir: Path | None = None) -> str | None:
     """``None`` when the measurement saved at ``stem`` is what ``measure(params)`` of finding ``module`` would
     return now; otherwise why not (missing, unreadable, parameters, code, weights or packages changed)."""
     try:
@@ -222,7 +223,10 @@ def why_stale(stem: str | Path, module: str, params: Any) -> str | None:
         return f"no measurement is saved at {stem}.json"
     if saved.get("format") != FORMAT:
         return f"{stem}.json has format {saved.get('format')!r}, not {FORMAT}"
-    now = key(module, params)
+    try:
+        now = key(module, params, package_dir)
+    except TypeError as err:
+        return str(err)
     if saved.get("finding") != module:
         return f"{stem}.json measures {saved.get('finding')!r}, not {module!r}"
     for part, what in (("parameters", "parameter"), ("code", "code"), ("packages", "package")):
@@ -230,7 +234,7 @@ def why_stale(stem: str | Path, module: str, params: Any) -> str | None:
         if changes:
             more = f" (and {len(changes) - 3} more)" if len(changes) > 3 else ""
             return "; ".join(changes[:3]) + more
-    changes = weight_changes(saved.get("weights") or {}, PACKAGE_DIR)
+    changes = weight_changes(saved.get("weights") or {}, package_dir or PACKAGE_DIR)
     if changes:
         return "; ".join(changes[:3])
     if not Path(f"{stem}.npz").exists():

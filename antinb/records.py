@@ -73,4 +73,4 @@ def collecting() -> Iterator[dict[str, Any]]:
     try:
         yield got
     finally:
-        _COLLECTORS.remove(got)
+        del _COLLECTORS[next(i for i, c in enumerate(_COLLECTORS) if c is got)]

@@ -17,7 +17,7 @@ PKG = Path(__file__).resolve().parents[1] / "antinb"
 
 #: module (relative to antinb) -> layer. Lower layers never import higher ones.
 LAYERS: dict[str, int] = {
-    "_checks": 0, "_code": 0, "_version": 0, "records": 0, "paper": 0, "data": 0, "metrics": 0,
+    "_checks": 0, "_code": 0, "_version": 0, "records": 0, "provenance": 0, "measurements": 0, "paper": 0, "data": 0, "metrics": 0,
     "prompts": 0, "noise": 1, "models": 1, "store": 1, "quality": 1, "gaussian": 1,
     "sampling": 2, "stats": 2, "training": 2, "control": 2,
     "pairs": 3, "cache": 3, "dps": 3, "generate": 3, "plots": 3, "interop": 3,
@@ -81,6 +81,20 @@ def test_import_antinb_loads_no_publishing_or_findings_machinery():
             "'antinb.findings') if m in sys.modules]; print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"import antinb loaded {out.stdout.strip()}"
+
+
+def test_import_antinb_is_light_and_its_names_load_on_first_use():
+    # a chapter's code closure holds what it uses, not everything the package re-exports
+    code = ("import sys, antinb; before = sorted(m for m in sys.modules if m.startswith('antinb') or m == 'torch'); "
+            "antinb.estimate; after = 'antinb.estimation' in sys.modules; print(before, after)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['antinb', 'antinb._version'] True"
+    import antinb
+
+    for name in antinb.__all__:
+        assert getattr(antinb, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        antinb.nothing  # noqa: B018
 
 
 def test_every_module_has_a_layer():

@@ -9,6 +9,7 @@ import sys
 
 import nbformat
 import pytest
+import yaml
 
 from antinb.book import runner
 
@@ -139,3 +140,34 @@ def test_the_cache_folder_of_a_run(monkeypatch):
     assert runner.cache_dir("ci") == runner.cache_dir("book") == Path("/somewhere")
     monkeypatch.setenv("ANTINB_CACHE", "")
     assert runner.cache_dir("book") is None
+
+
+def test_a_prose_edit_re_renders_from_the_saved_measurement_and_a_parameter_re_measures(tmp_path):
+    # a copy of chapter 3 executed under a profile of its own, in its own folder
+    src = tmp_path / "src" / "03_symmetry.py"
+    src.parent.mkdir()
+    src.write_text((runner.NOTEBOOK_DIR / "03_symmetry.py").read_text())
+    profile = tmp_path / "p.yml"
+    params = {"models": ["mnist"], "n_timesteps": 2, "n_x": 3, "n_coords": 2, "n_s": 5, "n_residual": 4,
+              "device": "cpu"}
+    profile.write_text(yaml.safe_dump({"03_symmetry": params}))
+    out = tmp_path / "out"
+    first = runner.run(src, profile=str(profile), output_dir=out)
+    assert first["measurement"]["measured"] is True and first["usage"]["network_evaluations"] > 0
+    assert (out / "measurements" / "03_symmetry.npz").exists()
+    assert runner.chapter_state(src, profile=str(profile), out_dir=out) == ("fresh", None)
+    # (a) one sentence of prose: only the page changes
+    src.write_text(src.read_text().replace("# **The question.**", "# One more sentence.\n#\n# **The question.**"))
+    state, why = runner.chapter_state(src, profile=str(profile), out_dir=out)
+    assert state == "re-render" and "changed since it was executed" in why
+    second = runner.run(src, profile=str(profile), output_dir=out)
+    assert second["measurement"]["measured"] is False
+    assert second["usage"]["network_evaluations"] == 0
+    assert second["records"] == first["records"]  # bit for bit: the same saved numbers, presented again
+    assert second["weights"] == first["weights"]
+    assert "rendered from the measurements saved" in nbformat.read(out / "03_symmetry.ipynb", 4).cells[-1].source
+    # (d) a parameter: the measurement itself is stale, and says why
+    profile.write_text(yaml.safe_dump({"03_symmetry": {**params, "n_x": 4}}))
+    assert runner.chapter_state(src, profile=str(profile), out_dir=out) == ("re-measure", "parameter 'n_x' is 4, was 3")
+    third = runner.run(src, profile=str(profile), output_dir=out)
+    assert third["measurement"]["measured"] is True and third["usage"]["network_evaluations"] > 0

@@ -625,7 +625,7 @@ def chapter_state(name: str, *, profile: str = PUBLISHED_PROFILE, out_dir: Path 
     out_dir = Path(out_dir) if out_dir else default_output_dir(profile)
     params = profile_parameters(profile, src.stem)
     module, p = _finding_call(src, {**notebook_parameters(src), **params})
-    reason = why_stale(measurements_stem(src.stem, out_dir), module.__name__, p)
+    reason = why_stale(measurements_stem(src.stem, out_dir), module.__name__, p, PACKAGE_DIR)
     if reason is not None:
         return "re-measure", reason
     reason = is_stale(out_dir / f"{src.stem}.ipynb", src, profile=profile)
@@ -638,7 +638,7 @@ def measure_closure(name: str) -> dict[str, str]:
 
     src = resolve(name)
     module, _ = _finding_call(src, notebook_parameters(src))
-    return definition_closure(module.__name__, ("measure",))
+    return definition_closure(module.__name__, ("measure",), PACKAGE_DIR)
 
 
 def _bench_throughput(model: str, device_type: str) -> tuple[float, str] | None:
