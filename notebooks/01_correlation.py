@@ -49,13 +49,14 @@ from antinb.findings import correlation as finding
 # and runs the two ablations further down (negating half of $z$, and the guidance sweep).
 
 # %%
-result = finding.run(
+measured = finding.measure(finding.Params(
     models, n_pairs=n_pairs, ddpm_pairs=ddpm_pairs,
     ddim_steps=ddim_steps, ddpm_steps=ddpm_steps,
     seed=seed, device=device, max_batch_size=max_batch_size,
     ablation_pairs=ablation_pairs, guidance_model=guidance_model,
     guidance_scales=guidance_scales, guidance_pairs=guidance_pairs,
-    prompts=prompts, prompt_guidance=prompt_guidance)
+    prompts=prompts, prompt_guidance=prompt_guidance))
+result = finding.present(measured)
 result.record();
 
 # %% [markdown]

@@ -22,14 +22,20 @@ from antinb.pairs import pair_samples  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def result():
+def measured():
     from conftest import tiny_model
 
     plain = tiny_model()
     cond = tiny_model(num_classes=3)
     cond.name = "tiny-cond"
-    return finding.run([plain, cond], n_pairs=4, ddim_steps=3, ddpm_steps=3, seed=0, ablation_pairs=4,
-                       guidance_model="tiny-cond", guidance_scales=[1.0, 3.0], guidance_pairs=6)
+    return finding.measure(finding.Params([plain, cond], n_pairs=4, ddim_steps=3, ddpm_steps=3, seed=0,
+                                          ablation_pairs=4, guidance_model="tiny-cond", guidance_scales=[1.0, 3.0],
+                                          guidance_pairs=6))
+
+
+@pytest.fixture(scope="module")
+def result(measured):
+    return finding.present(measured)
 
 
 def test_partially_negated_negates_exactly_the_region():
@@ -206,3 +212,33 @@ def test_tables_and_figures_render_without_warnings(result):
                     result.guidance_figure()):
             assert isinstance(fig, plt.Figure)
             plt.close(fig)
+
+
+def test_the_measurement_survives_save_and_load(measured, tmp_path):
+    from antinb import measurements
+
+    assert type(measured) is finding.CorrelationMeasurements  # data only: no presentation in it
+    measurements.save(tmp_path / "01_correlation", measured, {})
+    loaded = measurements.load(tmp_path / "01_correlation")
+    assert type(loaded) is finding.CorrelationMeasurements
+    assert type(loaded.half_negation) is finding.HalfNegationMeasurements
+    assert type(loaded.guidance) is finding.GuidanceSweepMeasurements
+    assert finding.present(loaded).records() == finding.present(measured).records()
+    # the chapter's figures need only the first PAIRS_SHOWN DDIM PN pairs, kept as sampled
+    for m, x in loaded.pairs.items():
+        assert torch.equal(x, measured.pairs[m]) and len(x) <= 2 * finding.PAIRS_SHOWN
+    plt.close(finding.present(loaded).pairs_figure(n=3))
+
+
+def test_the_code_measure_depends_on_holds_no_presentation():
+    from antinb._code import definition_closure
+
+    closure = definition_closure("antinb.findings.correlation", ("measure",))
+    names = {k.split(":", 1)[1] for k in closure if k.startswith("antinb.findings.correlation:")}
+    assert {"measure", "Params", "CorrelationMeasurements", "half_negation", "guidance_sweep"} <= names
+    presentation = {"CorrelationResult", "HalfNegation", "GuidanceSweep", "present", "run", "summary",
+                    "paper_records", "pairing_key", "TABLE", "TEMPLATES", "_s", "_fmt_ci", "_fmt_pm", "_short",
+                    "_not_run", "_presented", "_SAMPLER_LABELS", "_CENTRES", "_VARIANTS", "cost",
+                    *(n for n in finding.__all__ if n.startswith(("CORR_", "HALFNEG_", "GUIDANCE_")))}
+    assert not names & presentation
+    assert not {"antinb.findings.base", "antinb.plots", "antinb.paper"} & set(closure)

@@ -12,5 +12,15 @@ It sits above everything else in :mod:`antinb` and nothing below imports it:
 - :mod:`antinb.book.bench`: the sampler benchmarks (``antinb bench``).
 """
 
-from .builder import *  # noqa: F401,F403  (re-exports the builder's public names)
+from typing import Any
+
+from . import builder as _builder
 from .builder import __all__  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    """The builder's public names (:data:`antinb.book.builder.__all__`), looked up on first use: importing
+    ``antinb.book`` reads no file and imports no finding."""
+    if name in __all__:
+        return getattr(_builder, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,6 +28,7 @@ appendix is generated from it (:func:`markdown`, :func:`antinb.plots.throughput`
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import platform
@@ -49,7 +50,7 @@ __all__ = ["Timing", "TARGETS", "time_interleaved", "count_unet", "paired_ratio"
            "pairing_samplers", "unet_share", "throughput", "compare_options", "notebook_times", "run", "PARTS", "markdown", "device_slug",
            "load_reports", "RESULTS_DIR"]
 
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+from .reports import RESULTS_DIR  # noqa: E402  (where the reports go; read by the dry run too)
 
 #: Targets of the issue: name -> (description, comparison, threshold).
 TARGETS: dict[str, tuple[str, str, float]] = {
@@ -213,14 +214,14 @@ def compare_pairing(model: DiffusionModel, *, batch: int, steps: int, repeats: i
         shape = tuple(model.sample_shape)
         operator = dps.make_operator("box", shape)  # a centred hole of half the image side
         y = dps.measure(torch.zeros(batch, *shape), operator)
-
-        def run(design: str) -> Callable[[], torch.Tensor]:
-            return lambda: dps.dps(model, _noise(model, design, batch), operator, y, steps=steps, labels=labels,
-                                   max_batch_size=batch, progress=False)
+        draw = functools.partial(dps.dps, operator=operator, y=y, steps=steps, labels=labels, max_batch_size=batch,
+                                 progress=False)
     else:
-        def run(design: str) -> Callable[[], torch.Tensor]:
-            return lambda: sample(model, _noise(model, design, batch), sampler=sampler, steps=steps,
-                                  max_batch_size=batch, labels=labels, progress=False)
+        draw = functools.partial(sample, sampler=sampler, steps=steps, labels=labels, max_batch_size=batch,
+                                 progress=False)
+
+    def run(design: str) -> Callable[[], torch.Tensor]:
+        return lambda: draw(model, _noise(model, design, batch))
 
     t = time_interleaved({"PN": run("antithetic"), "RR": run("independent")}, images=batch, repeats=repeats,
                          device=model.device)

@@ -36,6 +36,7 @@ fields are one path segment). Rows the paper reports (keys of :data:`PAPER`) are
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import re
@@ -88,8 +89,10 @@ def chapters(toc: Path = TOC) -> tuple[str, ...]:
     return tuple(found)
 
 
-#: The chapters of the book, in order: read from ``_toc.yml`` (:func:`chapters`), never repeated here.
-CHAPTERS: tuple[str, ...] = chapters()
+@functools.cache
+def _chapters() -> tuple[str, ...]:
+    """:data:`CHAPTERS`, read once, on first use (importing this module reads no file)."""
+    return chapters()
 
 
 class BookError(RuntimeError):
@@ -98,10 +101,27 @@ class BookError(RuntimeError):
 
 # --------------------------------------------------------------------------- the findings' declarations
 
-#: The results tables, declared by the findings modules (:func:`antinb.findings.tables`).
-FINDINGS: tuple[Table, ...] = findings.tables()
-#: The paper's numbers keyed by our record names (:func:`antinb.findings.paper_records`).
-PAPER: dict[str, Any] = findings.paper_records()
+@functools.cache
+def _findings() -> tuple[Table, ...]:
+    """:data:`FINDINGS`, on first use (importing this module imports no findings module)."""
+    return findings.tables()
+@functools.cache
+def _paper() -> dict[str, Any]:
+    """:data:`PAPER`, on first use."""
+    return findings.paper_records()
+
+
+#: Module attributes computed on first use: ``CHAPTERS`` (the chapters of the book, in order, read from
+#: ``_toc.yml`` by :func:`chapters`, never repeated here), ``FINDINGS`` (the results tables the findings
+#: modules declare, :func:`antinb.findings.tables`) and ``PAPER`` (the paper's numbers keyed by our record
+#: names, :func:`antinb.findings.paper_records`).
+_LAZY = {"CHAPTERS": _chapters, "FINDINGS": _findings, "PAPER": _paper}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return _LAZY[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 MODEL_LABELS = paper.MODEL_LABELS
 
 
@@ -110,7 +130,7 @@ MODEL_LABELS = paper.MODEL_LABELS
 
 def paper_value(name: str) -> float | str | None:
     """The paper's number for record ``name`` (exact key first, then ``*`` patterns), or None."""
-    return base.paper_value(PAPER, name)
+    return base.paper_value(_paper(), name)
 
 
 def _format(value: Any, fmt: str) -> str:
@@ -227,7 +247,7 @@ def results_markdown(runs: dict[str, dict[str, Any] | None]) -> str:
     lines += glance_markdown(summaries).splitlines()[2:]
     lines.append("")
     for s in summaries:
-        table = next(t for t in FINDINGS if t.chapter == s.chapter)
+        table = next(t for t in _findings() if t.chapter == s.chapter)
         lines += [f"## {s.title}", "",
                   f"Chapter: {{doc}}`{_EXECUTED_PREFIX[len('book/'):]}{s.chapter}`. **The paper's claim:** {s.claim}. "
                   f"**Verdict: {s.verdict}.** {table.note}", ""]
@@ -247,7 +267,7 @@ def results_markdown(runs: dict[str, dict[str, Any] | None]) -> str:
 
 
 def _published(executed_dir: Path) -> dict[str, dict[str, Any] | None]:
-    runs = {name: _load_summary(name, executed_dir) for name in CHAPTERS}
+    runs = {name: _load_summary(name, executed_dir) for name in _chapters()}
     # only book-profile runs are published: any other run's numbers show as "not run"
     return {name: s if s and s.get("profile") == PUBLISHED_PROFILE else None for name, s in runs.items()}
 
@@ -272,10 +292,11 @@ UNRUNNABLE: dict[str, str] = {
     paper.FFHQ_DPS: "the paper's DPS checkpoint for FFHQ is not a diffusers hub model; the `full` profile "
                     "runs `google/ddpm-celebahq-256` instead, which does not fill this row",
 }
-#: The prompt file a named prompt source is read from under the ``full`` profile (``:prompted`` takes the
-#: profile's own ``prompts``).
-PROMPT_FILES = {"drawbench": "~/antinb-prompts/drawbench.txt", "pick-a-pic": "~/antinb-prompts/pick-a-pic.txt",
-                "coco": "~/antinb-prompts/coco_captions.txt"}
+def prompt_files(profile: str = "full") -> dict[str, str]:
+    """The prompt file each named prompt source is read from under ``profile``: its ``prompt_files`` section,
+    declared once in the profile (``:prompted`` takes the chapter's own ``prompts``); ``{}`` without one."""
+    path = Path(profile) if profile.endswith((".yml", ".yaml")) else runner.PARAMS_DIR / f"{profile}.yml"
+    return dict((yaml.safe_load(path.read_text()) or {}).get("prompt_files") or {}) if path.exists() else {}
 
 
 def paper_row_commands(profile: str = "full") -> list[dict[str, Any]]:
@@ -286,6 +307,7 @@ def paper_row_commands(profile: str = "full") -> list[dict[str, Any]]:
     report for the model on the profile's device)."""
     from ..prompts import split_key
 
+    files = prompt_files(profile)
     out = []
     for summary in findings.summaries({}):
         for row in summary.rows:
@@ -302,8 +324,8 @@ def paper_row_commands(profile: str = "full") -> list[dict[str, Any]]:
             overrides: dict[str, Any] = {"models": [model]}
             args = ["-p", "models", json.dumps([model])]
             if source not in (None, "prompted"):
-                overrides["prompts"] = PROMPT_FILES[source]
-                args += ["-p", "prompts", PROMPT_FILES[source]]
+                overrides["prompts"] = files[source]
+                args += ["-p", "prompts", files[source]]
             dry = runner.dry_run(summary.chapter, profile, overrides)
             entry.update(command=["antinb", "run", summary.chapter, "--profile", profile, *args],
                          evaluations=sum(r["evaluations"] for r in dry), device=dry[0]["device"],
@@ -495,7 +517,7 @@ def book_runs_markdown(runs: dict[str, dict[str, Any]]) -> list[str]:
                   "| chapter | wall time | network evaluations made | evaluations saved by the cache |",
                   "|---|---|---|---|"]
         total = [0.0, 0, 0]
-        for name in [c for c in CHAPTERS if c in runs[k]]:
+        for name in [c for c in _chapters() if c in runs[k]]:
             r = runs[k][name]
             use = r.get("usage") or {}
             made, saved = use.get("network_evaluations"), use.get("evaluations_saved")
@@ -508,9 +530,9 @@ def book_runs_markdown(runs: dict[str, dict[str, Any]]) -> list[str]:
     devices = sorted({str(r.get("device")) for k in labels for r in runs[k].values()})
     lines.append(f"Device: {', '.join(devices)}.")
     if "cold" in runs:
-        first = [c for c in CHAPTERS[:6] if c in runs["cold"]]
+        first = [c for c in _chapters()[:6] if c in runs["cold"]]
         cold = sum(runs["cold"][c]["wall_s"] for c in first) / 60
-        worst = max(CHAPTERS, key=lambda c: runs["cold"].get(c, {}).get("wall_s", 0))
+        worst = max(_chapters(), key=lambda c: runs["cold"].get(c, {}).get("wall_s", 0))
         lines.append(f"Targets: chapters 1-6 from an empty cache {cold:.1f} min (at most {COLD_TOTAL_MIN}: "
                      f"{'met' if cold <= COLD_TOTAL_MIN and len(first) == 6 else '**not met**'}); the longest "
                      f"chapter {worst} {runs['cold'][worst]['wall_s'] / 60:.1f} min (at most {CHAPTER_MIN}: "
@@ -519,7 +541,7 @@ def book_runs_markdown(runs: dict[str, dict[str, Any]]) -> list[str]:
     if "warm" in runs:
         warm = sum(r["wall_s"] for r in runs["warm"].values()) / 60
         lines.append(f"the whole book from a warm cache {warm:.1f} min (under {WARM_TOTAL_MIN}: "
-                     f"{'met' if warm < WARM_TOTAL_MIN and len(runs['warm']) == len(CHAPTERS) else '**not met**'}).")
+                     f"{'met' if warm < WARM_TOTAL_MIN and len(runs['warm']) == len(_chapters()) else '**not met**'}).")
     return lines + [""]
 
 
@@ -588,14 +610,14 @@ def _error_outputs(path: Path) -> list[str]:
 def staleness() -> dict[str, str | None]:
     """``{chapter: None if its published copy is fresh, else why not}`` (``python -m antinb.book status``)."""
     return {name: runner.is_stale(runner.EXECUTED_DIR / f"{name}.ipynb", runner.NOTEBOOK_DIR / f"{name}.py",
-                                  profile=PUBLISHED_PROFILE) for name in CHAPTERS}
+                                  profile=PUBLISHED_PROFILE) for name in _chapters()}
 
 
 def states() -> dict[str, tuple[str, str | None]]:
     """``{chapter: (state, why)}`` of the published copies: ``fresh``, ``re-render`` (only the page would
     change: re-running reads the saved measurement) or ``re-measure`` (:func:`antinb.book.runner.chapter_state`)."""
     out = {}
-    for name in CHAPTERS:
+    for name in _chapters():
         try:
             out[name] = runner.chapter_state(name, profile=PUBLISHED_PROFILE, out_dir=runner.EXECUTED_DIR)
         except (runner.NotebookError, ValueError) as err:
@@ -640,7 +662,7 @@ def ensure_executed(*, execute_stale: bool = True,
     """
     stamps: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
-    for name in CHAPTERS:
+    for name in _chapters():
         source = runner.NOTEBOOK_DIR / f"{name}.py"
         executed = runner.EXECUTED_DIR / f"{name}.ipynb"
         if not source.exists():

@@ -50,6 +50,7 @@ from typing import Any
 import yaml
 
 from .._code import PACKAGE, closure, imported, module_hash
+from .reports import bench_throughput
 from ..provenance import (KEY_PACKAGES, MODULE_WEIGHTS, package_versions, weight_changes, weights_fingerprints)
 from ..records import RECORD_ENV, USAGE_RECORD, record, records
 
@@ -186,7 +187,8 @@ def dependencies(source: Path, loaded: dict[str, dict[str, Any]] | None = None,
     """The stamp's staleness fields for notebook ``source`` (without profile and parameters)."""
     modules = code_modules(source, package_dir)
     return {"source_hash": source_hash(source), "code_hash": code_hash(modules), "modules": modules,
-            "weights": weights_fingerprints(loaded or {}, modules, package_dir), "packages": package_versions()}
+            "weights": weights_fingerprints(loaded or {}, modules, Path(package_dir or PACKAGE_DIR)),
+            "packages": package_versions()}
 
 
 def profile_parameters(profile: str, name: str) -> dict[str, Any]:
@@ -512,7 +514,7 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
         stamp = {"notebook": name, "profile": profile, "parameters": params,
                  "overrides": _jsonish(parameters or {}), "source_hash": source_digest,
                  "code_hash": code_hash(modules), "modules": modules,
-                 "weights": weights_fingerprints(loaded, modules), "packages": package_versions(),
+                 "weights": weights_fingerprints(loaded, modules, PACKAGE_DIR), "packages": package_versions(),
                  "environment": _environment(), "git_commit": _git_commit(),
                  "started": started.isoformat(timespec="seconds"),
                  "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -641,26 +643,6 @@ def measure_closure(name: str) -> dict[str, str]:
     return definition_closure(module.__name__, ("measure",), PACKAGE_DIR)
 
 
-def _bench_throughput(model: str, device_type: str) -> tuple[float, str] | None:
-    """``(ms per image row and network call, report file)`` of ``model`` on ``device_type`` from the
-    committed bench reports: the row of the largest batch at the thread count of a run here (that of
-    ``OMP_NUM_THREADS`` when the report has it, else the report's own, all cores)."""
-    from .bench import RESULTS_DIR
-
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    for path in sorted(Path(RESULTS_DIR).glob("*.json")):
-        report = json.loads(path.read_text())
-        if report.get("device_type") != device_type:
-            continue
-        rows = [r for r in report.get("throughput", []) if r.get("model") == model]
-        threads = int(env) if env.isdigit() and any(r.get("threads") == int(env) for r in rows) \
-            else report.get("threads", max((r.get("threads", 0) for r in rows), default=0))
-        rows = [r for r in rows if r.get("threads") == threads]
-        if rows:
-            return float(max(rows, key=lambda r: r["batch"])["ms_per_image_step"]), path.name
-    return None
-
-
 def dry_run(notebook: str, profile: str = "ci", overrides: dict[str, Any] | list[list[str]] | None = None
             ) -> list[dict[str, Any]]:
     """What ``antinb run`` would compute, without loading a weight or running anything.
@@ -672,7 +654,7 @@ def dry_run(notebook: str, profile: str = "ci", overrides: dict[str, Any] | list
     or ``[NAME, VALUE]`` pairs read as YAML as ``-p`` reads them. One row per chapter and model:
     ``notebook``, ``profile``, ``model``, ``evaluations`` (image rows through the network), ``device``
     (the ``device`` parameter, ``auto`` resolved here), and ``seconds``/``bench`` from the committed
-    bench report of that device type (:func:`_bench_throughput`), ``None`` when it has no row for the
+    bench report of that device type (:func:`antinb.book.reports.bench_throughput`), ``None`` when it has no row for the
     model.
     """
     from ..models import resolve_device
@@ -689,7 +671,7 @@ def dry_run(notebook: str, profile: str = "ci", overrides: dict[str, Any] | list
         module, p = _finding_call(src, {**defaults, **chosen})
         device = resolve_device(chosen.get("device", defaults.get("device", "auto"))).type
         for model, n in module.cost(p).items():
-            bench = _bench_throughput(model, device)
+            bench = bench_throughput(model, device)
             rows.append({"notebook": src.stem, "profile": profile, "model": model, "evaluations": int(n),
                          "device": device, "seconds": None if bench is None else n * bench[0] / 1000,
                          "bench": None if bench is None else bench[1]})

@@ -6,19 +6,20 @@ weakly; under DDPM the partner chain must negate every per-step noise ``xi_t`` a
 centered PN correlations of -0.41 to -0.78 (DDIM) and -0.73 standard / -0.80 centered (DDPM,
 CIFAR-10).
 
-:func:`run` measures, for every model and for DDIM and DDPM, the standard and the centered
+:func:`measure` measures, for every model and for DDIM and DDPM, the standard and the centered
 correlation (the model's mean image, estimated from all samples of that model and sampler,
 subtracted first) of PN, RR and, under DDPM, the control that negates only ``z``, with 95 %
 t-intervals over pairs (:func:`antinb.stats.t_half_width`). Two ablations beyond the paper:
 :func:`half_negation` negates only the top half of ``z`` (where in the image does the negation
 act?), :func:`guidance_sweep` varies the classifier-free guidance scale of a class-conditional
-model. Each returns a result with records, tables, figures and (for :func:`run`) the comparison
-with the paper and a verdict.
+model; :func:`measure` runs both when its parameters ask for them. The measurements are data only
+(:class:`CorrelationMeasurements`); :func:`present` turns them into a :class:`CorrelationResult` with
+records, tables, figures, the comparison with the paper and a verdict, without a network evaluation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
@@ -28,6 +29,7 @@ import torch
 
 from .. import noise, paper, plots, stats
 from .._checks import check_int
+from ..measurements import measurement
 from ..models import DiffusionModel, load, name_of
 from ..pairs import conditioning, pair_samples, rows_per_image
 from ..cache import sample
@@ -36,9 +38,10 @@ from .base import Result, Row, Summary, Table, fill, template_regex
 
 __all__ = ["CORR_MEAN", "CORR_SD", "CORR_MEAN_CI", "HALFNEG_TOP", "HALFNEG_BOTTOM", "HALFNEG_TOP_CI",
            "HALFNEG_BOTTOM_CI", "GUIDANCE_CORR", "GUIDANCE_CORR_CI", "GUIDANCE_CORR_CLASS",
-           "GUIDANCE_CORR_CLASS_CI", "class_centered", "TEMPLATES", "TABLE", "SAMPLER_PAIRINGS",
-           "paper_records", "pairing_key", "correlations", "mean_interval", "CorrelationResult", "HalfNegation",
-           "GuidanceSweep", "run", "cost", "half_negation", "guidance_sweep", "summary"]
+           "GUIDANCE_CORR_CLASS_CI", "class_centered", "TEMPLATES", "TABLE", "SAMPLER_PAIRINGS", "PAIRS_SHOWN",
+           "paper_records", "pairing_key", "correlations", "mean_interval", "HalfNegationMeasurements",
+           "GuidanceSweepMeasurements", "half_negation", "guidance_sweep", "Params", "CorrelationMeasurements",
+           "measure", "cost", "HalfNegation", "GuidanceSweep", "CorrelationResult", "present", "run", "summary"]
 
 # ------------------------------------------------------------------------------------------ records
 
@@ -218,41 +221,19 @@ def _halves(corr_map: torch.Tensor) -> tuple[float, float]:
     return corr_map[: h // 2].nanmean().item(), corr_map[h // 2:].nanmean().item()
 
 
-def _s(x: float) -> str:
-    """``x`` with sign, two decimals and a typographic minus."""
-    return f"{x:+.2f}".replace("-", "−")
-
-
-def _fmt_ci(mean: float, low: float, high: float) -> str:
-    return f"{_s(mean)} [{_s(low)}, {_s(high)}]"
-
-
-def _fmt_pm(mean: float, low: float, high: float) -> str:
-    return f"{_s(mean)} ± {(high - low) / 2:.2f}"
-
-
-def _short(model: str) -> str:
-    """A short display name of one of the paper's models (``"LSUN-Church"`` -> ``"Church"``)."""
-    label = paper.MODEL_LABELS.get(model, model).split(" (")[0]
-    return label.replace("LSUN-", "").replace("Stable Diffusion", "SD").replace(" ImageNet", "")
-
-
-def _not_run(reason: str) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(4, 0.6))
-    ax.axis("off")
-    ax.text(0, 0.5, f"not run ({reason})", fontsize=10, va="center")
-    return fig
-
-
 def _loaded(spec, device) -> DiffusionModel:
     return load(spec, device=device) if isinstance(spec, str) else spec
 
 
-# ------------------------------------------------------------------------------------------ ablations
+# ------------------------------------------------------------------------------------------ measurements
+
+#: PN pairs per model kept from the DDIM samples for :meth:`CorrelationResult.pairs_figure` (the only
+#: samples the chapter shows; every other sample is reduced to its per-pair correlations).
+PAIRS_SHOWN = 8
 
 
 @dataclass(frozen=True)
-class HalfNegation:
+class HalfNegationMeasurements:
     """Ablation: partners negate ``z`` only in the top half of the image (DDIM).
 
     Attributes:
@@ -267,28 +248,9 @@ class HalfNegation:
     bottom: dict[str, tuple[float, float, float]]
     settings: dict[str, Any]
 
-    def records(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for m in self.maps:
-            out[fill(HALFNEG_TOP, model=m)] = self.top[m][0]
-            out[fill(HALFNEG_BOTTOM, model=m)] = self.bottom[m][0]
-            out[fill(HALFNEG_TOP_CI, model=m)] = list(self.top[m][1:])
-            out[fill(HALFNEG_BOTTOM_CI, model=m)] = list(self.bottom[m][1:])
-        return out
-
-    def table(self) -> pd.DataFrame:
-        """Per model: the mean per-pixel correlation in the negated and in the shared half, 95 % intervals."""
-        return pd.DataFrame([{"model": m, "top half (negated)": _fmt_ci(*self.top[m]),
-                              "bottom half (shared)": _fmt_ci(*self.bottom[m])} for m in self.maps]).set_index("model")
-
-    def figure(self) -> plt.Figure:
-        """The per-pixel correlation maps, one panel per model, one colour scale."""
-        return plots.correlation_maps(self.maps, titles={m: f"{m}\ntop {_s(self.top[m][0])}, bottom "
-                                                            f"{_s(self.bottom[m][0])}" for m in self.maps})
-
 
 def half_negation(models: Sequence, *, n_pairs: int = 64, steps: int = 50, seed: int = 0, device: str = "auto",
-                  max_batch_size: int = 512, level: float = 0.95) -> HalfNegation:
+                  max_batch_size: int = 512, level: float = 0.95) -> HalfNegationMeasurements:
     """Partners that negate ``z`` only in the top half (:func:`antinb.noise.partially_negated`), DDIM.
 
     Per model, the per-pixel correlation across the ``n_pairs`` pairs
@@ -315,11 +277,11 @@ def half_negation(models: Sequence, *, n_pairs: int = 64, steps: int = 50, seed:
             se = float(np.sqrt((n_pairs - 1) / n_pairs * np.sum((j - j.mean()) ** 2)))
             half = float(stats.t_half_width(se * np.sqrt(n_pairs), n_pairs, level))
             out[model.name] = (est, est - half, est + half)
-    return HalfNegation(maps, top, bottom, {"n_pairs": n_pairs, "steps": steps, "seed": seed})
+    return HalfNegationMeasurements(maps, top, bottom, {"n_pairs": n_pairs, "steps": steps, "seed": seed})
 
 
 @dataclass(frozen=True)
-class GuidanceSweep:
+class GuidanceSweepMeasurements:
     """Ablation: the centered correlation of PN and RR pairs against the classifier-free guidance scale.
 
     Attributes:
@@ -337,7 +299,220 @@ class GuidanceSweep:
     settings: dict[str, Any]
 
     def interval(self, pairing: str, scale: float, variant: str = "centered") -> tuple[float, float, float]:
+        """``(mean, low, high)``: the mean correlation over pairs with its 95 % t-interval."""
         return mean_interval(self.corr[pairing, scale][variant])
+
+
+def guidance_sweep(model, scales: Sequence[float], *, n_pairs: int = 32, steps: int = 50, seed: int = 0,
+                   device: str = "auto", max_batch_size: int = 512) -> GuidanceSweepMeasurements:
+    """PN and RR pairs of a class-conditional model under DDIM at each guidance scale.
+
+    Both members of a pair get the same class (classes cycle over the pairs); the centre of the
+    centered correlation is the mean image of the PN and RR samples of that scale together (all
+    classes), that of the class-centered one the mean image of the pair's class (:func:`class_centered`).
+    """
+    model = _loaded(model, device)
+    if model.conditioning != "class":
+        raise ValueError(f"model {model.name!r} is not class-conditional; the guidance sweep needs class labels")
+    if n_pairs < 2 * model.num_classes:
+        raise ValueError(f"n_pairs={n_pairs} must be at least twice the number of classes ({model.num_classes}) "
+                         "so that every class has other pairs to centre on")
+    labels = torch.arange(2 * n_pairs) // 2 % model.num_classes  # same class within a pair
+    corr = {}
+    for w in scales:
+        sets = {p: pair_samples(model, n_pairs, p, steps=steps, seed=seed, labels=labels, guidance_scale=w,
+                                max_batch_size=max_batch_size, progress=False) for p in ("PN", "RR")}
+        by_class = class_centered(sets, labels)
+        for p, c in correlations(sets).items():
+            corr[p, float(w)] = {**c, "class-centered": by_class[p]}
+    return GuidanceSweepMeasurements(model.name, tuple(float(w) for w in scales), corr,
+                                     {"n_pairs": n_pairs, "steps": steps, "seed": seed})
+
+
+@dataclass(frozen=True)
+class Params:
+    """What finding 1 measures: the models (names or loaded models); ``n_pairs`` pairs of each design under
+    DDIM with ``ddim_steps`` steps and ``ddpm_pairs`` (default ``n_pairs``) under DDPM with ``ddpm_steps``;
+    the seed; ``ablation_pairs > 0`` adds :func:`half_negation`; a ``guidance_model`` with
+    ``guidance_scales`` adds :func:`guidance_sweep` with ``guidance_pairs`` pairs; text-to-image models
+    sample ``prompts`` with guidance ``prompt_guidance``; 95 % (``level``) intervals. The one parameters
+    object of :func:`measure` and :func:`cost`."""
+
+    models: Sequence[DiffusionModel | str]
+    n_pairs: int = 64
+    ddim_steps: int = 50
+    ddpm_steps: int = 50
+    ddpm_pairs: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    max_batch_size: int = 512
+    ablation_pairs: int = 0
+    guidance_model: DiffusionModel | str | None = None
+    guidance_scales: Sequence[float] = ()
+    guidance_pairs: int = 32
+    prompts: Any = None
+    prompt_guidance: float = 7.5
+    progress: bool = False
+    level: float = 0.95
+
+
+@dataclass(frozen=True)
+class CorrelationMeasurements:
+    """Everything finding 1 measured: per-pair correlations of every model, sampler and pairing, the PN pairs
+    the chapter shows, and the two ablations.
+
+    Attributes:
+        models: model names (record keys, :func:`antinb.pairs.conditioning`), in order.
+        corr: ``(model, sampler, pairing)`` -> ``{"standard": (P,), "centered": (P,)}`` per-pair correlations;
+            ``sampler`` is ``ddim`` / ``ddpm``, ``pairing`` a name of :data:`antinb.pairs.PAIRINGS`.
+        pairs: model -> its first :data:`PAIRS_SHOWN` DDIM PN pairs ``(2 * PAIRS_SHOWN, C, H, W)`` (rows
+            ``2i, 2i + 1`` a pair; fewer when fewer pairs were drawn).
+        steps: sampler -> number of steps.
+        settings: ``n_pairs``, ``ddpm_pairs``, ``seed``, ``level``.
+        half_negation: the half-negation ablation, or ``None``.
+        guidance: the guidance sweep, or ``None``.
+    """
+
+    models: tuple[str, ...]
+    corr: dict[tuple[str, str, str], dict[str, torch.Tensor]] = field(repr=False)
+    pairs: dict[str, torch.Tensor] = field(repr=False)
+    steps: dict[str, int]
+    settings: dict[str, Any]
+    half_negation: HalfNegationMeasurements | None = None
+    guidance: GuidanceSweepMeasurements | None = None
+
+    def interval(self, model: str, sampler: str, pairing: str, variant: str) -> tuple[float, float, float]:
+        """``(mean, low, high)``: the mean correlation over pairs with its 95 % t-interval."""
+        return mean_interval(self.corr[model, sampler, pairing][variant], self.settings.get("level", 0.95))
+
+
+@measurement
+def measure(params: Params) -> CorrelationMeasurements:
+    """Finding 1 for each model of ``params`` (a name or a loaded :class:`antinb.models.DiffusionModel`).
+
+    PN and RR pairs under DDIM, ``n_pairs`` each, and PN, RR and the z-only control under DDPM,
+    ``ddpm_pairs`` each (default ``n_pairs``)
+    (:func:`antinb.pairs.pair_samples`, seed ``seed``; class-conditional models sample their null
+    class), and their standard and centered correlations (:func:`correlations`; the centre is the
+    mean image of all samples of that model and sampler). ``ablation_pairs > 0`` adds
+    :func:`half_negation`; a ``guidance_model`` and ``guidance_scales`` add :func:`guidance_sweep`
+    (DDIM with ``ddim_steps``). Text-to-image models sample ``prompts`` (:mod:`antinb.prompts`; both
+    members of a pair share one) with guidance ``prompt_guidance``, and their records carry that
+    conditioning (:func:`antinb.pairs.conditioning`). Of the samples only the first :data:`PAIRS_SHOWN`
+    DDIM PN pairs per model are kept.
+    """
+    p = params
+    for name, value in (("n_pairs", p.n_pairs), ("ddpm_pairs", p.n_pairs if p.ddpm_pairs is None else p.ddpm_pairs)):
+        check_int(name, value, minimum=2)  # before any model is loaded
+    loaded = [_loaded(spec, p.device) for spec in p.models]
+    steps = {"ddim": p.ddim_steps, "ddpm": p.ddpm_steps}
+    sizes = {"ddim": p.n_pairs, "ddpm": p.n_pairs if p.ddpm_pairs is None else p.ddpm_pairs}
+    corr, pairs, keys = {}, {}, []
+    for model in loaded:
+        key, cond = conditioning(model, p.prompts, p.prompt_guidance)
+        keys.append(key)
+        for s, n_steps in steps.items():
+            sets = {q: pair_samples(model, sizes[s], q, sampler=s, steps=n_steps, seed=p.seed, **cond,
+                                    max_batch_size=p.max_batch_size, progress=p.progress)
+                    for q in SAMPLER_PAIRINGS[s]}
+            if s == "ddim":
+                pairs[key] = sets["PN"][: 2 * PAIRS_SHOWN].clone()
+            for q, c in correlations(sets).items():
+                corr[key, s, q] = c
+    half = None
+    if p.ablation_pairs:
+        half = half_negation(loaded, n_pairs=p.ablation_pairs, steps=p.ddim_steps, seed=p.seed,
+                             max_batch_size=p.max_batch_size, level=p.level)
+    sweep = None
+    if p.guidance_model and len(p.guidance_scales):
+        by_name = {m.name: m for m in loaded}
+        gm = by_name.get(p.guidance_model, p.guidance_model) if isinstance(p.guidance_model, str) \
+            else p.guidance_model
+        sweep = guidance_sweep(gm, p.guidance_scales, n_pairs=p.guidance_pairs, steps=p.ddim_steps, seed=p.seed,
+                               device=p.device, max_batch_size=p.max_batch_size)
+    return CorrelationMeasurements(tuple(keys), corr, pairs, steps,
+                                   {"n_pairs": p.n_pairs, "ddpm_pairs": sizes["ddpm"], "seed": p.seed,
+                                    "level": p.level}, half, sweep)
+
+
+def cost(params: Params) -> dict[str, int]:
+    """Network evaluations (image rows through the network once) :func:`measure` makes with ``params``, per
+    model name (:func:`antinb.models.name_of`); nothing is loaded. Seed, device, batch size and level cost
+    nothing."""
+    p = params
+    out: dict[str, int] = {}
+    for spec in p.models:
+        # 2 * n_pairs rows per pairing and step: PN, RR under DDIM; PN, RR, PN (z only) under DDPM;
+        # a text-to-image model sampling prompts with guidance passes every row twice
+        m = p.n_pairs if p.ddpm_pairs is None else p.ddpm_pairs
+        n = 2 * (p.n_pairs * len(SAMPLER_PAIRINGS["ddim"]) * p.ddim_steps
+                 + m * len(SAMPLER_PAIRINGS["ddpm"]) * p.ddpm_steps)
+        n *= rows_per_image(spec, p.prompts, p.prompt_guidance)
+        n += 2 * p.ablation_pairs * p.ddim_steps  # half negation: one unprompted DDIM run of 2 * ablation_pairs rows
+        out[name_of(spec)] = out.get(name_of(spec), 0) + n
+    if p.guidance_model and len(p.guidance_scales):
+        # PN and RR pairs at each scale under DDIM; classifier-free guidance doubles every row
+        name = name_of(p.guidance_model)
+        out[name] = out.get(name, 0) + len(p.guidance_scales) * 2 * (2 * p.guidance_pairs) * p.ddim_steps * 2
+    return out
+
+
+# ------------------------------------------------------------------------------------------ presentation
+
+
+def _s(x: float) -> str:
+    """``x`` with sign, two decimals and a typographic minus."""
+    return f"{x:+.2f}".replace("-", "−")
+
+
+def _fmt_ci(mean: float, low: float, high: float) -> str:
+    return f"{_s(mean)} [{_s(low)}, {_s(high)}]"
+
+
+def _fmt_pm(mean: float, low: float, high: float) -> str:
+    return f"{_s(mean)} ± {(high - low) / 2:.2f}"
+
+
+def _short(model: str) -> str:
+    """A short display name of one of the paper's models (``"LSUN-Church"`` -> ``"Church"``)."""
+    label = paper.MODEL_LABELS.get(model, model).split(" (")[0]
+    return label.replace("LSUN-", "").replace("Stable Diffusion", "SD").replace(" ImageNet", "")
+
+
+def _not_run(reason: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(4, 0.6))
+    ax.axis("off")
+    ax.text(0, 0.5, f"not run ({reason})", fontsize=10, va="center")
+    return fig
+
+
+@dataclass(frozen=True)
+class HalfNegation(HalfNegationMeasurements):
+    """The half-negation ablation presented: records, table and figure of its measurements."""
+
+    def records(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for m in self.maps:
+            out[fill(HALFNEG_TOP, model=m)] = self.top[m][0]
+            out[fill(HALFNEG_BOTTOM, model=m)] = self.bottom[m][0]
+            out[fill(HALFNEG_TOP_CI, model=m)] = list(self.top[m][1:])
+            out[fill(HALFNEG_BOTTOM_CI, model=m)] = list(self.bottom[m][1:])
+        return out
+
+    def table(self) -> pd.DataFrame:
+        """Per model: the mean per-pixel correlation in the negated and in the shared half, 95 % intervals."""
+        return pd.DataFrame([{"model": m, "top half (negated)": _fmt_ci(*self.top[m]),
+                              "bottom half (shared)": _fmt_ci(*self.bottom[m])} for m in self.maps]).set_index("model")
+
+    def figure(self) -> plt.Figure:
+        """The per-pixel correlation maps, one panel per model, one colour scale."""
+        return plots.correlation_maps(self.maps, titles={m: f"{m}\ntop {_s(self.top[m][0])}, bottom "
+                                                            f"{_s(self.bottom[m][0])}" for m in self.maps})
+
+
+@dataclass(frozen=True)
+class GuidanceSweep(GuidanceSweepMeasurements):
+    """The guidance sweep presented: records, table, statement and figure of its measurements."""
 
     def records(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -389,61 +564,11 @@ class GuidanceSweep:
             title=f"{self.model}, DDIM-{self.settings['steps']}, {self.settings['n_pairs']} pairs per point")
 
 
-def guidance_sweep(model, scales: Sequence[float], *, n_pairs: int = 32, steps: int = 50, seed: int = 0,
-                   device: str = "auto", max_batch_size: int = 512) -> GuidanceSweep:
-    """PN and RR pairs of a class-conditional model under DDIM at each guidance scale.
-
-    Both members of a pair get the same class (classes cycle over the pairs); the centre of the
-    centered correlation is the mean image of the PN and RR samples of that scale together (all
-    classes), that of the class-centered one the mean image of the pair's class (:func:`class_centered`).
-    """
-    model = _loaded(model, device)
-    if model.conditioning != "class":
-        raise ValueError(f"model {model.name!r} is not class-conditional; the guidance sweep needs class labels")
-    if n_pairs < 2 * model.num_classes:
-        raise ValueError(f"n_pairs={n_pairs} must be at least twice the number of classes ({model.num_classes}) "
-                         "so that every class has other pairs to centre on")
-    labels = torch.arange(2 * n_pairs) // 2 % model.num_classes  # same class within a pair
-    corr = {}
-    for w in scales:
-        sets = {p: pair_samples(model, n_pairs, p, steps=steps, seed=seed, labels=labels, guidance_scale=w,
-                                max_batch_size=max_batch_size, progress=False) for p in ("PN", "RR")}
-        by_class = class_centered(sets, labels)
-        for p, c in correlations(sets).items():
-            corr[p, float(w)] = {**c, "class-centered": by_class[p]}
-    return GuidanceSweep(model.name, tuple(float(w) for w in scales), corr,
-                         {"n_pairs": n_pairs, "steps": steps, "seed": seed})
-
-
-# ------------------------------------------------------------------------------------------ the finding
-
-
 @dataclass(frozen=True)
-class CorrelationResult(Result):
-    """Finding 1: per-pair correlations of every model, sampler and pairing, and the two ablations.
-
-    Attributes:
-        models: model names, in order.
-        corr: ``(model, sampler, pairing)`` -> ``{"standard": (P,), "centered": (P,)}`` per-pair correlations;
-            ``sampler`` is ``ddim`` / ``ddpm``, ``pairing`` a name of :data:`antinb.pairs.PAIRINGS`.
-        samples: ``(model, sampler)`` -> pairing -> ``(2P, C, H, W)`` samples.
-        steps: sampler -> number of steps.
-        settings: ``n_pairs``, ``seed``.
-        half_negation: the half-negation ablation, or ``None``.
-        guidance: the guidance sweep, or ``None``.
-    """
-
-    models: tuple[str, ...]
-    corr: dict[tuple[str, str, str], dict[str, torch.Tensor]] = field(repr=False)
-    samples: dict[tuple[str, str], dict[str, torch.Tensor]] = field(repr=False)
-    steps: dict[str, int]
-    settings: dict[str, Any]
-    half_negation: HalfNegation | None = None
-    guidance: GuidanceSweep | None = None
-
-    def interval(self, model: str, sampler: str, pairing: str, variant: str) -> tuple[float, float, float]:
-        """``(mean, low, high)``: the mean correlation over pairs with its 95 % t-interval."""
-        return mean_interval(self.corr[model, sampler, pairing][variant], self.settings.get("level", 0.95))
+class CorrelationResult(CorrelationMeasurements, Result):
+    """Finding 1 presented: records, tables, the paper comparison, the verdict and figures, all computed from
+    the measurements alone (:attr:`half_negation` and :attr:`guidance` presented as :class:`HalfNegation` and
+    :class:`GuidanceSweep`)."""
 
     # -------------------------------------------------------------------- records
 
@@ -563,76 +688,27 @@ class CorrelationResult(Result):
         """:meth:`GuidanceSweep.statement`, or a note that the sweep did not run."""
         return self.guidance.statement() if self.guidance is not None else "The guidance sweep did not run."
 
-    def pairs_figure(self, sampler: str = "ddim", n: int = 8) -> plt.Figure:
-        """``n`` PN pairs per model: first members above, partners below."""
-        return plots.pair_strips({m: self.samples[m, sampler]["PN"][: 2 * n] for m in self.models})
+    def pairs_figure(self, sampler: str = "ddim", n: int = PAIRS_SHOWN) -> plt.Figure:
+        """``n`` PN pairs per model (at most :data:`PAIRS_SHOWN`, DDIM: the pairs measured): first members
+        above, partners below."""
+        if sampler != "ddim" or n > PAIRS_SHOWN:
+            raise ValueError(f"the measurement keeps the first {PAIRS_SHOWN} DDIM PN pairs per model; "
+                             f"sampler={sampler!r}, n={n!r} asks for others")
+        return plots.pair_strips({m: self.pairs[m][: 2 * n] for m in self.models})
 
 
-def run(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps: int = 50,
-        ddpm_pairs: int | None = None, seed: int = 0,
-        device: str = "auto", max_batch_size: int = 512, ablation_pairs: int = 0, guidance_model=None,
-        guidance_scales: Sequence[float] = (), guidance_pairs: int = 32, prompts=None, prompt_guidance: float = 7.5,
-        progress: bool = False, level: float = 0.95) -> CorrelationResult:
-    """Finding 1 for each model (a name or a loaded :class:`antinb.models.DiffusionModel`).
-
-    PN and RR pairs under DDIM, ``n_pairs`` each, and PN, RR and the z-only control under DDPM,
-    ``ddpm_pairs`` each (default ``n_pairs``)
-    (:func:`antinb.pairs.pair_samples`, seed ``seed``; class-conditional models sample their null
-    class), and their standard and centered correlations (:func:`correlations`; the centre is the
-    mean image of all samples of that model and sampler). ``ablation_pairs > 0`` adds
-    :func:`half_negation`; a ``guidance_model`` and ``guidance_scales`` add :func:`guidance_sweep`
-    (DDIM with ``ddim_steps``). Text-to-image models sample ``prompts`` (:mod:`antinb.prompts`; both
-    members of a pair share one) with guidance ``prompt_guidance``, and their records carry that
-    conditioning (:func:`antinb.pairs.conditioning`).
-    """
-    for name, value in (("n_pairs", n_pairs), ("ddpm_pairs", n_pairs if ddpm_pairs is None else ddpm_pairs)):
-        check_int(name, value, minimum=2)  # before any model is loaded
-    loaded = [_loaded(spec, device) for spec in models]
-    steps = {"ddim": ddim_steps, "ddpm": ddpm_steps}
-    sizes = {"ddim": n_pairs, "ddpm": n_pairs if ddpm_pairs is None else ddpm_pairs}
-    corr, samples, keys = {}, {}, []
-    for model in loaded:
-        key, cond = conditioning(model, prompts, prompt_guidance)
-        keys.append(key)
-        for s, n_steps in steps.items():
-            sets = {p: pair_samples(model, sizes[s], p, sampler=s, steps=n_steps, seed=seed, **cond,
-                                    max_batch_size=max_batch_size, progress=progress) for p in SAMPLER_PAIRINGS[s]}
-            samples[key, s] = sets
-            for p, c in correlations(sets).items():
-                corr[key, s, p] = c
-    half = None
-    if ablation_pairs:
-        half = half_negation(loaded, n_pairs=ablation_pairs, steps=ddim_steps, seed=seed,
-                             max_batch_size=max_batch_size, level=level)
-    sweep = None
-    if guidance_model and len(guidance_scales):
-        by_name = {m.name: m for m in loaded}
-        gm = by_name.get(guidance_model, guidance_model) if isinstance(guidance_model, str) else guidance_model
-        sweep = guidance_sweep(gm, guidance_scales, n_pairs=guidance_pairs, steps=ddim_steps, seed=seed,
-                               device=device, max_batch_size=max_batch_size)
-    return CorrelationResult(tuple(keys), corr, samples, steps,
-                             {"n_pairs": n_pairs, "ddpm_pairs": sizes["ddpm"], "seed": seed, "level": level},
-                             half, sweep)
+def _presented(cls, measured):
+    """``measured`` (a measurements dataclass) as its presentation subclass ``cls``; ``None`` stays ``None``."""
+    return None if measured is None else cls(**{f.name: getattr(measured, f.name) for f in fields(measured)})
 
 
-def cost(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps: int = 50,
-         ddpm_pairs: int | None = None, seed: int = 0, device: str = "auto", max_batch_size: int = 512, ablation_pairs: int = 0, guidance_model=None,
-         guidance_scales: Sequence[float] = (), guidance_pairs: int = 32, prompts=None, prompt_guidance: float = 7.5,
-         progress: bool = False, level: float = 0.95) -> dict[str, int]:
-    """Network evaluations (image rows through the network once) :func:`run` makes with these
-    arguments, per model name (:func:`antinb.models.name_of`); nothing is loaded. Seed, device,
-    batch size and level cost nothing."""
-    out: dict[str, int] = {}
-    for spec in models:
-        # 2 * n_pairs rows per pairing and step: PN, RR under DDIM; PN, RR, PN (z only) under DDPM;
-        # a text-to-image model sampling prompts with guidance passes every row twice
-        m = n_pairs if ddpm_pairs is None else ddpm_pairs
-        n = 2 * (n_pairs * len(SAMPLER_PAIRINGS["ddim"]) * ddim_steps + m * len(SAMPLER_PAIRINGS["ddpm"]) * ddpm_steps)
-        n *= rows_per_image(spec, prompts, prompt_guidance)
-        n += 2 * ablation_pairs * ddim_steps  # half negation: one unprompted DDIM run of 2 * ablation_pairs rows
-        out[name_of(spec)] = out.get(name_of(spec), 0) + n
-    if guidance_model and len(guidance_scales):
-        # PN and RR pairs at each scale under DDIM; classifier-free guidance doubles every row
-        name = name_of(guidance_model)
-        out[name] = out.get(name, 0) + len(guidance_scales) * 2 * (2 * guidance_pairs) * ddim_steps * 2
-    return out
+def present(measurements: CorrelationMeasurements) -> CorrelationResult:
+    """The presentation of finding 1's measurements (no network evaluation)."""
+    m = measurements
+    return CorrelationResult(m.models, m.corr, m.pairs, m.steps, m.settings,
+                             _presented(HalfNegation, m.half_negation), _presented(GuidanceSweep, m.guidance))
+
+
+def run(*args: Any, **kwargs: Any) -> CorrelationResult:
+    """``present(measure(Params(*args, **kwargs)))``: measure and present in one call."""
+    return present(measure(Params(*args, **kwargs)))
