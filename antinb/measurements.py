@@ -40,6 +40,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -336,16 +337,20 @@ def measurement(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
                     folder = (PACKAGE_DIR / "weights" / entry["embedded"]) if entry.get("embedded") \
                         else Path(entry["folder"])
                     record(_WEIGHTS_RECORD + name, {"folder": str(folder), "embedded": entry.get("embedded")})
-            record(MEASURE_RECORD, {"measured": False, "file": str(stem), "saved": saved.get("created")})
+            record(MEASURE_RECORD, {"measured": False, "file": str(stem), "saved": saved.get("created"),
+                                    "measure_s": saved.get("measure_s")})
             return value
         meta = key(module, params)
+        t0 = time.perf_counter()
         with collecting() as recorded:
             value = fn(params)
+        meta["measure_s"] = round(time.perf_counter() - t0, 1)
         loaded = _loaded_weights(recorded)
         meta["weights"] = weights_fingerprints(loaded, meta["code"])
         meta["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         save(stem, value, meta)
-        record(MEASURE_RECORD, {"measured": True, "file": str(stem), "reason": reason, "saved": meta["created"]})
+        record(MEASURE_RECORD, {"measured": True, "file": str(stem), "reason": reason, "saved": meta["created"],
+                                "measure_s": meta["measure_s"]})
         return load(stem)
 
     measure.__wrapped_measure__ = fn  # type: ignore[attr-defined]

@@ -45,6 +45,8 @@ from scipy.stats import qmc
 from ._checks import check_int as _check_int
 
 __all__ = [
+    "seeded_generator",
+    "seeded_rng",
     "DESIGNS",
     "Design",
     "METHODS",
@@ -136,6 +138,22 @@ def _check_common(n: int, shape: object, seed: int, start: int) -> tuple[int, tu
 
 
 # --------------------------------------------------------------------------- generators
+
+
+def seeded_generator(seed: int, *stream: int) -> torch.Generator:
+    """The seeded CPU torch generator of an auxiliary draw (probe inputs, study draws, subsets): seeded with
+    ``seed`` itself, or, given a ``stream`` key, with the first word of ``SeedSequence(seed, spawn_key=stream)``
+    for independent streams of one seed. Every random draw of antinb outside the noise designs comes from
+    here or :func:`seeded_rng`, so that a seed means the same thing everywhere."""
+    if not stream:
+        return torch.Generator().manual_seed(int(seed))
+    key = tuple(int(s) for s in stream)
+    return torch.Generator().manual_seed(int(np.random.SeedSequence(int(seed), spawn_key=key).generate_state(1)[0]))
+
+
+def seeded_rng(seed: int) -> np.random.Generator:
+    """The seeded numpy generator of an auxiliary computation (bootstrap resamples, resampled coverage)."""
+    return np.random.default_rng(int(seed))
 
 
 def _seed_sequence(seed: int, stream: int, group: int, *extra: int) -> np.random.SeedSequence:

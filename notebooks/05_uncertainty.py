@@ -67,7 +67,7 @@ sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
 # number of this chapter once, under the record names the results page reads.
 
 # %%
-result = uncertainty.run(
+measured = uncertainty.measure(uncertainty.Params(
     models, statistics=statistics, n_images=n_images, budgets=budgets,
     steps=ddim_steps, kamc_groups=kamc_groups,
     rqmc_replicates=rqmc_replicates, coverage_model=coverage_model,
@@ -76,7 +76,8 @@ result = uncertainty.run(
     level=level, device=device, seed=seed, max_batch_size=max_batch_size,
     store=store_dir or None, processes=processes, prompts=prompts,
     prompt_guidance=prompt_guidance, cv_frequencies=cv_frequencies,
-    resampled_reps=resampled_reps)
+    resampled_reps=resampled_reps, interval_reps=interval_reps))
+result = uncertainty.present(measured)
 result.record();
 
 # %% [markdown]
@@ -224,8 +225,7 @@ display(Markdown(result.cv_statement()))
 # target's). Dashed: t; solid: skew-t; grey: the range of an exact interval's coverage.
 
 # %%
-study = uncertainty.interval_study(reps=interval_reps, seed=seed)
-study.record();
+study = result.intervals
 
 # %% tags=["hide-input"]
 study.figure()

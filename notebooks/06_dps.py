@@ -55,10 +55,11 @@ from antinb.findings import dps as finding
 # same number of steps; it then computes every number below.
 
 # %%
-result = finding.run(
+measured = finding.measure(finding.Params(
     models, truth=truth, n_truth=n_truth, n_samples=n_samples,
     steps=dps_steps, zeta=zeta, sigma=sigma, box_fraction=box_fraction,
-    seed=seed, device=device, max_batch_size=max_batch_size)
+    seed=seed, device=device, max_batch_size=max_batch_size))
+result = finding.present(measured)
 result.record();
 
 # %% [markdown]

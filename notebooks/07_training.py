@@ -52,11 +52,12 @@ from antinb.findings import progress as finding
 # them all with the same noise.
 
 # %%
-result = finding.run(
+measured = finding.measure(finding.Params(
     runs, n_pairs=n_pairs, steps=steps, n_timesteps=n_timesteps,
     n_x=n_x, n_coords=n_coords, n_residual=n_residual,
     max_states=max_states, seed=seed, device=device,
-    max_batch_size=max_batch_size)
+    max_batch_size=max_batch_size))
+result = finding.present(measured)
 result.record();
 
 # %% [markdown]

@@ -27,10 +27,17 @@ def _tiny(name: str, channels: int = 1) -> DiffusionModel:
                           sample_shape=(channels, 8, 8))
 
 
+PARAMS = dict(truth="model", n_truth=N_TRUTH, n_samples=N_SAMPLES, steps=STEPS, zeta=1.0, seed=3)
+
+
 @pytest.fixture(scope="module")
-def result() -> finding.DPSResult:
-    return finding.run([_tiny("tiny"), _tiny("tiny-rgb", 3)], truth="model", n_truth=N_TRUTH,
-                       n_samples=N_SAMPLES, steps=STEPS, zeta=1.0, seed=3)
+def measured() -> finding.DPSMeasurements:
+    return finding.measure(finding.Params([_tiny("tiny"), _tiny("tiny-rgb", 3)], **PARAMS))
+
+
+@pytest.fixture(scope="module")
+def result(measured) -> finding.DPSResult:
+    return finding.present(measured)
 
 
 def test_records_are_the_templates_filled_once_per_model(result):
@@ -71,7 +78,8 @@ def test_no_pooling_across_models(result):
 
 def test_numbers_follow_their_definitions(result):
     r = result["tiny"]
-    run = r.run
+    # the samples measure() drew (the same seeds, so the same chains), drawn again
+    run = finding.sample_model(_tiny("tiny"), **PARAMS)
     assert run.mc.shape == run.amc.shape == (N_TRUTH, N_SAMPLES, 1, 8, 8)
     est = [(stats.mc(metrics.l1_error(run.mc[i], run.truth[i])), stats.amc(metrics.l1_error(run.amc[i], run.truth[i])))
            for i in range(N_TRUTH)]
@@ -87,6 +95,10 @@ def test_numbers_follow_their_definitions(result):
     obs = np.mean([metrics.masked_l1(torch.cat([run.mc[i], run.amc[i]]), run.truth[i], run.operator.mask).mean().item()
                    for i in range(N_TRUTH)])
     assert recs["dps_observed_l1/tiny"] == pytest.approx(obs, rel=1e-12)
+    # what the figures show: the posterior means of every image and the first samples of the first one
+    assert torch.equal(r.posterior_mean["amc"][1], run.amc[1].mean(0)) and torch.equal(r.truth, run.truth)
+    k = min(finding.SHOWN_SAMPLES, N_SAMPLES)
+    assert torch.equal(r.shown["mc"], run.mc[0][:k]) and torch.equal(r.shown["amc"], run.amc[0][:k])
 
 
 def test_efficiency_intervals_contain_the_estimate_and_are_f_intervals(result):
@@ -184,3 +196,27 @@ def test_figures_fit_the_column(result):
                 rows.setdefault(round(ax.get_position().y0, 2), []).append(ax)
         assert max(len(v) for v in rows.values()) <= 3
         plt.close(fig)
+
+
+def test_the_measurement_survives_saving_and_loading(measured, tmp_path):
+    from antinb import measurements
+
+    measurements.save(tmp_path / "06_dps", measured, {"finding": finding.__name__})
+    loaded = measurements.load(tmp_path / "06_dps")
+    assert isinstance(loaded, finding.DPSMeasurements) and isinstance(loaded.models[0], finding.ModelResult)
+    assert finding.present(loaded).records() == finding.present(measured).records()
+    assert torch.equal(loaded.models[1].maps["efficiency"], measured.models[1].maps["efficiency"])
+
+
+def test_the_measurement_depends_on_no_presentation():
+    from antinb._code import definition_closure
+
+    closure = definition_closure(finding.__name__, ("measure",))
+    defined = {k.split(":")[1] for k in closure if k.startswith(f"{finding.__name__}:")}
+    assert {"measure", "summarise", "sample_model", "Params", "DPSMeasurements", "ModelResult"} <= defined
+    presentation = {"DPSResult", "present", "run", "summary", "paper_records", "TABLE", "TEMPLATES", "_LABELS",
+                    "_CONSISTENCY", "_fmt", "_with_ci", "_verdict_of", "_paper_number", "f_interval",
+                    *(name for name in vars(finding) if name.isupper() and name.startswith(("DPS_", "UNCOND_"))
+                      and name != "DPS_STEP_EVALUATIONS")}
+    assert not defined & presentation, defined & presentation
+    assert not {"antinb.findings.base", "antinb.plots", "antinb.paper"} & set(closure)

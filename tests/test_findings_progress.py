@@ -24,8 +24,13 @@ def tiny_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def result(tiny_run):
-    return progress.run({"tiny": tiny_run}, device="cpu", **SMALL)
+def measured(tiny_run):
+    return progress.measure(progress.Params({"tiny": tiny_run}, device="cpu", **SMALL))
+
+
+@pytest.fixture(scope="module")
+def result(measured):
+    return progress.present(measured)
 
 
 def test_every_state_is_recorded_with_its_interval(result):
@@ -64,7 +69,8 @@ def test_the_same_noise_in_every_state(tiny_run):
     """Each state sees the same PN noise: one snapshot measured twice gives the same numbers, another differs."""
     clf, feats = _features()
     snaps = training.snapshots_of(tiny_run)
-    a, b, c = (progress.measure(models.load(snaps[s], device="cpu"), test_features=feats, classifier=clf, **SMALL)
+    a, b, c = (progress.measure_state(models.load(snaps[s], device="cpu"), test_features=feats, classifier=clf,
+                                      **SMALL)
                for s in (0, 0, 4))
     assert a.corr == b.corr and a.fd == b.fd and torch.equal(a.pairs, b.pairs)
     assert a.corr != c.corr
@@ -89,11 +95,11 @@ def test_cost_counts_the_network_rows(tiny_run):
     rows = []
     model.unet.register_forward_hook(lambda mod, args, out: rows.append(args[0].shape[0]))
     clf, feats = _features()
-    progress.measure(model, test_features=feats, classifier=clf, **SMALL)
-    per_state = progress.cost({"tiny": {2: snap}}, **SMALL)["tiny"] // 2  # one snapshot + the reference
+    progress.measure_state(model, test_features=feats, classifier=clf, **SMALL)
+    per_state = progress.cost(progress.Params({"tiny": {2: snap}}, **SMALL))["tiny"] // 2  # a snapshot + the reference
     assert sum(rows) == per_state
-    assert progress.cost({"tiny": tiny_run}, **SMALL)["tiny"] == 4 * per_state
-    assert progress.cost({"tiny": tiny_run}, max_states=2, **SMALL)["tiny"] == 3 * per_state
+    assert progress.cost(progress.Params({"tiny": tiny_run}, **SMALL))["tiny"] == 4 * per_state
+    assert progress.cost(progress.Params({"tiny": tiny_run}, max_states=2, **SMALL))["tiny"] == 3 * per_state
 
 
 def test_shipped_snapshots_end_with_the_embedded_model_of_the_same_recipe(tmp_path, tiny_run):
@@ -161,3 +167,27 @@ def test_log_axes_are_labelled_with_plain_numbers():
     assert {"0.5", "1", "2"} <= set(labels[narrow])  # minor ticks labelled under two decades
     assert {"1", "10", "100", "1000", "10000"} <= set(labels[wide]) and "2" not in labels[wide]
     assert not any("10^" in t or "e" in t or "×" in t for t in sum(labels.values(), []))
+
+
+def test_the_measurement_survives_saving_and_loading(measured, tmp_path):
+    from antinb import measurements
+
+    measurements.save(tmp_path / "07_training", measured, {"finding": progress.__name__})
+    loaded = measurements.load(tmp_path / "07_training")
+    assert isinstance(loaded, progress.ProgressMeasurements) and isinstance(loaded.models[0], progress.RunProgress)
+    assert progress.present(loaded).records() == progress.present(measured).records()
+    assert progress.present(loaded).verdict() == progress.present(measured).verdict()
+    assert torch.equal(loaded.models[0].reference.pairs, measured.models[0].reference.pairs)
+
+
+def test_the_measurement_depends_on_no_presentation():
+    from antinb._code import definition_closure
+
+    closure = definition_closure(progress.__name__, ("measure",))
+    defined = {k.split(":")[1] for k in closure if k.startswith(f"{progress.__name__}:")}
+    assert {"measure", "measure_state", "Params", "ProgressMeasurements", "RunProgress", "State"} <= defined
+    presentation = {"ProgressResult", "present", "run", "summary", "paper_records", "direction", "_fmt", "_step_key",
+                    "TABLE", "TEMPLATES", "REFERENCE", "WEAKENS", "STRENGTHENS", "HOLDS",
+                    "CORR", "CORR_CI", "RR_CORR", "AS_MEAN", "AS_MEAN_CI", "AS_Q10", "RESIDUAL", "RESIDUAL_CI", "EFF",
+                    "EFF_CI", "FD", "FD_CI", "FD_FLOOR", "FD_FLOOR_CI", "STEPS"}
+    assert not defined & presentation, defined & presentation

@@ -16,7 +16,8 @@ from antinb.findings import uncertainty as U
 
 matplotlib.use("Agg")
 
-KW = dict(n_images=32, budgets=(16, 32), steps=2, coverage_n=16, coverage_reps=4, coverage_steps=2, device="cpu")
+KW = dict(n_images=32, budgets=(16, 32), steps=2, coverage_n=16, coverage_reps=4, coverage_steps=2, device="cpu",
+          interval_reps=20)
 
 
 CARD = {"statistics": {"brightness": {"generated_sd": 0.3, "real_sd": 1.0},
@@ -106,8 +107,9 @@ def test_records_are_built_from_the_declared_templates(result):
         matches = [t for t in U.TEMPLATES if base.template_regex(t).match(name)]
         assert len(matches) == 1, (name, matches)
         used.add(matches[0])
-    # every template is written, none is spare (the interval study's by IntervalStudy, tests/test_intervals.py)
-    assert used == set(U.TEMPLATES) - {U.INTERVAL_COVERAGE, U.INTERVAL_REPS}
+    # every template is written, none is spare (the interval study's too: it is part of the measurement)
+    assert used == set(U.TEMPLATES)
+    assert recs["interval_coverage_reps"] == 20 and set(result.intervals.records()) <= set(recs)
     m = "tiny"
     slugs = ("amc", "kamc4", "kamc8", "rqmc")
     for s in result.statistics:
@@ -213,3 +215,37 @@ def test_designs_come_from_the_registry():
         U.designs((1,), 16)
     with pytest.raises(ValueError, match="twice"):
         U.designs((4, 4), 16)
+
+
+# --------------------------------------------------------------------------- measure once, present freely
+
+
+def test_the_measurement_survives_save_and_load(model, tmp_path):
+    from antinb import measurements
+
+    model.card = CARD
+    m = U.measure(U.Params([model], coverage_model=model, **KW))
+    assert type(m) is U.UncertaintyMeasurements and type(m.intervals) is U.IntervalStudy
+    # the interval study is the notebook's former interval_study(reps=interval_reps, seed=seed), unchanged
+    assert m.intervals.rate == U.interval_study(reps=20, seed=0).rate
+    measurements.save(tmp_path / "m", m, {})
+    back = measurements.load(tmp_path / "m")
+    assert type(back) is U.UncertaintyMeasurements and back == m
+    shown, again = U.present(m), U.present(back)
+    assert again.records() == shown.records()
+    assert again.verdict() == shown.verdict() and again.intervals.statement() == shown.intervals.statement()
+    assert again.table().equals(shown.table()) and again.coverage_table().equals(shown.coverage_table())
+
+
+def test_the_measurement_reaches_no_presentation():
+    from antinb._code import definition_closure
+
+    closure = definition_closure("antinb.findings.uncertainty", ("measure",))
+    reached = {k.split(":", 1)[1] for k in closure if k.startswith("antinb.findings.uncertainty:")}
+    presentation = {"UncertaintyResult", "IntervalStudyResult", "present", "run", "interval_study",
+                    "_present_intervals", "summary", "paper_records", "TEMPLATES", "TABLE", "SPREAD_FLAG_BELOW",
+                    "_PAPER_STAT", "_predicted", "_STYLE", "INTERVAL_LABELS", "_STUDY_LABELS",
+                    *(name for name in dir(U) if isinstance(getattr(U, name), str) and getattr(U, name) in U.TEMPLATES)}
+    assert {"measure", "Params", "measure_intervals", "_coverage"} <= reached
+    assert not reached & presentation, reached & presentation
+    assert not {"antinb.findings.base", "antinb.plots", "antinb.paper"} & set(closure)

@@ -434,6 +434,15 @@ def write_models(out_dir: Path | None = None, page: Path | None = None, *, stric
     return page
 
 
+def _measure_seconds(stamp: dict[str, Any] | None) -> float | None:
+    """How long a published chapter's measurement took: the measuring run's time, kept with the saved
+    measurement (a re-rendered chapter's own run takes seconds); a stamp without one gives its run's time."""
+    if not stamp:
+        return None
+    m = stamp.get("measurement") or {}
+    return m.get("measure_s") if isinstance(m.get("measure_s"), (int, float)) else stamp.get("wall_s")
+
+
 def write_profiles(out: Path | None = None, executed_dir: Path | None = None) -> Path:
     """Write ``book/profiles.md`` (included by ``reproduce.md``): each profile's parameters, and for the
     published profile each chapter's wall time from its provenance stamp."""
@@ -451,12 +460,14 @@ def write_profiles(out: Path | None = None, executed_dir: Path | None = None) ->
         timed = f.stem == PUBLISHED_PROFILE
         lines += [f"**`{f.stem}`** (`notebooks/params/{f.name}`)", ""]
         if timed:
-            walls = {n: (s or {}).get("wall_s") for n, s in published.items()}
+            walls = {n: _measure_seconds(s) for n, s in published.items()}
             known = [w for w in walls.values() if isinstance(w, (int, float))]
             devices = sorted({str((s or {}).get("environment", {}).get("device", "?")) for s in published.values() if s})
-            lines += [f"Wall time of the published run of each chapter on {', '.join(devices) or 'this machine'} "
-                      f"(the provenance stamps; chapters run in book order and share the sample cache, see the "
-                      f"performance appendix): {sum(known) / 60:.0f} min in all.", ""]
+            lines += [f"Time each published chapter's measurement took on {', '.join(devices) or 'this machine'} "
+                      f"(its provenance stamp; chapters share the sample cache, so a chapter measured after another "
+                      f"that sampled the same images reads them): {sum(known) / 60:.0f} min in all. Re-rendering a "
+                      f"chapter from its saved measurement takes seconds; measuring the whole book from an empty "
+                      f"sample cache takes longer (the performance appendix's cold run).", ""]
         lines += ["| notebook | parameters |" + (" time |" if timed else ""), "|---|---|" + ("---|" if timed else "")]
         for section, values in data.items():
             values = values or {}

@@ -45,6 +45,7 @@ from matplotlib.colors import TwoSlopeNorm
 from .. import data, metrics, models as _models, noise, paper, stats
 from .. import dps as _dps
 from ..cache import sample
+from ..measurements import measurement
 from . import base
 from .base import ByModel, Row, Summary, Table, fill, side, template_regex
 
@@ -52,7 +53,8 @@ __all__ = [
     "DPS_CI_LENGTH", "DPS_EFFICIENCY", "DPS_EFFICIENCY_CI", "DPS_EFFICIENCY_BY_IMAGE", "DPS_EFFICIENCY_BY_IMAGE_CI",
     "DPS_RHO", "DPS_L1", "DPS_PSNR", "DPS_OBSERVED_L1", "UNCOND_OBSERVED_L1", "DPS_HOLE_L1",
     "UNCOND_HOLE_L1", "TEMPLATES", "SCALAR_METRICS", "PIXEL_METRICS", "TABLE", "paper_records",
-    "ModelRun", "ModelResult", "DPSResult", "sample_model", "summarise", "run", "cost", "f_interval", "summary",
+    "SHOWN_SAMPLES", "ModelRun", "ModelResult", "Params", "DPSMeasurements", "DPSResult", "sample_model", "summarise",
+    "measure", "cost", "present", "run", "f_interval", "summary",
 ]
 
 # ------------------------------------------------------------------------------------------ records
@@ -245,12 +247,22 @@ def _f_bounds(efficiency: float, df_mc: int, df_amc: int, level: float) -> list[
 # ------------------------------------------------------------------------------------------ analysis
 
 
+#: DPS samples per design of the first ground-truth image that a measurement keeps (the figure of samples shows
+#: at most these; the numbers use every sample).
+SHOWN_SAMPLES = 8
+
+
 @dataclass(frozen=True)
 class ModelResult:
     """The numbers of one model (see the module docstring); intervals are ``[low, high]``.
 
     Attributes:
-        run: the samples.
+        name: the model's name.
+        truth: ``(T, C, H, W)`` ground-truth images, model space ``[-1, 1]``.
+        y: ``(T, C, H, W)`` their measurements.
+        posterior_mean: ``mc`` / ``amc`` -> ``(T, C, H, W)`` mean of each image's DPS samples.
+        shown: ``mc`` / ``amc`` -> the first ``min(SHOWN_SAMPLES, n)`` DPS samples of the first image
+            (AMC: consecutive pairs).
         efficiency: metric -> per-model efficiency (``l1``, ``psnr`` and :data:`PIXEL_METRICS`).
         efficiency_ci: ``l1`` / ``psnr`` -> its F-interval.
         by_image: ``l1`` / ``psnr`` -> efficiency per ground-truth image.
@@ -258,11 +270,16 @@ class ModelResult:
         ci_length: metric -> ``(MC, AMC)`` CI length averaged over images.
         rho: ``l1`` / ``psnr`` -> within-pair correlation averaged over images.
         mean: ``l1`` / ``psnr`` -> mean metric of all DPS samples.
-        consistency: record template -> mean absolute error (observed pixels / hole, DPS / unconditional).
+        consistency: mean absolute error to the truth, ``{dps,uncond}_{observed,hole}`` (observed pixels / hole,
+            DPS / unconditional samples).
         maps: ``(T, C, H, W)`` half-width maps ``mc``, ``amc`` ([0, 1] scale) and per-pixel ``efficiency``.
     """
 
-    run: ModelRun
+    name: str
+    truth: torch.Tensor = field(repr=False)
+    y: torch.Tensor = field(repr=False)
+    posterior_mean: dict[str, torch.Tensor] = field(repr=False)
+    shown: dict[str, torch.Tensor] = field(repr=False)
     efficiency: dict[str, float]
     efficiency_ci: dict[str, list[float]]
     by_image: dict[str, list[float]]
@@ -273,30 +290,27 @@ class ModelResult:
     consistency: dict[str, float]
     maps: dict[str, torch.Tensor] = field(repr=False)
 
-    @property
-    def name(self) -> str:
-        return self.run.name
 
-
-def summarise(run: ModelRun, *, level: float = 0.95) -> ModelResult:
-    """Every number of one model from its samples, with F-intervals of the efficiencies (module docstring)."""
-    t_img, n = run.mc.shape[:2]
+def summarise(samples: ModelRun, *, level: float = 0.95, shown: int = SHOWN_SAMPLES) -> ModelResult:
+    """Every number of one model from its samples, with F-intervals of the efficiencies (module docstring), the
+    posterior means and the first ``shown`` samples of the first image per design."""
+    t_img, n = samples.mc.shape[:2]
     m = n // 2
-    mask = run.operator.mask
-    hole = (1 - mask).bool().expand(1, *run.truth.shape[1:])[0]  # (C, H, W)
+    mask = samples.operator.mask
+    hole = (1 - mask).bool().expand(1, *samples.truth.shape[1:])[0]  # (C, H, W)
 
     # data consistency: mean |error| to the truth in the observed pixels and in the hole
-    cons = {DPS_OBSERVED_L1: [], UNCOND_OBSERVED_L1: [], DPS_HOLE_L1: [], UNCOND_HOLE_L1: []}
+    cons = {"dps_observed": [], "uncond_observed": [], "dps_hole": [], "uncond_hole": []}
     for i in range(t_img):
-        post = torch.cat([run.mc[i], run.amc[i]])
-        for key, x, where in ((DPS_OBSERVED_L1, post, mask), (UNCOND_OBSERVED_L1, run.unconditional, mask),
-                              (DPS_HOLE_L1, post, 1 - mask), (UNCOND_HOLE_L1, run.unconditional, 1 - mask)):
-            cons[key].append(metrics.masked_l1(x, run.truth[i], where).mean().item())
+        post = torch.cat([samples.mc[i], samples.amc[i]])
+        for key, x, where in (("dps_observed", post, mask), ("uncond_observed", samples.unconditional, mask),
+                              ("dps_hole", post, 1 - mask), ("uncond_hole", samples.unconditional, 1 - mask)):
+            cons[key].append(metrics.masked_l1(x, samples.truth[i], where).mean().item())
     consistency = {k: float(np.mean(v)) for k, v in cons.items()}
 
     # scalar metrics: (T, n) values per design
-    values = {k: (np.stack([fn(run.mc[i], run.truth[i]).double().numpy() for i in range(t_img)]),
-                  np.stack([fn(run.amc[i], run.truth[i]).double().numpy() for i in range(t_img)]))
+    values = {k: (np.stack([fn(samples.mc[i], samples.truth[i]).double().numpy() for i in range(t_img)]),
+                  np.stack([fn(samples.amc[i], samples.truth[i]).double().numpy() for i in range(t_img)]))
               for k, fn in SCALAR_METRICS.items()}
     efficiency, ci_length, by_image, by_image_ci, rho, mean = {}, {}, {}, {}, {}, {}
     for k, (v_mc, v_amc) in values.items():
@@ -309,7 +323,7 @@ def summarise(run: ModelRun, *, level: float = 0.95) -> ModelResult:
         mean[k] = float((np.mean([a.estimate for a, _ in est]) + np.mean([b.estimate for _, b in est])) / 2)
 
     # pixel-wise CIs of the posterior mean, [0, 1] scale
-    u_mc, u_amc = metrics.to_unit(run.mc), metrics.to_unit(run.amc)
+    u_mc, u_amc = metrics.to_unit(samples.mc), metrics.to_unit(samples.amc)
     hw_mc = torch.stack([stats.pixelwise_half_width(u_mc[i], "mc", level=level) for i in range(t_img)])
     hw_amc = torch.stack([stats.pixelwise_half_width(u_amc[i], "amc", level=level) for i in range(t_img)])
     eff_map = (hw_mc / hw_amc) ** 2
@@ -325,9 +339,90 @@ def summarise(run: ModelRun, *, level: float = 0.95) -> ModelResult:
     efficiency_ci = {k: _f_bounds(efficiency[k], df_mc, df_amc, level) for k in SCALAR_METRICS}
     by_image_ci = {k: [list(lh) for lh in by_image_ci[k]] for k in SCALAR_METRICS}
     return ModelResult(
-        run=run, efficiency=efficiency, efficiency_ci=efficiency_ci, by_image=by_image, by_image_ci=by_image_ci,
-        ci_length=ci_length, rho=rho, mean=mean,
-        consistency=consistency, maps={"mc": hw_mc, "amc": hw_amc, "efficiency": eff_map})
+        name=samples.name, truth=samples.truth, y=samples.y,
+        posterior_mean={"mc": torch.stack([samples.mc[i].mean(0) for i in range(t_img)]),
+                        "amc": torch.stack([samples.amc[i].mean(0) for i in range(t_img)])},
+        shown={"mc": samples.mc[0][:shown].clone(), "amc": samples.amc[0][:shown].clone()},
+        efficiency=efficiency, efficiency_ci=efficiency_ci, by_image=by_image, by_image_ci=by_image_ci,
+        ci_length=ci_length, rho=rho, mean=mean, consistency=consistency,
+        maps={"mc": hw_mc, "amc": hw_amc, "efficiency": eff_map})
+
+
+@dataclass(frozen=True)
+class Params:
+    """What finding 6 measures: the models (names or loaded models) and, per model, ``n_truth`` ground-truth images
+    (``truth``: ``"test"``, ``"model"`` or a tensor), ``n_samples`` DPS samples per image and design with ``steps``
+    steps, guidance scale ``zeta``, measurement noise ``sigma``, a centred hole of side ``box_fraction``; intervals
+    at ``level``. The one parameters object of :func:`measure` and :func:`cost`."""
+
+    models: Sequence
+    truth: str | torch.Tensor = "test"
+    n_truth: int = 2
+    n_samples: int = 32
+    steps: int = 50
+    zeta: float = 1.0
+    sigma: float = 0.05
+    box_fraction: float = 0.5
+    seed: int = 0
+    device: str = "auto"
+    max_batch_size: int = 256
+    level: float = 0.95
+
+
+@dataclass(frozen=True)
+class DPSMeasurements:
+    """Everything finding 6 measured: one :class:`ModelResult` per model and the settings."""
+
+    models: tuple[ModelResult, ...]
+    settings: dict[str, Any]
+
+
+@measurement
+def measure(params: Params) -> DPSMeasurements:
+    """Finding 6 for each model of ``params`` (a name or a loaded :class:`antinb.models.DiffusionModel`).
+
+    Samples with :func:`sample_model` and analyses with :func:`summarise`.
+    """
+    p = params
+    results = []
+    for spec in p.models:
+        model = _models.load(spec, device=p.device) if isinstance(spec, str) else spec
+        r = sample_model(model, truth=p.truth, n_truth=p.n_truth, n_samples=p.n_samples, steps=p.steps, zeta=p.zeta,
+                         sigma=p.sigma, box_fraction=p.box_fraction, seed=p.seed, max_batch_size=p.max_batch_size)
+        results.append(summarise(r, level=p.level))
+    settings = {"truth": p.truth if isinstance(p.truth, str) else "given",
+                "n_truth": int(results[0].truth.shape[0]) if results else p.n_truth, "n_samples": p.n_samples,
+                "steps": p.steps, "zeta": p.zeta, "sigma": p.sigma, "box_fraction": p.box_fraction, "level": p.level}
+    return DPSMeasurements(tuple(results), settings)
+
+
+#: A DPS step of one row in plain forward evaluations: its forward pass with gradient plus the backward pass to
+#: the input took 2.0 times a plain forward pass (median of 5 interleaved repeats on the mnist and the
+#: photo-patches UNets, batch 32, one CPU thread; range 1.4-2.6). GPUs often spend more on the backward pass.
+DPS_STEP_EVALUATIONS = 2.0
+
+
+def cost(params: Params) -> dict[str, int]:
+    """Network evaluations (image rows through the network once) :func:`measure` makes with ``params``, per
+    model name (:func:`antinb.models.name_of`); nothing is loaded. A DPS step of one row counts
+    :data:`DPS_STEP_EVALUATIONS` evaluations (forward and backward pass, in units of a plain forward pass, so
+    that the dry run's time estimate from forward-pass throughput holds)."""
+    p = params
+    n_true = p.truth.shape[0] if isinstance(p.truth, torch.Tensor) else p.n_truth
+    out: dict[str, int] = {}
+    for spec in p.models:
+        n = n_true * p.steps if isinstance(p.truth, str) and p.truth == "model" else 0  # DDPM ground truth
+        n += round(DPS_STEP_EVALUATIONS * 2 * (n_true * p.n_samples) * p.steps)  # DPS, independent and antithetic
+        n += p.n_samples * p.steps  # the unconditional DDPM baseline
+        out[_models.name_of(spec)] = out.get(_models.name_of(spec), 0) + n
+    return out
+
+
+# ------------------------------------------------------------------------------------------ presentation
+
+#: The record template of each data-consistency number of :attr:`ModelResult.consistency`.
+_CONSISTENCY = {"dps_observed": DPS_OBSERVED_L1, "uncond_observed": UNCOND_OBSERVED_L1, "dps_hole": DPS_HOLE_L1,
+                "uncond_hole": UNCOND_HOLE_L1}
 
 
 def _paper_number(value: Any) -> float:
@@ -354,11 +449,9 @@ def _verdict_of(ci: Sequence[float]) -> str:
 
 
 @dataclass(frozen=True)
-class DPSResult(ByModel):
-    """Finding 6 for several models: records, tables, the paper comparison, the verdict and figures."""
-
-    models: tuple[ModelResult, ...]
-    settings: dict[str, Any]
+class DPSResult(DPSMeasurements, ByModel):
+    """Finding 6 presented: records, tables, the paper comparison, the verdict and figures, all computed from the
+    measurements alone."""
 
     # -------------------------------------------------------------------- records
 
@@ -367,7 +460,7 @@ class DPSResult(ByModel):
         out: dict[str, Any] = {}
         for r in self.models:
             m = r.name
-            out.update({fill(k, model=m): v for k, v in r.consistency.items()})
+            out.update({fill(_CONSISTENCY[k], model=m): v for k, v in r.consistency.items()})
             for metric, value in r.efficiency.items():
                 out[fill(DPS_EFFICIENCY, model=m, metric=metric)] = value
             for metric, ci in r.efficiency_ci.items():
@@ -387,8 +480,8 @@ class DPSResult(ByModel):
 
     def consistency_table(self) -> pd.DataFrame:
         """Mean absolute error to the truth ([0, 1] scale) in the observed pixels and in the hole."""
-        cols = {DPS_OBSERVED_L1: "observed: DPS", UNCOND_OBSERVED_L1: "observed: uncond.",
-                DPS_HOLE_L1: "hole: DPS", UNCOND_HOLE_L1: "hole: uncond."}
+        cols = {"dps_observed": "observed: DPS", "uncond_observed": "observed: uncond.",
+                "dps_hole": "hole: DPS", "uncond_hole": "hole: uncond."}
         return pd.DataFrame([{**{"model": r.name}, **{cols[k]: round(r.consistency[k], 3) for k in cols}}
                              for r in self.models]).set_index("model")
 
@@ -463,10 +556,9 @@ class DPSResult(ByModel):
         """Per model (rows): ground truth | measurement (hole grey) | posterior mean of MC and of AMC samples."""
         fig, axes = plt.subplots(len(self.models), 3, figsize=(7.0, 2.4 * len(self.models)), squeeze=False)
         for ax_row, r in zip(axes, self.models):
-            run = r.run
-            sep = torch.full((run.truth.shape[1], run.truth.shape[2], 1), 1.0)  # white gutter between the means
-            means = torch.cat([run.mc[image].mean(0), sep, run.amc[image].mean(0)], dim=2)
-            for ax, img, title in zip(ax_row, (run.truth[image], run.y[image], means),
+            sep = torch.full((r.truth.shape[1], r.truth.shape[2], 1), 1.0)  # white gutter between the means
+            means = torch.cat([r.posterior_mean["mc"][image], sep, r.posterior_mean["amc"][image]], dim=2)
+            for ax, img, title in zip(ax_row, (r.truth[image], r.y[image], means),
                                       ("ground truth", "measurement", "posterior mean: MC | AMC")):
                 u = metrics.to_unit(img).clamp(0, 1).permute(1, 2, 0).numpy()
                 ax.imshow(u[..., 0] if u.shape[-1] == 1 else u, cmap="gray", vmin=0, vmax=1)
@@ -477,13 +569,14 @@ class DPSResult(ByModel):
         fig.tight_layout()
         return fig
 
-    def samples(self, image: int = 0, n: int = 4) -> plt.Figure:
-        """Per model (panels): ``n`` MC samples (top row) and ``n`` AMC samples, pairs side by side (bottom)."""
+    def samples(self, n: int = 4) -> plt.Figure:
+        """Per model (panels): ``n`` MC samples (top row) and ``n`` AMC samples, pairs side by side (bottom), of the
+        first ground-truth image (at most the :data:`SHOWN_SAMPLES` the measurement keeps)."""
         k = len(self.models)
         fig, axes = plt.subplots(1, k, figsize=(7.0, 7.0 / k * 2 / max(n, 1) + 0.6), squeeze=False)
         for ax, r in zip(axes[0], self.models):
-            top = torch.cat(list(r.run.mc[image][:n]), dim=2)
-            bottom = torch.cat(list(r.run.amc[image][:n]), dim=2)
+            top = torch.cat(list(r.shown["mc"][:n]), dim=2)
+            bottom = torch.cat(list(r.shown["amc"][:n]), dim=2)
             u = metrics.to_unit(torch.cat([top, bottom], dim=1)).clamp(0, 1).permute(1, 2, 0).numpy()
             ax.imshow(u[..., 0] if u.shape[-1] == 1 else u, cmap="gray", vmin=0, vmax=1)
             ax.set_title(r.name, fontsize=10)
@@ -548,43 +641,11 @@ class DPSResult(ByModel):
         return fig
 
 
-def run(models: Sequence, *, truth: str | torch.Tensor = "test", n_truth: int = 2, n_samples: int = 32,
-        steps: int = 50, zeta: float = 1.0, sigma: float = 0.05, box_fraction: float = 0.5, seed: int = 0,
-        device: str = "auto", max_batch_size: int = 256, level: float = 0.95) -> DPSResult:
-    """Finding 6 for each model (a name or a loaded :class:`antinb.models.DiffusionModel`).
-
-    Samples with :func:`sample_model` and analyses with :func:`summarise`.
-    """
-    results = []
-    for spec in models:
-        model = _models.load(spec, device=device) if isinstance(spec, str) else spec
-        r = sample_model(model, truth=truth, n_truth=n_truth, n_samples=n_samples, steps=steps, zeta=zeta,
-                         sigma=sigma, box_fraction=box_fraction, seed=seed, max_batch_size=max_batch_size)
-        results.append(summarise(r, level=level))
-    settings = {"truth": truth if isinstance(truth, str) else "given", "n_truth": int(results[0].run.truth.shape[0])
-                if results else n_truth, "n_samples": n_samples, "steps": steps, "zeta": zeta, "sigma": sigma,
-                "box_fraction": box_fraction, "level": level}
-    return DPSResult(tuple(results), settings)
+def present(measurements: DPSMeasurements) -> DPSResult:
+    """The presentation of finding 6's measurements (no network evaluation)."""
+    return DPSResult(measurements.models, measurements.settings)
 
 
-#: A DPS step of one row in plain forward evaluations: its forward pass with gradient plus the backward pass to
-#: the input took 2.0 times a plain forward pass (median of 5 interleaved repeats on the mnist and the
-#: photo-patches UNets, batch 32, one CPU thread; range 1.4-2.6). GPUs often spend more on the backward pass.
-DPS_STEP_EVALUATIONS = 2.0
-
-
-def cost(models: Sequence, *, truth: str | torch.Tensor = "test", n_truth: int = 2, n_samples: int = 32,
-         steps: int = 50, zeta: float = 1.0, sigma: float = 0.05, box_fraction: float = 0.5, seed: int = 0,
-         device: str = "auto", max_batch_size: int = 256, level: float = 0.95) -> dict[str, int]:
-    """Network evaluations (image rows through the network once) :func:`run` makes with these
-    arguments, per model name (:func:`antinb.models.name_of`); nothing is loaded. A DPS step of one row
-    counts :data:`DPS_STEP_EVALUATIONS` evaluations (forward and backward pass, in units of a plain forward
-    pass, so that the dry run's time estimate from forward-pass throughput holds)."""
-    n_true = truth.shape[0] if isinstance(truth, torch.Tensor) else n_truth
-    out: dict[str, int] = {}
-    for spec in models:
-        n = n_true * steps if isinstance(truth, str) and truth == "model" else 0  # DDPM ground truth
-        n += round(DPS_STEP_EVALUATIONS * 2 * (n_true * n_samples) * steps)  # DPS, independent and antithetic noise
-        n += n_samples * steps  # the unconditional DDPM baseline
-        out[_models.name_of(spec)] = out.get(_models.name_of(spec), 0) + n
-    return out
+def run(*args: Any, **kwargs: Any) -> DPSResult:
+    """``present(measure(Params(*args, **kwargs)))``: measure and present in one call."""
+    return present(measure(Params(*args, **kwargs)))

@@ -3,7 +3,7 @@
 For Gaussian data the optimal noise predictor is affine (:mod:`antinb.gaussian`), so DDIM maps ``z`` and
 ``-z`` to exact mirror images: centered PN correlation -1, antisymmetry score 1, symmetry residual 0. Our
 shipped models are small and undertrained, and their effects are strongest where the model is weakest.
-:func:`run` measures where real networks sit between that limit and what training does to them: at each
+:func:`measure` measures where real networks sit between that limit and what training does to them: at each
 saved snapshot of a training run (:func:`antinb.training.train` with ``snapshots``; step 0 is the random
 initialisation) and for the Gaussian reference of the run's data set, the same measurements:
 
@@ -37,6 +37,7 @@ import torch
 from .. import metrics, quality, stats, training
 from ..data import load_dataset
 from ..gaussian import gaussian_model
+from ..measurements import measurement
 from ..models import DiffusionModel, dataset_of, load
 from ..pairs import pair_samples
 from ..plots import COLUMN_WIDTH, pair_strips, plain_log_ticks
@@ -48,8 +49,9 @@ from .uncertainty import Efficiency, efficiency_interval
 
 __all__ = ["REFERENCE", "CORR", "CORR_CI", "RR_CORR", "AS_MEAN", "AS_MEAN_CI", "AS_Q10", "RESIDUAL", "RESIDUAL_CI",
            "EFF", "EFF_CI", "FD", "FD_CI", "FD_FLOOR", "FD_FLOOR_CI", "STEPS", "TEMPLATES", "STATISTICS", "TABLE",
-           "paper_records", "State", "RunProgress", "ProgressResult", "measure", "run", "cost", "summary", "WEAKENS",
-           "STRENGTHENS", "HOLDS"]
+           "paper_records", "State", "StateSymmetry", "RunProgress", "Params", "ProgressMeasurements", "measure_state",
+           "measure", "cost", "ProgressResult", "present", "run", "summary", "direction", "WEAKENS", "STRENGTHENS",
+           "HOLDS"]
 
 #: The ``step`` field of the Gaussian reference's records.
 REFERENCE = "gaussian"
@@ -88,7 +90,7 @@ TABLE = Table("Finding 7 (beyond the paper): does the antithetic structure survi
               "which the correlation is −1; 95 % t-intervals over pairs. The paper has no such measurement: its "
               "claim that the correlation is strongly negative for trained models is the row's yardstick.")
 
-#: How the correlation changes from the initialisation to the last snapshot (:attr:`RunProgress.direction`).
+#: How the correlation changes from the initialisation to the last snapshot (:func:`direction`).
 WEAKENS, STRENGTHENS, HOLDS = "weakens (moves towards zero)", "strengthens", "holds (the intervals overlap)"
 
 #: Bootstrap resamples of the Frechet distance's interval.
@@ -138,12 +140,24 @@ def _fd_floor(dataset: str, classifier, test_features: np.ndarray, n: int, *, se
 
 
 @dataclass(frozen=True)
+class StateSymmetry:
+    """The symmetry measures of one state, read off its :class:`~antinb.findings.symmetry.ModelSymmetry`: the
+    antisymmetry score's mean and 10 % quantile, the mean symmetry residual, and their 95 % intervals
+    ``ci`` (``{"mean", "q10", "residual"}``)."""
+
+    mean: float
+    q10: float
+    residual_mean: float
+    ci: dict[str, list[float]]
+
+
+@dataclass(frozen=True)
 class State:
     """The measurements of one state of a run: a snapshot (``step``) or the Gaussian reference (``None``).
 
     Attributes:
         corr, rr_corr: ``(mean, low, high)`` centered correlation of the PN and the RR pairs.
-        symmetry: the :class:`~antinb.findings.symmetry.ModelSymmetry` of the state's noise predictor.
+        symmetry: the symmetry measures of the state's noise predictor.
         efficiency: AMC over MC per statistic of :data:`STATISTICS`.
         fd: ``(value, low, high)`` Frechet distance to the test split.
         pairs: a few PN pairs ``(2k, C, H, W)`` in ``[-1, 1]`` for the figure.
@@ -152,20 +166,16 @@ class State:
     step: int | None
     corr: tuple[float, float, float]
     rr_corr: tuple[float, float, float]
-    symmetry: Any
+    symmetry: StateSymmetry
     efficiency: dict[str, Efficiency]
     fd: tuple[float, float, float]
     pairs: torch.Tensor
 
-    @property
-    def key(self) -> str:
-        return _step_key(self.step)
 
-
-def measure(model: DiffusionModel, *, test_features: np.ndarray, classifier, step: int | None = None,
-            n_pairs: int = 64, steps: int = 20, seed: int = 0, n_timesteps: int = 6, n_x: int = 10,
-            n_coords: int = 10, n_residual: int = 32, level: float = 0.95, max_batch_size: int = 512,
-            progress: bool = False) -> State:
+def measure_state(model: DiffusionModel, *, test_features: np.ndarray, classifier, step: int | None = None,
+                  n_pairs: int = 64, steps: int = 20, seed: int = 0, n_timesteps: int = 6, n_x: int = 10,
+                  n_coords: int = 10, n_residual: int = 32, level: float = 0.95, max_batch_size: int = 512,
+                  progress: bool = False) -> State:
     """Every measurement of :mod:`this finding <antinb.findings.progress>` for one model state."""
     sets = {p: pair_samples(model, n_pairs, p, sampler="ddim", steps=steps, seed=seed,
                             max_batch_size=max_batch_size, progress=progress) for p in ("PN", "RR")}
@@ -184,7 +194,8 @@ def measure(model: DiffusionModel, *, test_features: np.ndarray, classifier, ste
     gen = quality.features(classifier, iid, value_range=(-1, 1)).double().numpy()
     fd = _fd_interval(gen, test_features, seed=seed, level=level)
     return State(step, mean_interval(corr["PN"]["centered"], level), mean_interval(corr["RR"]["centered"], level),
-                 sym, eff, fd, sets["PN"][: 2 * min(4, n_pairs)].clone())
+                 StateSymmetry(sym.mean, sym.q10, sym.residual_mean, sym.ci), eff, fd,
+                 sets["PN"][: 2 * min(4, n_pairs)].clone())
 
 
 @dataclass(frozen=True)
@@ -205,12 +216,123 @@ class RunProgress:
     def final(self) -> State:
         return self.states[-1]
 
-    @property
-    def direction(self) -> str:
-        """:data:`WEAKENS`, :data:`STRENGTHENS` or :data:`HOLDS`: where the last snapshot's correlation interval
-        lies relative to the initialisation's (closer to 0, further from it, or overlapping)."""
-        first, last = self.states[0].corr, self.final.corr
-        return WEAKENS if last[1] > first[2] else STRENGTHENS if last[2] < first[1] else HOLDS
+
+def _snapshots(spec) -> dict[int, Path]:
+    if isinstance(spec, Mapping):
+        return {int(k): Path(v) for k, v in spec.items()}
+    path = Path(spec)
+    if path.exists():
+        found = training.snapshots_of(path) or training.snapshots_of(path, subfolder="")
+    else:
+        found = training.shipped_snapshots(str(spec)) if os.sep not in str(spec) else {}
+    if not found:
+        raise ValueError(f"{spec!r} names no training snapshots (a training folder with snapshots/, a folder of "
+                         f"step-NNNNNN model folders, or a run shipped in {training.SNAPSHOT_DIR})")
+    return found
+
+
+@dataclass(frozen=True)
+class Params:
+    """What finding 7 measures: training runs ``runs``, ``{name: snapshots}`` or a list of shipped run names, where
+    snapshots is a training folder, a folder of ``step-NNNNNN`` model folders, a shipped run name, or
+    ``{step: folder}``; per state ``n_pairs`` PN and RR pairs of DDIM-``steps`` samples and the symmetry
+    measures on ``n_timesteps`` timesteps (``n_x``, ``n_coords``, ``n_residual``); ``max_states`` keeps that many
+    snapshots spread over each run (first and last always). The one parameters object of :func:`measure` and
+    :func:`cost`."""
+
+    runs: Mapping[str, Any] | Sequence[str]
+    n_pairs: int = 64
+    steps: int = 20
+    seed: int = 0
+    n_timesteps: int = 6
+    n_x: int = 10
+    n_coords: int = 10
+    n_residual: int = 32
+    max_states: int | None = None
+    level: float = 0.95
+    device: str = "cpu"
+    max_batch_size: int = 512
+    progress: bool = False
+
+
+@dataclass(frozen=True)
+class ProgressMeasurements:
+    """Everything finding 7 measured: one :class:`RunProgress` per training run and the settings."""
+
+    models: tuple[RunProgress, ...]
+    settings: dict[str, Any]
+
+
+@measurement
+def measure(params: Params) -> ProgressMeasurements:
+    """Finding 7 for the training runs of ``params``.
+
+    Each snapshot and the run's Gaussian reference (:func:`antinb.gaussian.gaussian_model` of the run's
+    data set, with the snapshots' scheduler) go through :func:`measure_state`, with the same noise."""
+    p = params
+    runs = p.runs if isinstance(p.runs, Mapping) else {str(r): str(r) for r in p.runs}
+    if not runs:
+        raise ValueError("runs is empty: name at least one training run")
+    if p.n_pairs < 2:
+        raise ValueError(f"n_pairs={p.n_pairs!r} must be at least 2")
+    plan = {}
+    for name, spec in runs.items():
+        found = _snapshots(spec)
+        if p.max_states is not None and len(found) > p.max_states:
+            keys = list(found)
+            idx = np.unique(np.linspace(0, len(keys) - 1, p.max_states).round().astype(int))
+            found = {keys[i]: found[keys[i]] for i in idx}
+        first = next(iter(found.values()))
+        if dataset_of(first) is None:  # before any state is measured
+            raise ValueError(f"run {name!r}: {first} has no training.json naming its data set")
+        plan[name] = found
+    out = []
+    for name, found in plan.items():
+        dataset = dataset_of(next(iter(found.values())))
+        clf = quality.load_classifier(dataset)
+        test = load_dataset(dataset, "test").images
+        test_features = quality.features(clf, test, value_range=(0, 1)).double().numpy()
+        common = dict(test_features=test_features, classifier=clf, n_pairs=p.n_pairs, steps=p.steps, seed=p.seed,
+                      n_timesteps=p.n_timesteps, n_x=p.n_x, n_coords=p.n_coords, n_residual=p.n_residual,
+                      level=p.level, max_batch_size=p.max_batch_size, progress=p.progress)
+        states = []
+        for step, folder in found.items():
+            model = load(folder, device=p.device, dtype=torch.float32)
+            model.name = f"{name}@{step}"
+            states.append(measure_state(model, step=step, **common))
+        ref_model = gaussian_model(dataset, scheduler_config=model.scheduler_config, name=f"gaussian-{dataset}",
+                                   device=p.device)
+        reference = measure_state(ref_model, step=None, **common)
+        floor = _fd_floor(dataset, clf, test_features, 3 * p.n_pairs, seed=p.seed, level=p.level)
+        out.append(RunProgress(name, dataset, tuple(states), reference, floor))
+    settings = {"n_pairs": p.n_pairs, "steps": p.steps, "seed": p.seed, "n_timesteps": p.n_timesteps, "n_x": p.n_x,
+                "n_coords": p.n_coords, "n_residual": p.n_residual, "level": p.level, "sampler": "ddim"}
+    return ProgressMeasurements(tuple(out), settings)
+
+
+def cost(params: Params) -> dict[str, int]:
+    """Network evaluations :func:`measure` makes with ``params``, per run name (snapshots and the Gaussian
+    reference)."""
+    p = params
+    runs = p.runs if isinstance(p.runs, Mapping) else {str(r): str(r) for r in p.runs}
+    n_s = 21  # eps_slices' default grid
+    per_state = 2 * (2 * p.n_pairs) * p.steps + p.n_timesteps * (p.n_x * n_s + 2 * p.n_residual)
+    out = {}
+    for name, spec in runs.items():
+        n = len(_snapshots(spec))
+        n = min(n, p.max_states) if p.max_states is not None else n
+        out[name] = (n + 1) * per_state
+    return out
+
+
+# --------------------------------------------------------------------------- presentation
+
+
+def direction(r: RunProgress) -> str:
+    """:data:`WEAKENS`, :data:`STRENGTHENS` or :data:`HOLDS`: where the last snapshot's correlation interval of
+    run ``r`` lies relative to the initialisation's (closer to 0, further from it, or overlapping)."""
+    first, last = r.states[0].corr, r.final.corr
+    return WEAKENS if last[1] > first[2] else STRENGTHENS if last[2] < first[1] else HOLDS
 
 
 def _fmt(v: Sequence[float], fmt: str = "+.2f") -> str:
@@ -218,11 +340,9 @@ def _fmt(v: Sequence[float], fmt: str = "+.2f") -> str:
 
 
 @dataclass(frozen=True)
-class ProgressResult(ByModel):
-    """Finding 7 over training runs (``result["mnist"]`` is one :class:`RunProgress`)."""
-
-    models: tuple[RunProgress, ...]
-    settings: dict[str, Any]
+class ProgressResult(ProgressMeasurements, ByModel):
+    """Finding 7 presented (``result["mnist"]`` is one :class:`RunProgress`): records, tables, figures and the
+    verdict, all computed from the measurements alone."""
 
     def records(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -231,7 +351,7 @@ class ProgressResult(ByModel):
             out[fill(FD_FLOOR, model=r.name)] = r.fd_floor[0]
             out[fill(FD_FLOOR_CI, model=r.name)] = list(r.fd_floor[1:])
             for s in (*r.states, r.reference):
-                k = dict(model=r.name, step=s.key)
+                k = dict(model=r.name, step=_step_key(s.step))
                 out[fill(CORR, **k)] = s.corr[0]
                 out[fill(CORR_CI, **k)] = list(s.corr[1:])
                 out[fill(RR_CORR, **k)] = s.rr_corr[0]
@@ -316,14 +436,14 @@ class ProgressResult(ByModel):
             first, last = r.states[0], r.final
             parts.append(f"**{r.name}**: {_fmt(first.corr)} at initialisation, {_fmt(last.corr)} after {last.step} "
                          f"steps, {_fmt(r.reference.corr)} for its Gaussian reference, so over training the "
-                         f"correlation {r.direction}; meanwhile the antisymmetry score goes from "
+                         f"correlation {direction(r)}; meanwhile the antisymmetry score goes from "
                          f"{first.symmetry.mean:.2f} to {last.symmetry.mean:.2f} and the residual from "
                          f"{first.symmetry.residual_mean:.2f} to {last.symmetry.residual_mean:.2f}")
         return "; ".join(parts) + "."
 
     def verdict(self) -> str:
         s = summary(self.records(), self.settings)
-        by = {d: [r.name for r in self.models if r.direction == d] for d in (WEAKENS, STRENGTHENS, HOLDS)}
+        by = {d: [r.name for r in self.models if direction(r) == d] for d in (WEAKENS, STRENGTHENS, HOLDS)}
         negative = all(r.final.corr[2] < 0 for r in self.models)
         meaning = []
         if by[WEAKENS]:
@@ -342,88 +462,14 @@ class ProgressResult(ByModel):
         return f"{base.headline(s.verdict)} {self.statement()} {'; '.join(meaning)}. {closing}"
 
 
-# --------------------------------------------------------------------------- run
+def present(measurements: ProgressMeasurements) -> ProgressResult:
+    """The presentation of finding 7's measurements (no network evaluation)."""
+    return ProgressResult(measurements.models, measurements.settings)
 
 
-def _snapshots(spec) -> dict[int, Path]:
-    if isinstance(spec, Mapping):
-        return {int(k): Path(v) for k, v in spec.items()}
-    path = Path(spec)
-    if path.exists():
-        found = training.snapshots_of(path) or training.snapshots_of(path, subfolder="")
-    else:
-        found = training.shipped_snapshots(str(spec)) if os.sep not in str(spec) else {}
-    if not found:
-        raise ValueError(f"{spec!r} names no training snapshots (a training folder with snapshots/, a folder of "
-                         f"step-NNNNNN model folders, or a run shipped in {training.SNAPSHOT_DIR})")
-    return found
-
-
-def run(runs: Mapping[str, Any] | Sequence[str], *, n_pairs: int = 64, steps: int = 20, seed: int = 0,
-        n_timesteps: int = 6, n_x: int = 10, n_coords: int = 10, n_residual: int = 32, max_states: int | None = None,
-        level: float = 0.95, device: str = "cpu", max_batch_size: int = 512, progress: bool = False) -> ProgressResult:
-    """Finding 7 for training runs: ``{name: snapshots}`` or a list of shipped run names, where snapshots is
-    a training folder, a folder of ``step-NNNNNN`` model folders, a shipped run name, or ``{step: folder}``.
-
-    Each snapshot and the run's Gaussian reference (:func:`antinb.gaussian.gaussian_model` of the run's
-    data set, with the snapshots' scheduler) go through :func:`measure`; ``max_states`` keeps that many
-    snapshots spread over the run (first and last always)."""
-    if not isinstance(runs, Mapping):
-        runs = {str(r): str(r) for r in runs}
-    if not runs:
-        raise ValueError("runs is empty: name at least one training run")
-    if n_pairs < 2:
-        raise ValueError(f"n_pairs={n_pairs!r} must be at least 2")
-    plan = {}
-    for name, spec in runs.items():
-        found = _snapshots(spec)
-        if max_states is not None and len(found) > max_states:
-            keys = list(found)
-            idx = np.unique(np.linspace(0, len(keys) - 1, max_states).round().astype(int))
-            found = {keys[i]: found[keys[i]] for i in idx}
-        first = next(iter(found.values()))
-        if dataset_of(first) is None:  # before any state is measured
-            raise ValueError(f"run {name!r}: {first} has no training.json naming its data set")
-        plan[name] = found
-    out = []
-    for name, found in plan.items():
-        dataset = dataset_of(next(iter(found.values())))
-        clf = quality.load_classifier(dataset)
-        test = load_dataset(dataset, "test").images
-        test_features = quality.features(clf, test, value_range=(0, 1)).double().numpy()
-        common = dict(test_features=test_features, classifier=clf, n_pairs=n_pairs, steps=steps, seed=seed,
-                      n_timesteps=n_timesteps, n_x=n_x, n_coords=n_coords, n_residual=n_residual, level=level,
-                      max_batch_size=max_batch_size, progress=progress)
-        states = []
-        for step, folder in found.items():
-            model = load(folder, device=device, dtype=torch.float32)
-            model.name = f"{name}@{step}"
-            states.append(measure(model, step=step, **common))
-        ref_model = gaussian_model(dataset, scheduler_config=model.scheduler_config, name=f"gaussian-{dataset}",
-                                   device=device)
-        reference = measure(ref_model, step=None, **common)
-        floor = _fd_floor(dataset, clf, test_features, 3 * n_pairs, seed=seed, level=level)
-        out.append(RunProgress(name, dataset, tuple(states), reference, floor))
-    settings = {"n_pairs": n_pairs, "steps": steps, "seed": seed, "n_timesteps": n_timesteps, "n_x": n_x,
-                "n_coords": n_coords, "n_residual": n_residual, "level": level, "sampler": "ddim"}
-    return ProgressResult(tuple(out), settings)
-
-
-def cost(runs: Mapping[str, Any] | Sequence[str], *, n_pairs: int = 64, steps: int = 20, seed: int = 0,
-         n_timesteps: int = 6, n_x: int = 10, n_coords: int = 10, n_residual: int = 32, max_states: int | None = None,
-         level: float = 0.95, device: str = "cpu", max_batch_size: int = 512, progress: bool = False
-         ) -> dict[str, int]:
-    """Network evaluations :func:`run` makes, per run name (snapshots and the Gaussian reference)."""
-    if not isinstance(runs, Mapping):
-        runs = {str(r): str(r) for r in runs}
-    n_s = 21  # eps_slices' default grid
-    per_state = 2 * (2 * n_pairs) * steps + n_timesteps * (n_x * n_s + 2 * n_residual)
-    out = {}
-    for name, spec in runs.items():
-        n = len(_snapshots(spec))
-        n = min(n, max_states) if max_states is not None else n
-        out[name] = (n + 1) * per_state
-    return out
+def run(*args: Any, **kwargs: Any) -> ProgressResult:
+    """``present(measure(Params(*args, **kwargs)))``: measure and present in one call."""
+    return present(measure(Params(*args, **kwargs)))
 
 
 # --------------------------------------------------------------------------- summary

@@ -26,6 +26,7 @@ from .. import models as _models
 from .. import paper, stats
 from ..cache import memo
 from ..measurements import measurement
+from ..noise import seeded_generator, seeded_rng
 from ..models import DiffusionModel
 from ..sampling import make_scheduler, predict_eps
 from . import base
@@ -129,7 +130,7 @@ def eps_slices(model: DiffusionModel, timesteps: list[int], *, n_x: int = 20, n_
     if n_s < 3 or n_s % 2 == 0:
         raise ValueError(f"n_s={n_s!r} must be an odd integer >= 3 (the grid must contain s = 0)")
     dev = model.device
-    g = torch.Generator().manual_seed(seed)
+    g = seeded_generator(seed)
     s_grid = np.linspace(-1.0, 1.0, n_s)  # float64: exactly symmetric about 0
     s = torch.from_numpy(s_grid).float()
     d = int(np.prod(model.sample_shape))
@@ -156,7 +157,7 @@ def symmetry_residual(model: DiffusionModel, timesteps: list[int], *, n: int = 6
     ``||eps(x) + eps(-x) - 2 c_t|| / ||eps(x)||`` per draw (``(T, n)``; 0 under the conjecture) and
     the relative size of the centre ``||2 c_t|| / ||eps(x)||``."""
     dev = model.device
-    g = torch.Generator().manual_seed(seed)
+    g = seeded_generator(seed)
     resid = np.empty((len(timesteps), n))
     centre = np.empty((len(timesteps), n))
     for ti, t in enumerate(timesteps):
@@ -195,7 +196,7 @@ def _cluster_bootstrap(units: np.ndarray, stats_fns: dict[str, Any], *, level: f
                        seed: int) -> dict[str, list[float]]:
     """Percentile intervals of statistics of ``units`` ``(T, U, K)``: resample the ``U`` units (with
     their ``K`` values) within each of the ``T`` strata; each statistic maps ``(B, N)`` to ``(B,)``."""
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     n_t, n_u, _ = units.shape
     idx = rng.integers(0, n_u, size=(n_boot, n_t, n_u))
     resampled = units[np.arange(n_t)[None, :, None], idx].reshape(n_boot, -1)  # (B, T * U * K)
