@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import hashlib
 from pathlib import Path
+from typing import Any
 
 __all__ = ["tree_hash", "module_hash", "parsed", "imported", "module_file", "module_info", "closure",
            "definition_closure", "PACKAGE", "PACKAGE_DIR"]
@@ -161,56 +162,124 @@ def _top_level(tree: ast.Module) -> dict[str, list[ast.stmt]]:
     return out
 
 
-def _names_used(nodes: list[ast.stmt]) -> set[str]:
-    return {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name)}
+_BINDING = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign, ast.AugAssign,
+            ast.Import, ast.ImportFrom)
+
+
+class _Module:
+    """A module's top-level definitions, what its import statements bind, and its other top-level statements."""
+
+    def __init__(self, module: str, path: Path, package_dir: Path | None):
+        _, tree = parsed(path)
+        self.defs = _top_level(tree)
+        is_package = path.name == "__init__.py"
+        #: name -> ("module", target) for a module bound by an import, ("name", (module, attribute)) for a name
+        #: imported from an antinb module; names imported from other packages are not listed.
+        self.imports: dict[str, tuple[str, Any]] = {}
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if _is_ours(a.name):
+                        bound = a.asname or a.name.split(".")[0]
+                        self.imports[bound] = ("module", a.name if a.asname else a.name.split(".")[0])
+            elif isinstance(node, ast.ImportFrom):
+                base = _import_base(node, module, is_package)
+                if not _is_ours(base):
+                    continue
+                for a in node.names:
+                    sub = f"{base}.{a.name}"
+                    self.imports[a.asname or a.name] = (("module", sub) if module_file(sub, package_dir) is not None
+                                                        else ("name", (base, a.name)))
+        #: statements that run at import but bind no name of their own (registrations, conditional imports)
+        self.effects = [n for n in tree.body if not isinstance(n, _BINDING)]
+
+
+_MODULES: dict[tuple[str, str, str], _Module] = {}
+
+
+def _module(module: str, package_dir: Path | None) -> _Module | None:
+    path = module_file(module, package_dir)
+    if path is None:
+        return None
+    digest, _ = parsed(path)
+    key = (module, digest, str(package_dir))
+    if key not in _MODULES:
+        _MODULES[key] = _Module(module, path, package_dir)
+    return _MODULES[key]
+
+
+def _uses(nodes: list[ast.stmt], imports: dict[str, tuple[str, Any]]) -> tuple[set[str], set[tuple[str, str]]]:
+    """Names ``nodes`` use bare, and ``(alias, attribute)`` pairs where a module alias is only read for an
+    attribute (``stats.mean``)."""
+    bases: set[int] = set()
+    attrs: set[tuple[str, str]] = set()
+    for node in nodes:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) \
+                    and imports.get(n.value.id, ("",))[0] == "module":
+                bases.add(id(n.value))
+                attrs.add((n.value.id, n.attr))
+    names = {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name) and id(n) not in bases}
+    return names, attrs
 
 
 def definition_closure(module: str, entries: list[str] | tuple[str, ...], package_dir: Path | None = None
                        ) -> dict[str, str]:
-    """The code a module's functions ``entries`` can run, hashed at two grains.
+    """The code a module's functions ``entries`` can run, hashed by definition.
 
-    Inside ``module``: each top-level definition (function, class, assignment) reachable by name from
-    the entries, ``"<module>:<name>" -> hash`` of its syntax tree without docstrings; what the module
-    defines but the entries never reach (a figure, a verdict's wording) is not part of it. Below it:
-    every antinb module the reached definitions use through an import, with everything those import
-    (:func:`closure`, whole modules, without the packages' ``__init__`` files, which only re-export).
+    Each top-level definition (function, class with its methods, assignment) that the entries reach by name,
+    ``"<module>:<name>" -> hash`` of its syntax tree without docstrings, followed across antinb modules:
+    a name imported from another antinb module (``from ..cache import memo``) or read from an imported
+    module (``stats.mean``) is followed into that module's definitions. A module reached this way also
+    contributes its top-level statements that bind no name (registrations, conditional imports) as
+    ``"<module>:<effects>"``. A module used as a value (passed, returned) is taken whole with what it
+    imports (:func:`closure`). What a module defines but the entries never reach (a figure, a verdict's
+    wording, an unrelated helper) is not part of it.
     """
-    path = module_file(module, package_dir)
-    if path is None:
+    if module_file(module, package_dir) is None:
         raise ValueError(f"module={module!r} is not a module of {PACKAGE}")
-    _, tree = parsed(path)
-    is_package = path.name == "__init__.py"
-    defs = _top_level(tree)
-    seen: set[str] = set()
-    todo = [e for e in entries]
     out: dict[str, str] = {}
-    used_modules: set[str] = set()
+    whole: set[str] = set()
+    seen: set[tuple[str, str]] = set()
+    effects: set[str] = set()
+    todo = [(module, e) for e in entries]
+
+    def visit(mod: str, info: _Module, nodes: list[ast.stmt]) -> None:
+        names, attrs = _uses(nodes, info.imports)
+        todo.extend((mod, n) for n in sorted(names))
+        for alias, attr in sorted(attrs):
+            target = info.imports[alias][1]
+            if module_file(f"{target}.{attr}", package_dir) is not None:
+                whole.add(f"{target}.{attr}")  # a submodule read as an attribute: taken whole
+            else:
+                todo.append((target, attr))
+
     while todo:
-        name = todo.pop()
-        if name in seen or name not in defs:
+        mod, name = todo.pop()
+        if (mod, name) in seen:
             continue
-        seen.add(name)
-        nodes = defs[name]
-        for node in nodes:
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                for alias in node.names:
-                    if (alias.asname or alias.name).split(".")[0] != name:
-                        continue
-                    if isinstance(node, ast.Import):
-                        if _is_ours(alias.name):
-                            used_modules.add(alias.name)
-                        continue
-                    base = _import_base(node, module, is_package)
-                    if _is_ours(base):  # the submodule itself when the name is one, else the module it comes from
-                        sub = f"{base}.{alias.name}"
-                        used_modules.add(sub if module_file(sub, package_dir) is not None else base)
-                continue
-        body = [n for n in nodes if not isinstance(n, (ast.Import, ast.ImportFrom))]
-        if body:
-            dump = "\n".join(ast.dump(n, annotate_fields=False, include_attributes=False) for n in body)
-            out[f"{module}:{name}"] = hashlib.sha256(dump.encode()).hexdigest()[:16]
-        todo.extend(sorted(_names_used(body) - seen))
-    deps = closure(used_modules - {module}, package_dir, parents=False)
-    deps = {m: h for m, h in deps.items() if m != module
-            and (module_file(m, package_dir).name != "__init__.py" or m in used_modules)}
-    return dict(sorted({**out, **deps}.items()))
+        seen.add((mod, name))
+        info = _module(mod, package_dir)
+        if info is None:
+            continue
+        if mod not in effects:
+            effects.add(mod)
+            if info.effects:
+                dump = "\n".join(ast.dump(n, annotate_fields=False, include_attributes=False) for n in info.effects)
+                out[f"{mod}:<effects>"] = hashlib.sha256(dump.encode()).hexdigest()[:16]
+                visit(mod, info, info.effects)
+        if name in info.imports:
+            kind, target = info.imports[name]
+            if kind == "module":
+                whole.add(target)  # the module itself used as a value
+            else:
+                todo.append(target)
+        nodes = [n for n in info.defs.get(name, []) if not isinstance(n, (ast.Import, ast.ImportFrom))]
+        if not nodes:
+            continue
+        dump = "\n".join(ast.dump(n, annotate_fields=False, include_attributes=False) for n in nodes)
+        out[f"{mod}:{name}"] = hashlib.sha256(dump.encode()).hexdigest()[:16]
+        visit(mod, info, nodes)
+    if whole:
+        out.update(closure(whole, package_dir, parents=False))
+    return dict(sorted(out.items()))

@@ -10,8 +10,8 @@ difference can be named:
 
 - ``parameters``: the finding's parameters object (a dataclass), as JSON;
 - ``code``: the code ``measure`` can run (:func:`antinb._code.definition_closure`): each definition
-  of the finding's module that ``measure`` reaches by name, and every antinb module those use, with
-  what they import. A figure's layout or a verdict's wording is not part of it;
+  that ``measure`` reaches by name, in the finding's module and, followed through imports, in every
+  antinb module below it. A figure's layout, a verdict's wording or an unrelated helper is not part of it;
 - ``weights``: fingerprints of every weight file the measurement read (the models it loaded and the
   shipped weights of the modules in its code, :mod:`antinb.provenance`);
 - ``packages``: the versions of the key packages.
@@ -346,7 +346,7 @@ def measurement(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
             value = fn(params)
         meta["measure_s"] = round(time.perf_counter() - t0, 1)
         loaded = _loaded_weights(recorded)
-        meta["weights"] = weights_fingerprints(loaded, meta["code"])
+        meta["weights"] = weights_fingerprints(loaded, {k.split(":")[0]: "" for k in meta["code"]})
         meta["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         save(stem, value, meta)
         record(MEASURE_RECORD, {"measured": True, "file": str(stem), "reason": reason, "saved": meta["created"],

@@ -181,12 +181,26 @@ def test_the_closure_of_measure_holds_what_it_reaches_and_nothing_it_shows(tmp_p
     assert [k for k in closure if closure[k] != after[k]] == ["antinb.findings.fake:_draw"]
 
 
-def test_a_module_measure_uses_brings_its_imports_but_not_package_inits(tmp_path):
-    pkg = _package(tmp_path, FAKE.replace("return Measured(_draw(params.n))",
-                                          "return Measured((stats.mean(_draw(params.n)),))"))
+def test_the_closure_follows_imports_by_definition_and_takes_a_module_used_as_a_value_whole(tmp_path):
+    pkg = _package(tmp_path / "a", FAKE.replace("return Measured(_draw(params.n))",
+                                                "return Measured((stats.mean(_draw(params.n)),))"))
+    closure = _code.definition_closure("antinb.findings.fake", ("measure",), pkg)
+    assert "antinb.stats:mean" in closure and "antinb.stats:<effects>" not in closure
+    # stats' own import of noise is never reached from mean: no noise, no package inits, no base, no plots
+    assert not {k.split(":")[0] for k in closure} & {"antinb", "antinb.findings", "antinb.noise", "antinb.plots",
+                                                     "antinb.findings.base"}
+    # a definition of another module reached through a name import, and a registration at import time
+    pkg = _package(tmp_path / "b", FAKE.replace("return Measured(_draw(params.n))",
+                                                "return Measured((draw(),))").replace(
+        "from .. import stats", "from .. import stats\nfrom ..noise import draw"))
+    (pkg / "noise.py").write_text("REGISTRY = {}\nREGISTRY['x'] = 1\nprint('registered')\n\ndef draw():\n    return 1\n")
+    closure = _code.definition_closure("antinb.findings.fake", ("measure",), pkg)
+    assert {"antinb.noise:draw", "antinb.noise:<effects>"} <= set(closure) and "antinb.noise:REGISTRY" not in closure
+    # a module passed as a value is taken whole, with what it imports
+    pkg = _package(tmp_path / "c", FAKE.replace("return Measured(_draw(params.n))",
+                                                "return Measured((stats,))"))
     closure = _code.definition_closure("antinb.findings.fake", ("measure",), pkg)
     assert {"antinb.stats", "antinb.noise"} <= set(closure)
-    assert not {"antinb", "antinb.findings", "antinb.plots", "antinb.findings.base"} & set(closure)
 
 
 def test_the_symmetry_measurement_does_not_depend_on_its_presentation():
