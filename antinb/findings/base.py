@@ -16,9 +16,10 @@ from typing import Any, Mapping, Sequence
 
 from ..prompts import split_key
 from ..records import record as _record
+from .verdicts import BEYOND, NOT_REPRODUCED, NOT_RUN, NOT_SHOWN, PARTLY, REPRODUCED, VERDICTS, Claim, judge, overall
 
 __all__ = ["Table", "Result", "ByModel", "Row", "Summary", "VERDICTS", "REPRODUCED", "PARTLY",
-           "NOT_SHOWN", "NOT_REPRODUCED", "NOT_RUN", "overall", "headline", "ci_text", "fill", "fields", "template_regex", "paper_value", "paper_model", "record_all", "side"]
+           "NOT_SHOWN", "NOT_REPRODUCED", "NOT_RUN", "BEYOND", "Claim", "judge", "overall", "headline", "ci_text", "fill", "fields", "template_regex", "paper_value", "paper_model", "record_all", "side"]
 
 
 def fields(template: str) -> list[str]:
@@ -124,12 +125,8 @@ class ByModel(Result):
         raise KeyError(f"model {name!r} is not in this result; models: {[r.name for r in self.models]}")  # type: ignore[attr-defined]
 
 
-#: Verdict labels, from the best to the weakest; "not run here" marks a paper row we did not measure.
-REPRODUCED, PARTLY, NOT_SHOWN, NOT_REPRODUCED, NOT_RUN = (
-    "reproduced", "partly reproduced", "not shown at this sample size", "not reproduced", "not run here")
-VERDICTS = (REPRODUCED, PARTLY, NOT_SHOWN, NOT_REPRODUCED, NOT_RUN)
-
-
+# The verdict labels and rules live in one module (:mod:`antinb.findings.verdicts`); re-exported here for the
+# findings that build their rows from this module.
 @dataclass(frozen=True)
 class Row:
     """One setting of a finding's summary: the paper's number and ours side by side.
@@ -146,6 +143,9 @@ class Row:
         headline: whether the row counts for the at-a-glance range (:meth:`Summary.ours`).
         paper_model: for a paper row we did not run, the paper's model key (:mod:`antinb.paper`) the row
             stands for, from which the reproduce page writes the command that would fill it.
+        outcome: for a row *beyond the paper*, its own one-word answer (*holds*, *fails*, *mixed*).
+        flagged: the row's model is one the book flags (its samples are far from its data; see the limits
+            page): summaries mark it.
     """
 
     paper_setting: str
@@ -159,10 +159,14 @@ class Row:
     short: str = ""
     headline: bool = True
     paper_model: str = ""
+    outcome: str = ""
+    flagged: bool = False
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
+        if (self.verdict == BEYOND) != bool(self.outcome):
+            raise ValueError("a row beyond the paper needs its own one-word outcome, and only such a row has one")
 
 
 @dataclass(frozen=True)
@@ -196,21 +200,6 @@ class Summary:
         lo, hi = min(rows, key=lambda r: r.value), max(rows, key=lambda r: r.value)
         one = lambda r: f"{r.short or r.ours} ({r.our_setting})"  # noqa: E731
         return one(lo) if lo is hi else f"{one(lo)} to {one(hi)}"
-
-
-def overall(verdicts: Sequence[str]) -> str:
-    """The verdict of a finding from the verdicts of its measured settings: reproduced when every setting
-    is, not reproduced when none is reproduced or partly and at least one is not, else partly."""
-    v = [x for x in verdicts if x != NOT_RUN]
-    if not v:
-        return NOT_RUN
-    if all(x == REPRODUCED for x in v):
-        return REPRODUCED
-    if any(x in (REPRODUCED, PARTLY) for x in v):
-        return PARTLY
-    if any(x == NOT_REPRODUCED for x in v):
-        return NOT_REPRODUCED
-    return NOT_SHOWN
 
 
 def headline(verdict: str) -> str:

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-__all__ = ["REPRODUCED", "PARTLY", "NOT_SHOWN", "NOT_REPRODUCED", "BEYOND", "NOT_RUN", "VERDICTS", "Claim",
+__all__ = ["FLAGGED", "flag", "REPRODUCED", "PARTLY", "NOT_SHOWN", "NOT_REPRODUCED", "BEYOND", "NOT_RUN", "VERDICTS", "Claim",
            "judge", "overall", "RULES_MARKDOWN"]
 
 REPRODUCED = "reproduced"
@@ -35,6 +35,19 @@ BEYOND = "beyond the paper"
 NOT_RUN = "not run here"
 #: Every verdict label, from the best to the weakest, then the two that are not comparisons with the paper.
 VERDICTS = (REPRODUCED, PARTLY, NOT_SHOWN, NOT_REPRODUCED, BEYOND, NOT_RUN)
+
+
+#: The models the book flags, and why: a row of theirs is marked wherever a summary shows it (the results
+#: page, the bottom line, a chapter's verdict table), and never carries a range's top alone.
+FLAGGED: dict[str, str] = {
+    "photo-patches": "its samples are far from its data (its Fréchet distance is worse than that of a Gaussian "
+                     "fitted to the same patches, chapter 7), so its numbers describe a crude sampler",
+}
+
+
+def flag(model: str) -> str:
+    """``" †"`` for a model the book flags (:data:`FLAGGED`), ``""`` otherwise: the mark summaries append."""
+    return " †" if model in FLAGGED else ""
 
 
 @dataclass(frozen=True)
