@@ -42,10 +42,11 @@ from antinb.findings import trajectory as finding
 # every step through the sampler's callback.
 
 # %%
-result = finding.run(
+measured = finding.measure(finding.Params(
     models, n_pairs=n_pairs, ddim_steps=ddim_steps, ddpm_steps=ddpm_steps,
     seed=seed, device=device, max_batch_size=max_batch_size,
-    prompts=prompts, prompt_guidance=prompt_guidance)
+    prompts=prompts, prompt_guidance=prompt_guidance))
+result = finding.present(measured)
 result.record();
 
 # %% [markdown]

@@ -48,12 +48,13 @@ from antinb.findings import diversity as finding
 # pair, and runs the quality check below.
 
 # %%
-result = finding.run(
+measured = finding.measure(finding.Params(
     models, n_pairs=n_pairs, steps=ddim_steps,
     class_model=class_model or None, class_pairs=class_pairs,
     guidance_scale=guidance_scale, perceptual_backend=perceptual_backend,
     seed=seed, device=device, max_batch_size=max_batch_size,
-    prompts=prompts, prompt_guidance=prompt_guidance)
+    prompts=prompts, prompt_guidance=prompt_guidance))
+result = finding.present(measured)
 result.record();
 
 # %% [markdown]

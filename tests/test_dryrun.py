@@ -92,11 +92,12 @@ def test_diversity_cost_counts_the_guided_class_pairs_and_no_quality_rows():
     _check(diversity, [tiny_model(), cond], {"tiny": 72, "tiny-cond": 216}, n_pairs=6, steps=3,
            class_model=cond, class_pairs=2, guidance_scale=2.0, perceptual_backend="stlpips", n_boot=50)
     # the class model is named: its class count comes from its config, nothing is loaded
-    assert diversity.cost(["mnist"], n_pairs=2, steps=2, class_model="fashion-mnist-cond", class_pairs=1,
-                          guidance_scale=3.0) == {"mnist": 16, "fashion-mnist-cond": 2 * 2 * 10 * 2 * 2}
-    assert diversity.cost(["mnist"], n_pairs=2, steps=2, class_model="") == {"mnist": 16}
+    assert diversity.cost(diversity.Params(["mnist"], n_pairs=2, steps=2, class_model="fashion-mnist-cond",
+                                           class_pairs=1, guidance_scale=3.0)) == \
+        {"mnist": 16, "fashion-mnist-cond": 2 * 2 * 10 * 2 * 2}
+    assert diversity.cost(diversity.Params(["mnist"], n_pairs=2, steps=2, class_model="")) == {"mnist": 16}
     with pytest.raises(ValueError, match="not class-conditional"):
-        diversity.cost([], class_model="mnist")
+        diversity.cost(diversity.Params([], class_model="mnist"))
 
 
 def test_uncertainty_cost_counts_every_design_and_the_coverage_draws(model, affine_model):
@@ -122,7 +123,7 @@ def test_dps_cost_counts_a_gradient_step_as_forward_and_backward():
                 {name: len(args[0]) * (dps.DPS_STEP_EVALUATIONS if args[0].requires_grad else 1)}))
             for m in models]
         try:
-            dps.run(models, **kw)
+            dps.measure(dps.Params(models, **kw))
         finally:
             for h in hooks:
                 h.remove()
@@ -132,10 +133,10 @@ def test_dps_cost_counts_a_gradient_step_as_forward_and_backward():
     kw = dict(truth="model", n_truth=2, n_samples=8, steps=4, zeta=1.0, seed=3, max_batch_size=8)
     models = [tiny("tiny"), tiny("tiny-rgb", 3)]
     # ground truth 2 x 4 (DDPM) + DPS 2 designs x 2*8 rows x 4 steps x 2 (forward and backward) + unconditional 8 x 4
-    assert dps.cost(models, **kw) == {"tiny": 296, "tiny-rgb": 296} == counted(models, **kw)
+    assert dps.cost(dps.Params(models, **kw)) == {"tiny": 296, "tiny-rgb": 296} == counted(models, **kw)
     truth = torch.zeros(3, 1, 8, 8)  # a given truth costs nothing: 2 x 3*4 x 2 x 2 + 4 x 2
     kw = dict(truth=truth, n_truth=2, n_samples=4, steps=2)
-    assert dps.cost([tiny("tiny")], **kw) == {"tiny": 104} == counted([tiny("tiny")], **kw)
+    assert dps.cost(dps.Params([tiny("tiny")], **kw)) == {"tiny": 104} == counted([tiny("tiny")], **kw)
 
 
 @pytest.fixture(scope="module")
@@ -159,8 +160,10 @@ def test_a_prompted_text_model_counts_both_halves_of_its_guidance(sd_folder):
            kamc_groups=(), rqmc_replicates=2, coverage_model="", device="cpu", prompts=prompts, cv_frequencies=0)
     # from specs, without loading: the folder's layout says text-to-image; an uncached hub id its name
     kw = dict(n_pairs=1, ddim_steps=1, ddpm_steps=1, prompts="~/prompts.txt")
-    assert trajectory.cost([spec, str(sd_folder), "mnist"], **kw) == {paper.SD: 8, "tiny-sd": 8, "mnist": 4}
-    assert trajectory.cost(["stable-diffusion-v1-5/stable-diffusion-v1-5", "google/ddpm-cifar10-32"], **kw) == \
+    assert trajectory.cost(trajectory.Params([spec, str(sd_folder), "mnist"], **kw)) == \
+        {paper.SD: 8, "tiny-sd": 8, "mnist": 4}
+    assert trajectory.cost(trajectory.Params(["stable-diffusion-v1-5/stable-diffusion-v1-5",
+                                              "google/ddpm-cifar10-32"], **kw)) == \
         {"stable-diffusion-v1-5/stable-diffusion-v1-5": 8, "google/ddpm-cifar10-32": 4}
 
 

@@ -132,6 +132,50 @@ def test_versus_paper_and_verdict_read_the_paper(result):
 
 def test_figures_are_column_width(result):
     for fig in (result.distributions_figure(), result.improvement_figure(), result.pair_examples("tiny", "PN", 4),
-                result.guided_examples("RR")):
+                result.guided_examples("PN")):
         assert fig.get_size_inches()[0] <= 7.0
         plt.close(fig)
+
+
+def test_the_measurement_keeps_only_the_images_figures_show(result):
+    # the chapter shows the first model's first pairs, PN and RR, and one guided PN pair per class
+    first, other = result.models
+    n = 2 * min(N_PAIRS, finding.EXAMPLE_PAIRS)
+    assert {k: len(v) for k, v in first.samples.items()} == {"PN": n, "RR": n} and other.samples == {}
+    assert {k: len(v) for k, v in result.guided.samples.items()} == {"PN": 2 * 3}
+    for r in result.models:
+        assert len(r.values["PN"]["ssim"]) == len(r.values["RR"]["perceptual"]) == N_PAIRS  # every pair's numbers
+    with pytest.raises(ValueError, match=f"keeps the first {finding.EXAMPLE_PAIRS} pairs only"):
+        result.pair_examples("tiny", "PN", finding.EXAMPLE_PAIRS + 1)
+    with pytest.raises(ValueError, match="first model \\(tiny\\) only, not of 'tiny-cond'"):
+        result.pair_examples("tiny-cond", "PN", 2)
+    with pytest.raises(ValueError, match="guided pairs \\['PN'\\] only"):
+        result.guided_examples("RR")
+
+
+def test_the_measurement_survives_save_and_load(tmp_path):
+    from antinb import measurements
+
+    cond = tiny_model(num_classes=2)
+    cond.name = "tiny-cond"
+    m = finding.measure(finding.Params([tiny_model()], n_pairs=10, steps=2, class_model=cond, class_pairs=2,
+                                       guidance_scale=2.0, perceptual_backend="stlpips", n_boot=50))
+    assert len(m.models[0].samples["PN"]) == 2 * finding.EXAMPLE_PAIRS < 2 * 10 and len(m.guided.samples["PN"]) == 4
+    measurements.save(tmp_path / "04", m, {"finding": finding.__name__})
+    loaded = measurements.load(tmp_path / "04")
+    assert type(loaded) is finding.DiversityMeasurements and type(loaded.guided) is finding.GuidedDiversity
+    assert finding.present(loaded).records() == finding.present(m).records()
+    torch.testing.assert_close(loaded.models[0].samples["RR"], m.models[0].samples["RR"])
+
+
+def test_the_measurement_holds_no_presentation():
+    from antinb._code import definition_closure
+
+    closure = definition_closure(finding.__name__, ("measure",))
+    names = {k.split(":", 1)[1] for k in closure if k.startswith(finding.__name__ + ":")}
+    assert {"measure", "PairDiversity", "GuidedDiversity", "QualityCheck", "quality_check", "_guided"} <= names
+    presentation = {"DiversityResult", "present", "run", "summary", "paper_records", "TABLE", "TEMPLATES",
+                    "FD_COMPARISONS", "_with_ci", "_significance"} | {n for n in finding.__all__ if n.isupper()
+                                                                        and "{" in str(getattr(finding, n))}
+    assert not names & presentation
+    assert not {"antinb.findings.base", "antinb.plots", "antinb.paper"} & {k.split(":")[0] for k in closure}

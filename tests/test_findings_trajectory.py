@@ -166,3 +166,27 @@ def test_table_and_figure_render_without_warnings(result):
         fig = result.figure()
         assert isinstance(fig, plt.Figure) and len([a for a in fig.axes if a.has_data()]) == 4
         plt.close(fig)
+
+
+def test_the_measurement_survives_save_and_load(tmp_path):
+    from conftest import tiny_model
+
+    from antinb import measurements
+
+    m = finding.measure(finding.Params([tiny_model()], n_pairs=3, ddim_steps=3, ddpm_steps=2, n_boot=50))
+    measurements.save(tmp_path / "02", m, {"finding": finding.__name__})
+    loaded = measurements.load(tmp_path / "02")
+    assert type(loaded) is finding.TrajectoryMeasurements and list(loaded.runs) == list(m.runs)
+    assert finding.present(loaded).records() == finding.present(m).records()
+
+
+def test_the_measurement_holds_no_presentation():
+    from antinb._code import definition_closure
+
+    closure = definition_closure(finding.__name__, ("measure",))
+    names = {k.split(":", 1)[1] for k in closure if k.startswith(finding.__name__ + ":")}
+    assert {"measure", "Trajectory", "trajectory_correlations", "_bootstrap_steps_below"} <= names
+    presentation = {"TrajectoryResult", "present", "run", "summary", "paper_records", "TABLE", "TEMPLATES", "_s",
+                    "_span", "_pm", "_ci"} | {n for n in finding.__all__ if n.startswith("TRAJ_")}
+    assert not names & presentation
+    assert not {"antinb.findings.base", "antinb.plots", "antinb.paper"} & {k.split(":")[0] for k in closure}

@@ -3,7 +3,7 @@
 The paper (§5, the blog's Table 1) compares the two members of antithetic (PN) pairs
 ``DM(z), DM(-z)`` with those of independent (RR) pairs: SSIM (lower = more diverse) and LPIPS
 (higher = more diverse), and reports the improvement of PN over RR in percent,
-``(SSIM_RR - SSIM_PN) / SSIM_RR`` and ``(LPIPS_PN - LPIPS_RR) / LPIPS_RR``. :func:`run` measures the
+``(SSIM_RR - SSIM_PN) / SSIM_RR`` and ``(LPIPS_PN - LPIPS_RR) / LPIPS_RR``. :func:`measure` measures the
 same on our models under DDIM (unconditional; class-conditional models on their null class), per
 class with classifier-free guidance for a class-conditional model, and checks sample quality with
 the Frechet distance in a small classifier's features (:mod:`antinb.quality`).
@@ -30,6 +30,7 @@ from matplotlib import ticker
 
 from .. import data, metrics, paper, plots, quality
 from .. import models as _models
+from ..measurements import measurement
 from ..models import DiffusionModel
 from ..pairs import conditioning, pair_samples, rows_per_image
 from . import base
@@ -41,7 +42,8 @@ __all__ = ["SSIM_PN", "SSIM_RR", "SSIM_IMPROVEMENT", "SSIM_IMPROVEMENT_CI", "BAC
            "GUIDED_BACKEND_IMPROVEMENT", "GUIDED_PERCEPTUAL_IMPROVEMENT_CI", "GUIDED_SSIM_BY_CLASS",
            "GUIDED_BACKEND_BY_CLASS", "GUIDED_CLASSES_IMPROVED", "FD", "FD_COMPARISONS", "FD_N", "FD_PERM_P",
            "TEMPLATES", "TABLE", "paper_records", "improvement_interval", "pair_metrics", "PairDiversity",
-           "GuidedDiversity", "QualityCheck", "DiversityResult", "quality_check", "run", "cost", "summary"]
+           "GuidedDiversity", "QualityCheck", "quality_check", "EXAMPLE_PAIRS", "Params", "DiversityMeasurements",
+           "measure", "cost", "DiversityResult", "present", "run", "summary"]
 
 # ----------------------------------------------------------------------------------- record names
 
@@ -218,7 +220,9 @@ class PairDiversity:
 
     Attributes:
         name: the model's name.
-        samples: ``{"PN": (2P, C, H, W), "RR": (2P, C, H, W)}`` in model space.
+        samples: the sample images the figures show, in model space: ``{"PN": (2K, C, H, W), "RR": (2K, C, H,
+            W)}`` with the first ``K = EXAMPLE_PAIRS`` pairs of the first model, ``{}`` for the others;
+            ``{"PN": (2 n_classes, C, H, W)}`` with the first pair of each class for the guided pairs.
         values: ``{"PN" | "RR": {"ssim" | "perceptual": (P,)}}`` per-pair values.
         metric: the perceptual metric's label (``"ST-LPIPS (alex)"`` or ``"LPIPS (alex)"``); backend its slug.
         improvement: ``{"ssim" | "perceptual": percent}``; ci: their 95 % intervals.
@@ -315,15 +319,166 @@ def quality_check(name: str, model: DiffusionModel, samples: dict[str, torch.Ten
     p = float((1 + np.sum(null >= fd["pn_vs_rr"])) / (1 + n_perm))
     return QualityCheck(name=name, n=n_fd, fd=fd, perm_null=null, perm_p=p)
 
+# ----------------------------------------------------------------------------------- measurement
+
+#: PN and RR pairs of the first model whose images the measurement keeps (the first ones): the chapter's example
+#: figures. No other model's sample images are kept, and of the guided pairs only the first PN pair of each class.
+EXAMPLE_PAIRS = 8
+
+
+def _guided(model: DiffusionModel, name: str, *, class_pairs: int, guidance_scale: float, steps: int, seed: int,
+            backend: str, max_batch_size: int, n_boot: int, level: float) -> GuidedDiversity:
+    n_classes = model.num_classes
+    dataset = _models.dataset_of(model)
+    class_names = (data.load_dataset(dataset, "test").class_names if dataset is not None
+                   else [str(c) for c in range(n_classes)])
+    labels = torch.arange(2 * class_pairs * n_classes) // 2 % n_classes  # same class within a pair
+    pair_class = labels[0::2].numpy()
+    samples, values = {}, {}
+    for pairing in ("PN", "RR"):
+        x = pair_samples(model, class_pairs * n_classes, pairing, steps=steps, seed=seed, labels=labels,
+                         guidance_scale=guidance_scale, max_batch_size=max_batch_size, progress=False)
+        if pairing == "PN":  # the pairs shown: the first PN pair of each class
+            samples[pairing] = x[: 2 * n_classes].clone()
+        values[pairing], dist = pair_metrics(x, backend=backend, device=str(model.device))
+    imp, ci = _improvements(values, strata=pair_class, seed=seed + 10, n_boot=n_boot, level=level)
+    by_class: dict[str, dict[str, float]] = {"ssim": {}, "perceptual": {}}
+    for c, cname in enumerate(class_names):
+        sel = pair_class == c
+        for key, higher in (("ssim", False), ("perceptual", True)):
+            by_class[key][cname] = metrics.percent_improvement(values["PN"][key][sel].mean(),
+                                                               values["RR"][key][sel].mean(),
+                                                               higher_is_more_diverse=higher)
+    runs = (getattr(model, "card", None) or {}).get("conditional_accuracy", {}).get("runs", [])
+    card = [{"guidance_scale": float(r["guidance_scale"]), "accuracy": float(r["accuracy"])} for r in runs]
+    return GuidedDiversity(name=name, guidance_scale=float(guidance_scale), class_names=list(class_names),
+                           pair_class=pair_class, samples=samples, values=values, metric=dist.metric,
+                           backend=dist.backend, improvement=imp, ci=ci, by_class=by_class, card_accuracy=card)
+
 
 @dataclass(frozen=True)
-class DiversityResult(ByModel):
-    """Finding 4 for several models: records, tables, the paper comparison, the verdict and figures."""
+class Params:
+    """What finding 4 measures: the models (names or loaded models), ``n_pairs`` PN and RR pairs each under DDIM
+    with ``steps`` steps, ``class_pairs`` pairs per class of ``class_model`` with guidance ``guidance_scale``,
+    the perceptual backend, the quality check (``n_perm`` permutations), 95 % bootstrap intervals from
+    ``n_boot`` resamples, text-to-image prompts. The one parameters object of :func:`measure` and
+    :func:`cost`."""
+
+    models: Sequence[DiffusionModel | str]
+    n_pairs: int = 128
+    steps: int = 25
+    class_model: DiffusionModel | str | None = "fashion-mnist-cond"
+    class_pairs: int = 12
+    guidance_scale: float = 3.0
+    perceptual_backend: str = "auto"
+    seed: int = 0
+    device: str = "auto"
+    max_batch_size: int = 512
+    check_quality: bool = True
+    level: float = 0.95
+    n_boot: int = N_BOOT
+    n_perm: int = N_PERM
+    prompts: Any = None
+    prompt_guidance: float = 7.5
+
+
+@dataclass(frozen=True)
+class DiversityMeasurements:
+    """Everything finding 4 measured: one :class:`PairDiversity` per model, the guided pairs, the quality checks
+    and the settings. Sample images: only those the chapter's figures show (:data:`EXAMPLE_PAIRS`); the
+    per-pair values of every pair."""
 
     models: tuple[PairDiversity, ...]
     guided: GuidedDiversity | None
     quality: tuple[QualityCheck, ...]
     settings: dict[str, Any]
+
+
+@measurement
+def measure(params: Params) -> DiversityMeasurements:
+    """Finding 4 for each model of ``params`` (a name or a loaded :class:`antinb.models.DiffusionModel`).
+
+    Per model: ``n_pairs`` PN and ``n_pairs`` RR pairs under DDIM with ``steps`` steps
+    (:func:`antinb.pairs.pair_samples`, seed ``seed``), SSIM and the perceptual distance of each pair
+    (:func:`pair_metrics`), the improvements with bootstrap intervals, and the quality check
+    (:func:`quality_check`). With ``class_model`` (``None`` or ``""`` to skip): ``class_pairs`` PN and
+    RR pairs per class with guidance scale ``guidance_scale``. Text-to-image models sample ``prompts``
+    with guidance ``prompt_guidance`` (records keyed by that conditioning, :func:`antinb.pairs.conditioning`).
+    """
+    p = params
+    loaded: dict[str, DiffusionModel] = {}
+    drawn: dict[str, dict[str, torch.Tensor]] = {}  # every pair, for the quality check
+    results, checks = [], []
+    for j, spec in enumerate(p.models):
+        model = _models.load(spec, device=p.device) if isinstance(spec, str) else spec
+        key, cond = conditioning(model, p.prompts, p.prompt_guidance)
+        name = key if key != model.name or not isinstance(spec, str) or "=" in spec else spec
+        loaded[name] = model
+        samples, values = {}, {}
+        for pairing in ("PN", "RR"):
+            x = pair_samples(model, p.n_pairs, pairing, sampler="ddim", steps=p.steps, seed=p.seed, **cond,
+                             max_batch_size=p.max_batch_size, progress=False)
+            samples[pairing] = x
+            values[pairing], dist = pair_metrics(x, backend=p.perceptual_backend, device=str(model.device))
+        imp, ci = _improvements(values, strata=None, seed=p.seed + 2 * j, n_boot=p.n_boot, level=p.level)
+        drawn[name] = samples
+        shown = {k: v[: 2 * EXAMPLE_PAIRS].clone() for k, v in samples.items()} if j == 0 else {}
+        results.append(PairDiversity(name=name, samples=shown, values=values, metric=dist.metric,
+                                     backend=dist.backend, improvement=imp, ci=ci))
+    guided = None
+    if p.class_model:
+        if isinstance(p.class_model, str):
+            cmodel = loaded.get(p.class_model) or _models.load(p.class_model, device=p.device)
+            cname = p.class_model
+        else:
+            cmodel, cname = p.class_model, p.class_model.name
+        guided = _guided(cmodel, cname, class_pairs=p.class_pairs, guidance_scale=p.guidance_scale, steps=p.steps,
+                         seed=p.seed, backend=p.perceptual_backend, max_batch_size=p.max_batch_size, n_boot=p.n_boot,
+                         level=p.level)
+    if p.check_quality:
+        for r in results:
+            q = quality_check(r.name, loaded[r.name], drawn[r.name], n_pairs=p.n_pairs, seed=p.seed, n_perm=p.n_perm)
+            if q is not None:
+                checks.append(q)
+    settings = {"n_pairs": p.n_pairs, "steps": p.steps, "class_pairs": p.class_pairs,
+                "guidance_scale": p.guidance_scale, "seed": p.seed, "level": p.level,
+                "skipped_quality": [r.name for r in results if r.name not in {q.name for q in checks}]}
+    return DiversityMeasurements(tuple(results), guided, tuple(checks), settings)
+
+
+def cost(params: Params) -> dict[str, int]:
+    """Network evaluations (image rows through the network once) :func:`measure` makes with ``params``, per
+    model name (:func:`antinb.models.name_of`). Nothing is loaded: the class model's class count is read from
+    its ``unet/config.json``. The quality check runs a classifier, not the diffusion network, and the metrics
+    and bootstrap cost nothing."""
+    p = params
+    out: dict[str, int] = {}
+    for spec in p.models:
+        # PN and RR pairs, DDIM (every row twice for a text-to-image model sampling prompts with guidance)
+        n = 2 * (2 * p.n_pairs) * p.steps * rows_per_image(spec, p.prompts, p.prompt_guidance)
+        out[_models.name_of(spec)] = out.get(_models.name_of(spec), 0) + n
+    if p.class_model:
+        if isinstance(p.class_model, str):
+            embeds = _models.unet_config(p.class_model).get("num_class_embeds")
+            if not embeds:
+                raise ValueError(f"class_model={p.class_model!r} is not class-conditional (no num_class_embeds)")
+            n_classes = embeds - 1  # the last embedding is the null class
+        else:
+            n_classes = p.class_model.num_classes
+        # PN and RR: class_pairs pairs per class, DDIM; guidance (when given) doubles every row
+        guided = 2 if p.guidance_scale is not None else 1
+        name = _models.name_of(p.class_model)
+        out[name] = out.get(name, 0) + 2 * (2 * p.class_pairs * n_classes) * p.steps * guided
+    return out
+
+
+# ----------------------------------------------------------------------------------- presentation
+
+
+@dataclass(frozen=True)
+class DiversityResult(DiversityMeasurements, ByModel):
+    """Finding 4 presented: records, tables, the paper comparison, the verdict and figures, all computed from
+    the measurements alone."""
 
     @property
     def metric(self) -> str:
@@ -553,16 +708,24 @@ class DiversityResult(ByModel):
         return fig
 
     def pair_examples(self, model: str, pairing: str, n: int = 8) -> plt.Figure:
-        """The first ``n`` pairs of a model: first members above, partners below."""
+        """The first ``n`` pairs of the first model (the measurement keeps no other model's images, and
+        :data:`EXAMPLE_PAIRS` pairs of it): first members above, partners below."""
         r = self[model]
+        if pairing not in r.samples:
+            raise ValueError(f"the measurement keeps the example pairs of the first model "
+                             f"({self.models[0].name}) only, not of {model!r}")
+        if n > EXAMPLE_PAIRS:
+            raise ValueError(f"n={n!r}: the measurement keeps the first {EXAMPLE_PAIRS} pairs only")
         return plots.pair_grid(r.samples[pairing][: 2 * n], ncol_pairs=n,
                                title=f"{model}: {pairing} pairs (DDIM-{self.settings['steps']})")
 
     def guided_examples(self, pairing: str) -> plt.Figure | None:
-        """One guided pair per class."""
+        """One guided pair per class (the measurement keeps the PN pairs only)."""
         g = self.guided
         if g is None:
             return None
+        if pairing not in g.samples:
+            raise ValueError(f"the measurement keeps the guided pairs {sorted(g.samples)} only, not {pairing!r}")
         k = len(g.class_names)
         return plots.pair_grid(g.samples[pairing][: 2 * k], ncol_pairs=k,
                                title=f"{g.name}: guided {pairing} pairs, one per class (w = {g.guidance_scale:g})")
@@ -601,113 +764,11 @@ class DiversityResult(ByModel):
         return fig
 
 
-# ----------------------------------------------------------------------------------- run
+def present(measurements: DiversityMeasurements) -> DiversityResult:
+    """The presentation of finding 4's measurements (no network evaluation)."""
+    return DiversityResult(measurements.models, measurements.guided, measurements.quality, measurements.settings)
 
 
-def _guided(model: DiffusionModel, name: str, *, class_pairs: int, guidance_scale: float, steps: int, seed: int,
-            backend: str, max_batch_size: int, n_boot: int, level: float) -> GuidedDiversity:
-    n_classes = model.num_classes
-    dataset = _models.dataset_of(model)
-    class_names = (data.load_dataset(dataset, "test").class_names if dataset is not None
-                   else [str(c) for c in range(n_classes)])
-    labels = torch.arange(2 * class_pairs * n_classes) // 2 % n_classes  # same class within a pair
-    pair_class = labels[0::2].numpy()
-    samples, values = {}, {}
-    for pairing in ("PN", "RR"):
-        x = pair_samples(model, class_pairs * n_classes, pairing, steps=steps, seed=seed, labels=labels,
-                         guidance_scale=guidance_scale, max_batch_size=max_batch_size, progress=False)
-        samples[pairing] = x
-        values[pairing], dist = pair_metrics(x, backend=backend, device=str(model.device))
-    imp, ci = _improvements(values, strata=pair_class, seed=seed + 10, n_boot=n_boot, level=level)
-    by_class: dict[str, dict[str, float]] = {"ssim": {}, "perceptual": {}}
-    for c, cname in enumerate(class_names):
-        sel = pair_class == c
-        for key, higher in (("ssim", False), ("perceptual", True)):
-            by_class[key][cname] = metrics.percent_improvement(values["PN"][key][sel].mean(),
-                                                               values["RR"][key][sel].mean(),
-                                                               higher_is_more_diverse=higher)
-    runs = (getattr(model, "card", None) or {}).get("conditional_accuracy", {}).get("runs", [])
-    card = [{"guidance_scale": float(r["guidance_scale"]), "accuracy": float(r["accuracy"])} for r in runs]
-    return GuidedDiversity(name=name, guidance_scale=float(guidance_scale), class_names=list(class_names),
-                           pair_class=pair_class, samples=samples, values=values, metric=dist.metric,
-                           backend=dist.backend, improvement=imp, ci=ci, by_class=by_class, card_accuracy=card)
-
-
-def run(models: Sequence[DiffusionModel | str], *, n_pairs: int = 128, steps: int = 25,
-        class_model: DiffusionModel | str | None = "fashion-mnist-cond", class_pairs: int = 12,
-        guidance_scale: float = 3.0, perceptual_backend: str = "auto", seed: int = 0, device: str = "auto",
-        max_batch_size: int = 512, check_quality: bool = True, level: float = 0.95, n_boot: int = N_BOOT,
-        n_perm: int = N_PERM, prompts=None, prompt_guidance: float = 7.5) -> DiversityResult:
-    """Finding 4 for each model (a name or a loaded :class:`antinb.models.DiffusionModel`).
-
-    Per model: ``n_pairs`` PN and ``n_pairs`` RR pairs under DDIM with ``steps`` steps
-    (:func:`antinb.pairs.pair_samples`, seed ``seed``), SSIM and the perceptual distance of each pair
-    (:func:`pair_metrics`), the improvements with bootstrap intervals, and the quality check
-    (:func:`quality_check`). With ``class_model`` (``None`` or ``""`` to skip): ``class_pairs`` PN and
-    RR pairs per class with guidance scale ``guidance_scale``. Text-to-image models sample ``prompts``
-    with guidance ``prompt_guidance`` (records keyed by that conditioning, :func:`antinb.pairs.conditioning`).
-    """
-    loaded: dict[str, DiffusionModel] = {}
-    results, checks = [], []
-    for j, spec in enumerate(models):
-        model = _models.load(spec, device=device) if isinstance(spec, str) else spec
-        key, cond = conditioning(model, prompts, prompt_guidance)
-        name = key if key != model.name or not isinstance(spec, str) or "=" in spec else spec
-        loaded[name] = model
-        samples, values = {}, {}
-        for pairing in ("PN", "RR"):
-            x = pair_samples(model, n_pairs, pairing, sampler="ddim", steps=steps, seed=seed, **cond,
-                             max_batch_size=max_batch_size, progress=False)
-            samples[pairing] = x
-            values[pairing], dist = pair_metrics(x, backend=perceptual_backend, device=str(model.device))
-        imp, ci = _improvements(values, strata=None, seed=seed + 2 * j, n_boot=n_boot, level=level)
-        results.append(PairDiversity(name=name, samples=samples, values=values, metric=dist.metric,
-                                     backend=dist.backend, improvement=imp, ci=ci))
-    guided = None
-    if class_model:
-        if isinstance(class_model, str):
-            cmodel = loaded.get(class_model) or _models.load(class_model, device=device)
-            cname = class_model
-        else:
-            cmodel, cname = class_model, class_model.name
-        guided = _guided(cmodel, cname, class_pairs=class_pairs, guidance_scale=guidance_scale, steps=steps,
-                         seed=seed, backend=perceptual_backend, max_batch_size=max_batch_size, n_boot=n_boot,
-                         level=level)
-    if check_quality:
-        for r in results:
-            q = quality_check(r.name, loaded[r.name], r.samples, n_pairs=n_pairs, seed=seed, n_perm=n_perm)
-            if q is not None:
-                checks.append(q)
-    settings = {"n_pairs": n_pairs, "steps": steps, "class_pairs": class_pairs, "guidance_scale": guidance_scale,
-                "seed": seed, "level": level, "skipped_quality": [r.name for r in results
-                                                                  if r.name not in {q.name for q in checks}]}
-    return DiversityResult(tuple(results), guided, tuple(checks), settings)
-
-
-def cost(models: Sequence[DiffusionModel | str], *, n_pairs: int = 128, steps: int = 25,
-         class_model: DiffusionModel | str | None = "fashion-mnist-cond", class_pairs: int = 12,
-         guidance_scale: float = 3.0, perceptual_backend: str = "auto", seed: int = 0, device: str = "auto",
-         max_batch_size: int = 512, check_quality: bool = True, level: float = 0.95, n_boot: int = N_BOOT,
-         n_perm: int = N_PERM, prompts=None, prompt_guidance: float = 7.5) -> dict[str, int]:
-    """Network evaluations (image rows through the network once) :func:`run` makes with these
-    arguments, per model name (:func:`antinb.models.name_of`). Nothing is loaded: the class model's
-    class count is read from its ``unet/config.json``. The quality check runs a classifier, not the
-    diffusion network, and the metrics and bootstrap cost nothing."""
-    out: dict[str, int] = {}
-    for spec in models:
-        # PN and RR pairs, DDIM (every row twice for a text-to-image model sampling prompts with guidance)
-        n = 2 * (2 * n_pairs) * steps * rows_per_image(spec, prompts, prompt_guidance)
-        out[_models.name_of(spec)] = out.get(_models.name_of(spec), 0) + n
-    if class_model:
-        if isinstance(class_model, str):
-            embeds = _models.unet_config(class_model).get("num_class_embeds")
-            if not embeds:
-                raise ValueError(f"class_model={class_model!r} is not class-conditional (no num_class_embeds)")
-            n_classes = embeds - 1  # the last embedding is the null class
-        else:
-            n_classes = class_model.num_classes
-        # PN and RR: class_pairs pairs per class, DDIM; guidance (when given) doubles every row
-        guided = 2 if guidance_scale is not None else 1
-        name = _models.name_of(class_model)
-        out[name] = out.get(name, 0) + 2 * (2 * class_pairs * n_classes) * steps * guided
-    return out
+def run(*args: Any, **kwargs: Any) -> DiversityResult:
+    """``present(measure(Params(*args, **kwargs)))``: measure and present in one call."""
+    return present(measure(Params(*args, **kwargs)))

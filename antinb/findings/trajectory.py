@@ -4,7 +4,7 @@ The paper (§4): for a PN pair, the states ``x_t(z)``, ``x_t(-z)`` and the noise
 ``eps(x_t(z))``, ``eps(x_t(-z))`` start at correlation -1 at ``t = T``, stay strongly negative and
 rise only in the last steps.
 
-:func:`run` records, at every step of DDIM and of DDPM (per-step noise negated in the partner
+:func:`measure` records, at every step of DDIM and of DDPM (per-step noise negated in the partner
 chain), the standard pair correlation of the states and of the noise predictions, and the centered
 one of the states (the mean state of all chains at that step subtracted first), for every model.
 It also records, at every step, the share ``f_t`` of the pixel variance that the mean state
@@ -30,6 +30,7 @@ import torch
 
 from .. import paper, plots, stats
 from ..cache import memo
+from ..measurements import measurement
 from ..models import DiffusionModel, load, name_of
 from ..pairs import conditioning, pair_samples, rows_per_image
 from . import base
@@ -40,7 +41,8 @@ __all__ = ["TRAJ_X_FIRST", "TRAJ_EPS_FIRST", "TRAJ_X_MID", "TRAJ_EPS_MID", "TRAJ
            "TRAJ_STEPS_BELOW_CI", "TRAJ_N_STEPS", "TRAJ_CENTERED_STEPS_BELOW", "TRAJ_CENTERED_STEPS_BELOW_CI",
            "TRAJ_MEAN_SHARE_MID", "TRAJ_MEAN_SHARE_FINAL", "TRAJ_DECOMPOSITION_GAP", "mean_share",
            "standard_from_centered", "TEMPLATES", "THRESHOLD", "TABLE", "paper_records", "Trajectory",
-           "TrajectoryResult", "trajectory_correlations", "run", "cost", "summary"]
+           "trajectory_correlations", "Params", "TrajectoryMeasurements", "measure", "cost", "TrajectoryResult",
+           "present", "run", "summary"]
 
 #: The level below which we call the correlation "strongly negative".
 THRESHOLD = -0.5
@@ -242,11 +244,91 @@ class Trajectory:
 
 
 @dataclass(frozen=True)
-class TrajectoryResult(Result):
-    """Finding 2 for several models and samplers: records, table, paper comparison, verdict, figure."""
+class Params:
+    """What finding 2 measures: the models (names or loaded models), ``n_pairs`` PN pairs per model under DDIM
+    with ``ddim_steps`` and DDPM with ``ddpm_steps`` steps (seed ``seed``), text-to-image models on ``prompts``
+    with guidance ``prompt_guidance``, 95 % bootstrap intervals of the step counts from ``n_boot`` resamples.
+    The one parameters object of :func:`measure` and :func:`cost`."""
+
+    models: Sequence
+    n_pairs: int = 64
+    ddim_steps: int = 50
+    ddpm_steps: int = 50
+    seed: int = 0
+    device: str = "auto"
+    max_batch_size: int = 512
+    prompts: Any = None
+    prompt_guidance: float = 7.5
+    progress: bool = False
+    n_boot: int = 2000
+
+
+@dataclass(frozen=True)
+class TrajectoryMeasurements:
+    """Everything finding 2 measured: one :class:`Trajectory` per ``(model, sampler)`` and the settings."""
 
     runs: dict[tuple[str, str], Trajectory] = field(repr=False)
     settings: dict[str, Any]
+
+
+def _bootstrap_steps_below(x: np.ndarray, *, seed: int, n_boot: int = 2000, level: float = 0.95) -> tuple[int, int]:
+    """Percentile bootstrap over pairs (rows of ``x`` ``(P, S)``) of :func:`_steps_below` of the mean curve."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.shape[0], size=(n_boot, x.shape[0]))
+    curves = x[idx].mean(1)  # (n_boot, S)
+    below = curves < THRESHOLD
+    last = np.where(below.any(1), below.shape[1] - np.argmax(below[:, ::-1], axis=1), 0)
+    lo, hi = np.quantile(last, [(1 - level) / 2, (1 + level) / 2])
+    return int(np.floor(lo)), int(np.ceil(hi))
+
+
+@measurement
+def measure(params: Params) -> TrajectoryMeasurements:
+    """Finding 2 for each model of ``params`` (a name or a loaded :class:`antinb.models.DiffusionModel`), DDIM
+    and DDPM.
+
+    ``n_pairs`` PN pairs per model and sampler (:func:`trajectory_correlations`, seed ``seed``);
+    class-conditional models sample their null class, text-to-image models ``prompts`` with guidance
+    ``prompt_guidance`` (runs keyed by that conditioning, :func:`antinb.pairs.conditioning`); the step counts'
+    bootstrap intervals over pairs (:func:`_bootstrap_steps_below`).
+    """
+    p = params
+    runs = {}
+    for spec in p.models:
+        model = load(spec, device=p.device) if isinstance(spec, str) else spec
+        key, cond = conditioning(model, p.prompts, p.prompt_guidance)
+        for sampler, steps in (("ddim", p.ddim_steps), ("ddpm", p.ddpm_steps)):
+            tr = trajectory_correlations(model, p.n_pairs, sampler=sampler, steps=steps, seed=p.seed,
+                                         max_batch_size=p.max_batch_size, progress=p.progress, **cond)
+            runs[key, sampler] = Trajectory(
+                key, sampler, tr["timesteps"], tr["x"], tr["eps"], tr["x_centered"], tr["final"],
+                tr["final_centered"], _bootstrap_steps_below(tr["x"], seed=p.seed, n_boot=p.n_boot),
+                tr["share"], tr["final_share"],
+                _bootstrap_steps_below(tr["x_centered"], seed=p.seed, n_boot=p.n_boot))
+    return TrajectoryMeasurements(runs, {"n_pairs": p.n_pairs, "seed": p.seed})
+
+
+def cost(params: Params) -> dict[str, int]:
+    """Network evaluations (image rows through the network once) :func:`measure` makes with ``params``, per
+    model name (:func:`antinb.models.name_of`); nothing is loaded. The bootstrap and the callback cost
+    nothing."""
+    p = params
+    out: dict[str, int] = {}
+    for spec in p.models:
+        # one PN pair set of 2 * n_pairs rows per sampler, one network call per step (every row twice
+        # for a text-to-image model sampling prompts with guidance)
+        n = 2 * p.n_pairs * (p.ddim_steps + p.ddpm_steps) * rows_per_image(spec, p.prompts, p.prompt_guidance)
+        out[name_of(spec)] = out.get(name_of(spec), 0) + n
+    return out
+
+
+# ------------------------------------------------------------------------------------------ presentation
+
+
+@dataclass(frozen=True)
+class TrajectoryResult(TrajectoryMeasurements, Result):
+    """Finding 2 presented: records, table, paper comparison, verdict and figure, all computed from the
+    measurements alone."""
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -403,50 +485,11 @@ def _ci(values: np.ndarray) -> str:
     return f"{_s(mean)} [{_s(lo)}, {_s(hi)}]"
 
 
-def _bootstrap_steps_below(x: np.ndarray, *, seed: int, n_boot: int = 2000, level: float = 0.95) -> tuple[int, int]:
-    """Percentile bootstrap over pairs (rows of ``x`` ``(P, S)``) of :func:`_steps_below` of the mean curve."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.shape[0], size=(n_boot, x.shape[0]))
-    curves = x[idx].mean(1)  # (n_boot, S)
-    below = curves < THRESHOLD
-    last = np.where(below.any(1), below.shape[1] - np.argmax(below[:, ::-1], axis=1), 0)
-    lo, hi = np.quantile(last, [(1 - level) / 2, (1 + level) / 2])
-    return int(np.floor(lo)), int(np.ceil(hi))
+def present(measurements: TrajectoryMeasurements) -> TrajectoryResult:
+    """The presentation of finding 2's measurements (no network evaluation)."""
+    return TrajectoryResult(measurements.runs, measurements.settings)
 
 
-def run(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps: int = 50, seed: int = 0,
-        device: str = "auto", max_batch_size: int = 512, prompts=None, prompt_guidance: float = 7.5,
-        progress: bool = False, n_boot: int = 2000) -> TrajectoryResult:
-    """Finding 2 for each model (a name or a loaded :class:`antinb.models.DiffusionModel`), DDIM and DDPM.
-
-    ``n_pairs`` PN pairs per model and sampler (:func:`trajectory_correlations`, seed ``seed``);
-    class-conditional models sample their null class, text-to-image models ``prompts`` with guidance
-    ``prompt_guidance`` (records keyed by that conditioning, :func:`antinb.pairs.conditioning`).
-    """
-    runs = {}
-    for spec in models:
-        model = load(spec, device=device) if isinstance(spec, str) else spec
-        key, cond = conditioning(model, prompts, prompt_guidance)
-        for sampler, steps in (("ddim", ddim_steps), ("ddpm", ddpm_steps)):
-            tr = trajectory_correlations(model, n_pairs, sampler=sampler, steps=steps, seed=seed,
-                                         max_batch_size=max_batch_size, progress=progress, **cond)
-            runs[key, sampler] = Trajectory(
-                key, sampler, tr["timesteps"], tr["x"], tr["eps"], tr["x_centered"], tr["final"],
-                tr["final_centered"], _bootstrap_steps_below(tr["x"], seed=seed, n_boot=n_boot),
-                tr["share"], tr["final_share"], _bootstrap_steps_below(tr["x_centered"], seed=seed, n_boot=n_boot))
-    return TrajectoryResult(runs, {"n_pairs": n_pairs, "seed": seed})
-
-
-def cost(models: Sequence, *, n_pairs: int = 64, ddim_steps: int = 50, ddpm_steps: int = 50, seed: int = 0,
-         device: str = "auto", max_batch_size: int = 512, prompts=None, prompt_guidance: float = 7.5,
-         progress: bool = False, n_boot: int = 2000) -> dict[str, int]:
-    """Network evaluations (image rows through the network once) :func:`run` makes with these
-    arguments, per model name (:func:`antinb.models.name_of`); nothing is loaded. The bootstrap and
-    the callback cost nothing."""
-    out: dict[str, int] = {}
-    for spec in models:
-        # one PN pair set of 2 * n_pairs rows per sampler, one network call per step (every row twice
-        # for a text-to-image model sampling prompts with guidance)
-        n = 2 * n_pairs * (ddim_steps + ddpm_steps) * rows_per_image(spec, prompts, prompt_guidance)
-        out[name_of(spec)] = out.get(name_of(spec), 0) + n
-    return out
+def run(*args: Any, **kwargs: Any) -> TrajectoryResult:
+    """``present(measure(Params(*args, **kwargs)))``: measure and present in one call."""
+    return present(measure(Params(*args, **kwargs)))
