@@ -375,11 +375,35 @@ if (article) {
       wide.push(`${label(el)}: scrolls sideways (${el.scrollWidth} px in ${el.clientWidth} px)`);
   }
 }
+// issue 28's page checks: where the bottom line ends, each verdict's opening, ragged tables, scaled figures, prose
+const bottom = document.getElementById("bottom-line");
+const bottom_end = bottom ? bottom.getBoundingClientRect().bottom + window.scrollY : null;
+let verdict_first = null;
+for (const sec of document.querySelectorAll("section[id^='verdict']")) {
+  const p = sec.querySelector("p");
+  if (p) { verdict_first = p.innerText; break; }
+}
+const ragged = [];
+for (const t of document.querySelectorAll("article table")) {
+  const counts = [...t.rows].map(r => [...r.cells].reduce((n, c) => n + (c.colSpan || 1), 0));
+  if (new Set(counts).size > 1) ragged.push(`${(t.innerText || "").slice(0, 60)}: cells per row ${[...new Set(counts)]}`);
+}
+const scaled = [...document.querySelectorAll("article .cell_output img, article img.card-figure, article figure img")]
+    .filter(i => i.naturalWidth > 0 && i.getBoundingClientRect().width > 0)
+    .map(i => ({src: (i.currentSrc || i.src).split("/").pop(), ratio: i.getBoundingClientRect().width / i.naturalWidth}));
+const prose = [...document.querySelectorAll("article p, article li")].filter(e => !e.closest("table, pre, .highlight"))
+    .map(e => { const c = e.cloneNode(true); c.querySelectorAll("code, mjx-container, .math").forEach(x => x.remove());
+                return c.innerText; }).join("\n");
 const outputs = [...document.querySelectorAll(".cell_output")].map(e => e.innerText).join("\n");
 const headings = [...document.querySelectorAll("h1, h2, h3, h4, h5, h6, nav a, .toctree-l1 a, .toctree-l2 a")]
     .map(e => e.textContent.trim());
 return {
   wide: wide,
+  bottom_end: bottom_end,
+  verdict_first: verdict_first,
+  ragged: ragged,
+  scaled: scaled,
+  prose: prose,
   outputs: outputs,
   headings: headings,
   h2: [...document.querySelectorAll("article h2")].map(e => e.textContent.trim()),
@@ -598,6 +622,86 @@ def test_every_chapter_ends_with_a_verdict(pages):
         h2 = [re.sub(r"^[\d.]+\s*", "", h).rstrip("#¶ ") for h in pages[f"book/executed/{name}.html"]["h2"]]
         assert "Verdict" in h2, f"{name}: no verdict section (h2: {h2})"
         assert h2.index("Verdict") >= len(h2) - 2, f"{name}: the verdict is not at the end ({h2})"
+
+
+#: The window the browser test reads the book in: 1280 x 900 px.
+_SCREEN_H = 900
+
+
+@pytest.mark.slow
+def test_the_bottom_line_is_within_the_first_screen_and_a_half(pages):
+    intro = pages["book/intro.html"]
+    assert intro["bottom_end"] is not None, "the introduction has no 'Bottom line' section"
+    assert intro["bottom_end"] <= 1.5 * _SCREEN_H, f"the bottom line ends at {intro['bottom_end']:.0f} px"
+
+
+def _first_sentence(text: str) -> str:
+    """Up to the first full stop that ends a sentence (not a decimal point or an abbreviation's)."""
+    m = re.search(r"^(.+?[.!?])(?=\s+[A-Z(*†]|\s*$)", text.strip(), re.S)
+    return (m.group(1) if m else text).strip()
+
+
+@pytest.mark.slow
+def test_each_verdict_opens_with_one_quotable_sentence(pages):
+    for name in book.CHAPTERS:
+        first = pages[f"book/executed/{name}.html"]["verdict_first"]
+        assert first, f"{name}: no paragraph in the verdict section"
+        words = len(_first_sentence(first).split())
+        assert words <= 40, f"{name}: the verdict's first sentence has {words} words: {_first_sentence(first)!r}"
+
+
+def _record_heads() -> set[str]:
+    from antinb import findings
+
+    heads = set()
+    for m in findings.modules():
+        for name in dir(m):
+            value = getattr(m, name)
+            if name.isupper() and isinstance(value, str) and "/{" in value:
+                heads.add(value.split("/")[0])
+    return heads
+
+
+@pytest.mark.slow
+def test_no_record_keys_or_parameter_names_in_prose(pages):
+    heads = _record_heads()
+    assert {"as_mean", "corr"} & heads, "the record templates were not found"
+    keys = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, heads))) + r")/[\w.-]+")
+    bad = []
+    for name in book.CHAPTERS:
+        prose = pages[f"book/executed/{name}.html"]["prose"]
+        params = [p for p in runner.notebook_parameters(runner.NOTEBOOK_DIR / f"{name}.py") if "_" in p]
+        bad += [f"{name}: record key {m.group(0)!r}" for m in keys.finditer(prose)]
+        bad += [f"{name}: parameter name {p!r}" for p in params if re.search(rf"\b{re.escape(p)}\b", prose)]
+    for rel in ("book/intro.html", "book/results.html", "book/limits.html"):
+        bad += [f"{rel}: record key {m.group(0)!r}" for m in keys.finditer(pages[rel]["prose"])]
+    assert not bad, "raw names in the prose a reader reads:\n  " + "\n  ".join(bad)
+
+
+@pytest.mark.slow
+def test_no_table_has_ragged_rows(pages):
+    bad = _defects(pages, lambda rel, info: info["ragged"])
+    assert not bad, "tables whose rows have different numbers of cells:\n  " + "\n  ".join(bad)
+
+
+#: A figure's smallest text is 9 pt at 100 dpi (12.5 px) as drawn: shown below 0.65 of its natural width, it
+#: falls under 8 px.
+_MIN_SCALE = 0.65
+
+
+@pytest.mark.slow
+def test_figure_text_is_not_scaled_below_8_px(pages):
+    bad = _defects(pages, lambda rel, info: [f"{i['src']} shown at {i['ratio']:.2f} of its width"
+                                             for i in info["scaled"] if i["ratio"] < _MIN_SCALE])
+    assert not bad, "figures scaled down so far that their text is under ~8 px:\n  " + "\n  ".join(bad)
+
+
+def test_the_first_sentence_rule_and_the_key_pattern_can_fail():
+    long = " ".join(["word"] * 41) + ". Next sentence."
+    assert len(_first_sentence(long).split()) == 41
+    assert _first_sentence("Reproduced: −0.47 [−0.49, −0.46] (mnist, DDIM-20). More.") == \
+        "Reproduced: −0.47 [−0.49, −0.46] (mnist, DDIM-20)."
+    assert "as_mean" in _record_heads()
 
 
 @pytest.mark.parametrize("defect, check", [

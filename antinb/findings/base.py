@@ -181,6 +181,7 @@ class Summary:
     quantity: str
     rows: tuple[Row, ...]
     fmt: str = "+.2f"
+    takeaway: str = ""
 
     @property
     def ran(self) -> tuple[Row, ...]:
@@ -192,14 +193,34 @@ class Summary:
         """The finding's verdict from its measured rows (:func:`overall`)."""
         return overall([r.verdict for r in self.ran])
 
+    def against(self) -> tuple[Row, ...]:
+        """The measured rows that go the other way: not reproduced, or not shown at this sample size."""
+        return tuple(r for r in self.ran if r.verdict in (NOT_REPRODUCED, NOT_SHOWN))
+
+    def carrier(self) -> Row | None:
+        """The row whose number carries the finding in one sentence: the first measured headline row of a model
+        the book does not flag whose verdict is the finding's own (else the first measured row)."""
+        rows = [r for r in self.ran if r.value is not None and r.headline]
+        for pick in ([r for r in rows if not r.flagged and r.verdict == self.verdict], [r for r in rows if not r.flagged],
+                     rows, list(self.ran)):
+            if pick:
+                return pick[0]
+        return None
+
     def ours(self) -> str:
-        """Our headline numbers in one phrase: the extreme rows with their intervals and settings."""
+        """Our headline numbers in one phrase: the extreme rows with their intervals and settings (a flagged
+        model's marked †), and how many measured settings go the other way."""
         rows = [r for r in self.ran if r.value is not None and r.headline]
         if not rows:
             return NOT_RUN
         lo, hi = min(rows, key=lambda r: r.value), max(rows, key=lambda r: r.value)
-        one = lambda r: f"{r.short or r.ours} ({r.our_setting})"  # noqa: E731
-        return one(lo) if lo is hi else f"{one(lo)} to {one(hi)}"
+        one = lambda r: f"{r.short or r.ours} ({r.our_setting}{' †' if r.flagged and '†' not in r.our_setting else ''})"  # noqa: E731
+        text = one(lo) if lo is hi else f"{one(lo)} to {one(hi)}"
+        against = self.against()
+        if against:
+            text += (f"; {len(against)} of {len(self.ran)} settings go the other way: "
+                     + "; ".join(f"{r.short or r.ours} ({r.our_setting}, {r.verdict})" for r in against))
+        return text
 
 
 def headline(verdict: str) -> str:
