@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -15,18 +14,36 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _environment_state() -> tuple[bool, str]:
+    """Whether this environment's ``antinb`` command exists, and where ``import antinb`` resolves from outside
+    the checkout."""
+    command = Path(sys.executable).with_name("antinb").exists()
+    where = subprocess.run([sys.executable, "-c", "import antinb; print(antinb.__file__)"], cwd=Path("/"),
+                           capture_output=True, text=True, timeout=120).stdout.strip()
+    return command, where
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> tuple[Path, Path]:
-    """``pip install .`` (not editable, no dependencies) into a fresh prefix; returns (wheel, site-packages)."""
+    """``pip install --target`` of the wheel (not editable, no dependencies) into a folder of its own; returns
+    (wheel, that folder). ``--target`` never touches this environment (``--prefix`` would uninstall its own,
+    editable antinb first): the test leaves the environment as it found it, and checks so."""
+    before = _environment_state()
     tmp = tmp_path_factory.mktemp("install")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), str(ROOT)],
                    check=True, cwd=tmp, timeout=600)
     (wheel,) = (tmp / "dist").glob("antinb-*.whl")
-    subprocess.run([*pip, "install", "--no-deps", "--no-compile", "--prefix", str(tmp / "prefix"), str(wheel)],
+    subprocess.run([*pip, "install", "--no-deps", "--no-compile", "--target", str(tmp / "site"), str(wheel)],
                    check=True, cwd=tmp, timeout=600)
-    rel = Path(sysconfig.get_path("purelib")).relative_to(sysconfig.get_path("data"))
-    return wheel, tmp / "prefix" / rel
+    assert _environment_state() == before, "installing the wheel changed this environment's antinb"
+    return wheel, tmp / "site"
+
+
+def test_installing_leaves_the_environments_own_antinb(installed):
+    command, where = _environment_state()
+    assert command, f"{Path(sys.executable).with_name('antinb')} is gone"
+    assert where == str(ROOT / "antinb" / "__init__.py"), where
 
 
 def test_the_wheel_ships_every_notebook_and_profile(installed):

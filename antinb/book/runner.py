@@ -50,6 +50,7 @@ from typing import Any
 import yaml
 
 from .._code import PACKAGE, closure, imported, module_hash
+from .._files import write_atomic
 from .reports import bench_throughput
 from ..provenance import (KEY_PACKAGES, MODULE_WEIGHTS, package_versions, weight_changes, weights_fingerprints)
 from ..records import RECORD_ENV, USAGE_RECORD, record, records
@@ -69,7 +70,8 @@ def _installed_notebooks() -> Path | None:
     import sysconfig
 
     package = Path(__file__).resolve().parents[1]  # <prefix>/lib/pythonX.Y/site-packages/antinb
-    for prefix in (Path(sysconfig.get_path("data")), package.parents[3]):
+    # the environment's prefix, the prefix the package lies under, and a `pip install --target DIR` (DIR/share/)
+    for prefix in (Path(sysconfig.get_path("data")), package.parents[3], package.parent):
         folder = prefix / "share" / "antinb" / "notebooks"
         if (folder / "params").is_dir():
             return folder
@@ -197,7 +199,12 @@ def profile_parameters(profile: str, name: str) -> dict[str, Any]:
     if not path.exists():
         known = sorted(p.stem for p in PARAMS_DIR.glob("*.yml"))
         raise ValueError(f"profile={profile!r} is unknown; accepted values: {known} or a YAML file")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_bytes()) or {}
+    except (yaml.YAMLError, OSError) as err:
+        raise ValueError(f"profile {path} is corrupt or unreadable ({' '.join(str(err).split())})") from None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k) or {}, dict) for k in ("all", name)):
+        raise ValueError(f"profile {path} must map 'all' and notebook names to parameter mappings")
     return {**(data.get("all") or {}), **(data.get(name) or {})}
 
 
@@ -236,6 +243,16 @@ def _check_parameters(path: Path, params: dict[str, Any]) -> None:
         if not ok:
             raise ValueError(f"parameter {key!r} of {path.stem} must be {type(default).__name__} "
                              f"(default {default!r}), got {value!r}")
+        if isinstance(default, int) and not isinstance(default, bool) and default >= 0:
+            least = 1 if _is_count(key) else 0  # a count, a size, steps: at least one; others not negative
+            if value < least:
+                raise ValueError(f"parameter {key!r} of {path.stem} must be an integer >= {least} "
+                                 f"(default {default!r}), got {value!r}")
+
+
+def _is_count(key: str) -> bool:
+    """Whether parameter ``key`` counts something that must be at least one (``n_pairs``, ``ddim_steps``)."""
+    return (key.startswith("n_") or key.endswith(("_n", "steps", "replicates")) or key in ("max_batch_size", "processes"))
 
 
 def _git_commit() -> str | None:
@@ -484,8 +501,8 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
                                 cwd=str(ROOT), progress_bar=progress, log_output=False,
                                 execution_timeout=cell_timeout, **kernel_transport(tmp))
         except Exception as err:  # papermill raises PapermillExecutionError for a failing cell
-            if executed.exists():
-                os.replace(executed, out_dir / f"{name}.failed.ipynb")
+            if executed.exists():  # a new file renamed into place: a link there is replaced, not followed
+                write_atomic(out_dir / f"{name}.failed.ipynb", executed.read_bytes())
             cause = getattr(err, "ename", type(err).__name__)
             evalue = getattr(err, "evalue", str(err))
             where = out_dir / f"{name}.failed.ipynb"
@@ -525,11 +542,9 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
         hide_default_parameters(nb)
         nb.metadata["antinb"] = stamp
         nb.cells.append(_provenance_cell(stamp))
-        nbformat.write(nb, executed)
-        os.replace(executed, final)
-    summary = out_dir / f"{name}.json"
-    summary.with_suffix(".json.tmp").write_text(json.dumps(stamp, indent=1))
-    os.replace(summary.with_suffix(".json.tmp"), summary)
+        text = nbformat.writes(nb)
+        write_atomic(final, text if text.endswith("\n") else text + "\n")  # mkstemp beside it, renamed
+    write_atomic(out_dir / f"{name}.json", json.dumps(stamp, indent=1))  # no fixed temporary name
     failed = out_dir / f"{name}.failed.ipynb"
     if failed.exists():
         failed.unlink()
@@ -545,8 +560,14 @@ def _relative(measured: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _parse_override(value: str) -> Any:
-    return yaml.safe_load(value)
+def _parse_override(value: str, name: str | None = None) -> Any:
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        where = f"-p {name} " if name else "-p value "
+        problem = " ".join(str(getattr(err, "problem", None) or err).split())
+        raise ValueError(f"{where}{value!r} is not a YAML value ({problem}); quote a string, write a list as "
+                         "[1, 2]") from None
 
 
 def run_cli(notebook: str, *, profile: str, overrides: list[list[str]], output_dir: str | None,
@@ -554,26 +575,41 @@ def run_cli(notebook: str, *, profile: str, overrides: list[list[str]], output_d
     """Entry point of ``antinb run``: returns the exit code (non-zero if any notebook failed).
 
     Without ``output_dir`` the executed copies go to :func:`default_output_dir` (``book/executed``
-    only for the ``book`` profile without ``-p`` overrides).
+    only for the ``book`` profile without ``-p`` overrides). ``notebook`` is a name, a number, a
+    topic, a path to a notebook source anywhere, or ``all``. Every parameter (unknown, mistyped, out of
+    range) and ``cell_timeout`` is checked for every notebook before any runs: a ``ValueError``.
     """
-    names = notebooks() if notebook == "all" else [resolve(notebook).stem]
-    params = {k: _parse_override(v) for k, v in overrides}
+    if notebook == "all":
+        sources = {n: NOTEBOOK_DIR / f"{n}.py" for n in notebooks()}
+    else:
+        src = resolve(notebook)
+        sources = {src.stem: src}
+    names = list(sources)
+    params = {k: _parse_override(v, k) for k, v in overrides}
     profile_parameters(profile, names[0])  # an unknown profile fails before anything runs
+    if cell_timeout is not None and (isinstance(cell_timeout, bool) or not isinstance(cell_timeout, (int, float))
+                                     or not cell_timeout > 0):
+        raise ValueError(f"--cell-timeout {cell_timeout!r} must be a number of seconds > 0")
+    owns: dict[str, dict[str, Any]] = {}
+    for name, src in sources.items():  # parameters given with -p apply to every notebook that has them under 'all'
+        owns[name] = params if notebook != "all" else {k: v for k, v in params.items() if k in notebook_parameters(src)}
+        _check_parameters(src, {**profile_parameters(profile, name), **owns[name]})
+    unknown = [k for k in params if not any(k in own for own in owns.values())]
+    if unknown:
+        raise ValueError(f"parameter {unknown[0]!r} is unknown to every notebook")
     out_dir = Path(output_dir) if output_dir else default_output_dir(profile, params)
     if not output_dir and out_dir != EXECUTED_DIR:
         print(f"profile {profile}{' with overrides' if params else ''}: executed copies go to {out_dir} "
               f"(only the book profile's own runs go to {EXECUTED_DIR}; --output-dir chooses)", flush=True)
     failures = 0
     for name in names:
-        if stale_only and not params and is_stale(out_dir / f"{name}.ipynb", profile=profile) is None:
+        if stale_only and not params and is_stale(out_dir / f"{name}.ipynb", sources[name], profile=profile) is None:
             print(f"{name}: fresh, skipped")
             continue
-        # parameters given with -p apply to every notebook that has them when running 'all'
-        own = params if notebook != "all" else {k: v for k, v in params.items()
-                                                 if k in notebook_parameters(NOTEBOOK_DIR / f"{name}.py")}
         print(f"{name}: running with profile {profile} ...", flush=True)
         try:
-            stamp = run(name, profile=profile, parameters=own, output_dir=out_dir, cell_timeout=cell_timeout)
+            stamp = run(sources[name], profile=profile, parameters=owns[name], output_dir=out_dir,
+                        cell_timeout=cell_timeout)
         except (NotebookError, ValueError) as err:
             print(f"{name}: FAILED: {err}", file=sys.stderr, flush=True)
             failures += 1
@@ -659,7 +695,7 @@ def dry_run(notebook: str, profile: str = "ci", overrides: dict[str, Any] | list
     """
     from ..models import resolve_device
 
-    params = dict(overrides) if isinstance(overrides, dict) else {k: _parse_override(v) for k, v in overrides or []}
+    params = dict(overrides) if isinstance(overrides, dict) else {k: _parse_override(v, k) for k, v in overrides or []}
     sources = [NOTEBOOK_DIR / f"{n}.py" for n in notebooks()] if notebook == "all" else [resolve(notebook)]
     profile_parameters(profile, sources[0].stem)  # an unknown profile fails first, as in run_cli
     rows = []
