@@ -34,7 +34,9 @@ MODEL_LABELS: dict[str, str] = {
     SD_PROMPTED: "Stable Diffusion 1.5, prompted",
     f"{SD}:drawbench": "Stable Diffusion 1.5, DrawBench prompts",
     f"{SD}:pick-a-pic": "Stable Diffusion 1.5, Pick-a-Pic prompts",
-    FFHQ_DPS: "FFHQ-256 (DPS checkpoint)",
+    # the blog post, the source of the DPS numbers, runs the experiment on CelebA-HQ (the key keeps its name:
+    # it is part of record names)
+    FFHQ_DPS: "CelebA-HQ (DPS inpainting, blog post)",
 }
 
 #: Finding 1 (paper §3): mean per-pair correlation of PN pairs, (model, sampler, variant) -> value.

@@ -6,16 +6,18 @@
 # unconditional diffusion prior. Running the chains in antithetic pairs — the partner starts from
 # $-z$ *and* uses $-\xi_t$ at every ancestral step — keeps every chain an exact DPS chain, and the
 # paper reports shorter confidence intervals than independent chains at the same number of
-# samples: a relative efficiency of about 1.5 for the L1 error and 1.8 for PSNR in box inpainting
-# on FFHQ-256. That is less than for pixel statistics of unconditional samples (chapter 5), because
-# the guidance term is nonlinear in the noise.
+# samples: a relative efficiency of about 1.5 for the L1 error and 1.8 for PSNR in inpainting on
+# CelebA-HQ. That is less than for pixel statistics of unconditional samples (chapter 5), because
+# the guidance term is nonlinear in the noise. (The sources differ on the data set: the blog post,
+# the source of these numbers, names CelebA-HQ, while this project's notes on the paper list DPS on
+# FFHQ-256, the data set of the DPS authors' released checkpoint. We follow the blog post.)
 #
 # **The question.** Does the same hold for our small models, each used as its own prior, and how
 # precisely can a handful of ground-truth images and a few dozen samples each say so?
 #
 # **Setup.** Box inpainting (a centred square hole) of held-out test images, never seen in training,
-# with Gaussian measurement noise of sd $\sigma$. Per ground-truth image we draw `n_samples` DPS samples
-# from independent noise (MC) and `n_samples` as antithetic pairs (AMC), and compare the 95 %
+# with Gaussian measurement noise of sd $\sigma$. Per ground-truth image we draw a few dozen DPS
+# samples from independent noise (MC) and as many as antithetic pairs (AMC), and compare the 95 %
 # confidence intervals of the expected L1 error and PSNR against the truth, and of the per-pixel
 # posterior mean. The relative efficiency is $(L_{\mathrm{MC}} / L_{\mathrm{AMC}})^2$ at equal $n$,
 # where $L$ is a CI length; its 95 % interval is an F-interval for a ratio of variances (exact for
@@ -23,8 +25,8 @@
 # never pooled: their scales differ. The class-conditional model runs on its null class.
 #
 # **Guidance scale.** $\zeta = 1$ was fixed before any result was looked at: the order of the step
-# size the DPS reference implementation uses for inpainting, and the value at which `antinb.dps`'s
-# tests pull tiny models onto the measurement. It is not tuned to any efficiency.
+# size the DPS reference implementation uses for inpainting, and the value at which the DPS
+# module's tests pull tiny models onto the measurement. It is not tuned to any efficiency.
 
 # %% tags=["parameters"]
 models = ["mnist", "fashion-mnist-cond", "photo-patches"]
@@ -41,8 +43,6 @@ seed = 0
 max_batch_size = 256
 
 # %% tags=["remove-input"]
-import warnings
-
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
@@ -78,8 +78,9 @@ result.consistency_table()
 # unconditional one except where the observed border constrains the inside.
 #
 # ## Reconstructions
-# For the first ground-truth image of each model: the truth, the measurement (the hole is 0 in
-# model space, shown grey), and the posterior means of the MC and of the AMC samples side by side.
+# For the first ground-truth image of each model: the truth with the hole outlined in red (the
+# measurement is the truth outside it, plus noise), and the posterior means of the MC and of the
+# AMC samples.
 
 # %% tags=["hide-input"]
 result.reconstructions()
@@ -87,7 +88,7 @@ plt.show()
 
 # %% [markdown]
 # Both posterior means should agree: antithetic pairing changes how the samples are drawn, not
-# what they estimate. Individual samples show the posterior's spread; in the bottom rows below,
+# what they estimate. Individual samples show the posterior's spread; on the right below,
 # neighbouring AMC samples are the two chains of a pair, started from $z$ and $-z$.
 
 # %% tags=["hide-input"]
@@ -96,9 +97,9 @@ plt.show()
 
 # %% [markdown]
 # ## Where in the image do the intervals shrink?
-# The 95 % CI half-width of the per-pixel posterior mean from `n_samples` MC samples and from
-# `n_samples` AMC samples (`n_samples / 2` pair means), on one colour scale per model, and the
-# per-pixel efficiency $(h_{\mathrm{MC}} / h_{\mathrm{AMC}})^2$ on a log scale (blue: AMC better).
+# The 95 % CI half-width of the per-pixel posterior mean from the MC samples and from as many AMC
+# samples (half as many pair means), on one colour scale per model, and the per-pixel efficiency
+# $(h_{\mathrm{MC}} / h_{\mathrm{AMC}})^2$ on a log scale (blue: AMC better).
 
 # %% tags=["hide-input"]
 result.uncertainty()
@@ -119,10 +120,10 @@ plt.show()
 result.table()
 
 # %% [markdown]
-# An efficiency from one image is a ratio of two sample variances, one of them from only
-# `n_samples / 2` pairs, so its interval spans a factor of several; per model the two or more
-# images pool their degrees of freedom. The efficiencies of the single images show how much the gain
-# depends on the image:
+# An efficiency from one image is a ratio of two sample variances, one of them from only a
+# handful of pairs, so its interval spans a factor of several; per model the images pool their
+# degrees of freedom. The efficiencies of the single images show how much the gain depends on the
+# image:
 
 # %% tags=["hide-input"]
 result.image_table()
@@ -133,12 +134,14 @@ plt.show()
 
 # %% [markdown]
 # Dots with bars are the per-model efficiencies and their 95 % intervals, crosses the single
-# images, dashed lines the paper's values on FFHQ-256, the grey line no gain. Where a model's
-# bar lies above the grey line, antithetic chains shorten the intervals significantly.
+# images, dashed lines the paper's values on CelebA-HQ, the grey line no gain. Only where a
+# model's bar lies wholly above the grey line do antithetic chains shorten the intervals
+# measurably; a bar across it is "not shown", wherever its dot sits.
 #
 # ## Beside the paper
-# The paper's efficiencies are for a 256x256 face model with its own DPS checkpoint; ours are for
-# small 28x28 and 32x32 priors. Only the efficiencies are comparable, not the CI lengths.
+# The paper's efficiencies are for a 256 × 256 face model; ours are for small 28 × 28 and
+# 32 × 32 priors. Only the efficiencies are comparable, not the CI lengths. The verdict column
+# applies the book's rules (methods page) to each interval.
 
 # %% tags=["hide-input"]
 result.versus_paper()
@@ -150,11 +153,11 @@ result.versus_paper()
 Markdown(result.verdict())
 
 # %% [markdown]
-# **Limits of our models.** The three priors are small and undertrained ({doc}`../limits`), which
-# makes them closer to affine in the noise than the paper's networks: that favours antithetic
-# pairs, so a larger gain here than in the paper is no evidence that the paper's numbers are too
-# low. `photo-patches` is cut from a handful of photos, so its posterior is narrow and its
-# intervals short on any scale. The conditional model is used without its class, as an
-# unconditional prior. A handful of ground-truth images per model shows how much the gain varies
-# from image to image (the per-image rows), not its distribution over a data set; a larger `n_truth`
-# is the remedy.
+# **Limits of our models.** The three priors are small and briefly trained ({doc}`../limits`);
+# how close a network is to affine in the noise, which favours antithetic pairs, is measured in
+# chapter 3 rather than assumed, and a gain larger than the paper's here is no evidence that the
+# paper's numbers are too low. photo-patches is cut from a handful of photos, so its posterior is
+# narrow and its intervals short on any scale, and the book flags it (†). The conditional model is
+# used without its class, as an unconditional prior. A handful of ground-truth images per model
+# shows how much the gain varies from image to image (the per-image rows), not its distribution
+# over a data set; more ground-truth images are the remedy.

@@ -1,8 +1,8 @@
 """Finding 6: do antithetic chains shorten the intervals of diffusion posterior sampling?
 
-Paper §5 (inverse problems): DPS (Chung et al., 2023) box inpainting on FFHQ-256, the partner chain
-of an antithetic pair starting from ``-z`` and using ``-xi_t`` at every ancestral step; the
-relative efficiency of AMC over MC is about 1.5 for the L1 error and 1.8 for PSNR.
+Paper §5 (inverse problems): DPS (Chung et al., 2023) inpainting on CelebA-HQ (as the blog post, the source
+of the numbers, says), the partner chain of an antithetic pair starting from ``-z`` and using ``-xi_t`` at
+every ancestral step; the relative efficiency of AMC over MC is about 1.5 for the L1 error and 1.8 for PSNR.
 
 Here, per model (never pooled across models: their scales differ) and per ground-truth image:
 
@@ -47,7 +47,8 @@ from .. import dps as _dps
 from ..cache import sample
 from ..measurements import measurement
 from . import base
-from .base import ByModel, Row, Summary, Table, fill, side, template_regex
+from .base import ByModel, Row, Summary, Table, fill, template_regex
+from .verdicts import FLAGGED, Claim, flag, judge
 
 __all__ = [
     "DPS_CI_LENGTH", "DPS_EFFICIENCY", "DPS_EFFICIENCY_CI", "DPS_EFFICIENCY_BY_IMAGE", "DPS_EFFICIENCY_BY_IMAGE_CI",
@@ -96,7 +97,7 @@ _LABELS = {"l1": "L1", "psnr": "PSNR", "pixel": "pixel", "hole": "hole", "pixel_
            "hole_avg_ci": "hole (avg CI)"}
 
 TABLE = Table('Finding 6: antithetic diffusion posterior sampling', '06_dps',
-              "DPS box inpainting: relative efficiency of AMC over MC for the expected L1 error and PSNR against the ground truth, per model (never pooled: the models' scales differ), with 95 % F-intervals conditional on the few ground-truth images drawn; the paper's row is FFHQ-256.")
+              "DPS box inpainting: relative efficiency of AMC over MC for the expected L1 error and PSNR against the ground truth, per model (never pooled: the models' scales differ), with 95 % F-intervals conditional on the few ground-truth images drawn; the paper's row is CelebA-HQ (the blog post's data set).")
 
 
 def paper_records() -> dict[str, str]:
@@ -104,50 +105,85 @@ def paper_records() -> dict[str, str]:
     return {fill(DPS_EFFICIENCY, model=m, metric=metric): value for (m, metric), value in paper.DPS.items()}
 
 
-def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -> Summary:
-    """Finding 6 from its records: one row per model with the AMC efficiency of DPS inpainting for the
-    L1 error and the PSNR (95 % F-intervals) beside the paper's FFHQ numbers, and the paper's row if
-    not run.
+def _claim(metric: str) -> Claim:
+    """The paper's claim for ``metric``: an efficiency of about its value, against no effect (an efficiency of 1)."""
+    return Claim.of(_paper_number(paper.DPS[paper.FFHQ_DPS, metric]), null=1.0)
 
-    A model is *reproduced* when both intervals lie above 1, *not reproduced* when one lies below 1,
-    *partly* when one lies above 1 and the other includes it, *not shown at this sample size* when both
-    include 1. Never pooled over models: their scales differ.
+
+def _paper_label() -> str:
+    """The paper's DPS setting in a few words (``"CelebA-HQ"``)."""
+    return paper.MODEL_LABELS.get(paper.FFHQ_DPS, paper.FFHQ_DPS).split(" (")[0]
+
+
+def _setting(model: str, params: dict[str, Any], metric: str | None = None) -> str:
+    """Our setting in words: the model (a flagged one marked †), the metric, sampler, steps and sample size."""
+    text = f"{model}{flag(model)}" + (f", {_LABELS[metric]}" if metric else "")
+    if params.get("dps_steps") or params.get("steps"):
+        text += f", DPS-{params.get('dps_steps') or params.get('steps')}"
+    if params.get("n_truth") and params.get("n_samples"):
+        text += f", {params['n_truth']} images × {params['n_samples']} samples"
+    return text
+
+
+def _takeaway(verdict: str, row: Row | None, claim: Claim | None) -> str:
+    """The finding in a few words, from its verdict and the row that carries it."""
+    if verdict == base.NOT_RUN or row is None or claim is None or row.ci is None:
+        return "Antithetic DPS chains were not measured here."
+    if verdict == base.NOT_SHOWN:
+        return "Antithetic DPS chains may shorten the intervals, but these samples cannot tell."
+    if verdict == base.NOT_REPRODUCED:
+        return "Antithetic DPS chains do not shorten the intervals here."
+    if verdict == base.REPRODUCED:
+        return "Antithetic DPS chains shorten the intervals about as much as in the paper."
+    if row.ci[0] > claim.high:
+        return "Antithetic DPS chains shorten the intervals, more than in the paper."
+    if row.ci[1] < claim.low:
+        return "Antithetic DPS chains shorten the intervals, less than in the paper."
+    return "Antithetic DPS chains shorten the intervals, as in the paper on some settings but not all."
+
+
+def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -> Summary:
+    """Finding 6 from its records: one row per model and metric (L1 error, PSNR) with the AMC efficiency of DPS
+    inpainting (95 % F-interval) beside the paper's value (CelebA-HQ, about 1.5 and 1.8), judged by the book's
+    rules (:func:`antinb.findings.verdicts.judge`, no effect = an efficiency of 1: an interval that includes 1
+    is *not shown*, whatever its point), and the paper's row if not run. Never pooled over models: their scales
+    differ. Rows of a model the book flags are marked.
     """
     params = parameters or {}
     theirs = {metric: v for (_, metric), v in paper.DPS.items()}
     paper_text = ", ".join(f"{_LABELS[k]} {v}" for k, v in theirs.items())
     rx = template_regex(DPS_EFFICIENCY)
-    rows, ran = [], set()
+    rows, ran, metric_of = [], set(), {}
     for name in records:
         m = rx.match(name)
         if not m or m["metric"] != "l1":
             continue
         model = m["model"]
         ran.add(model)
-        eff = {k: records[fill(DPS_EFFICIENCY, model=model, metric=k)] for k in SCALAR_METRICS}
-        ci = {k: records[fill(DPS_EFFICIENCY_CI, model=model, metric=k)] for k in SCALAR_METRICS}
-        sides = {side(ci[k], 1.0) for k in SCALAR_METRICS}
-        verdict = (base.REPRODUCED if sides == {1} else base.NOT_REPRODUCED if -1 in sides else
-                   base.PARTLY if 1 in sides else base.NOT_SHOWN)
-        ours = "; ".join(f"{_LABELS[k]} {base.ci_text(eff[k], ci[k], '.2f')}" for k in SCALAR_METRICS)
-        caveat = []
-        if params.get("n_truth"):
-            caveat.append(f"{params['n_truth']} ground-truth images: intervals conditional on them")
-        outside = [_LABELS[k] for k in SCALAR_METRICS if not ci[k][0] <= _paper_number(theirs[k]) <= ci[k][1]]
-        if outside:
-            caveat.append(f"the paper's value lies outside our interval ({', '.join(outside)})")
-        setting = f"{model}, DPS-{params['dps_steps']}" if params.get("dps_steps") else model
-        if params.get("n_truth") and params.get("n_samples"):
-            setting += f", {params['n_truth']} images × {params['n_samples']} samples"
-        rows.append(Row(paper.MODEL_LABELS[paper.FFHQ_DPS], paper_text, setting, ours, verdict, "; ".join(caveat),
-                        value=float(eff["l1"]), ci=tuple(ci["l1"]),
-                        short=f"L1 {base.ci_text(eff['l1'], ci['l1'], '.2f')}"))
+        for k in SCALAR_METRICS:
+            eff = records[fill(DPS_EFFICIENCY, model=model, metric=k)]
+            ci = records[fill(DPS_EFFICIENCY_CI, model=model, metric=k)]
+            caveat = []
+            if params.get("n_truth"):
+                caveat.append(f"{params['n_truth']} ground-truth images: the interval is conditional on them")
+            rho = records.get(fill(DPS_RHO, model=model, metric=k))
+            if rho is not None:
+                caveat.append(f"ρ = {rho:+.2f}".replace("-", "−"))
+            rows.append(Row(paper.MODEL_LABELS[paper.FFHQ_DPS], f"{_LABELS[k]} {theirs[k]}",
+                            _setting(model, params, k), _with_ci(eff, ci), judge(ci, _claim(k)), "; ".join(caveat),
+                            value=float(eff), ci=(float(ci[0]), float(ci[1])),
+                            short=f"{_LABELS[k]} {_with_ci(eff, ci)}", headline=k == "l1", flagged=model in FLAGGED))
+            metric_of[id(rows[-1])] = k
     for model in dict.fromkeys(k[0] for k in paper.DPS):
         if model not in ran:
             rows.append(Row(paper.MODEL_LABELS.get(model, model), paper_text, "", base.NOT_RUN, base.NOT_RUN,
                             paper_model=model))
     claim = f"antithetic noise also shortens the intervals of diffusion posterior sampling: efficiency {paper_text}"
-    return Summary(6, TABLE.title, TABLE.chapter, claim, "AMC efficiency of DPS inpainting", tuple(rows), ".2f")
+    out = Summary(6, TABLE.title, TABLE.chapter, claim, "AMC efficiency of DPS inpainting", tuple(rows), ".2f")
+    carrier = out.carrier()
+    metric = metric_of.get(id(carrier))
+    return Summary(6, TABLE.title, TABLE.chapter, claim, "AMC efficiency of DPS inpainting", tuple(rows), ".2f",
+                   takeaway=_takeaway(out.verdict, carrier, _claim(metric) if metric else None))
 
 
 # ------------------------------------------------------------------------------------------ sampling
@@ -444,8 +480,9 @@ def _with_ci(x: float, ci: Sequence[float], digits: int = 2) -> str:
     return f"{_fmt(x, digits)} [{_fmt(ci[0], digits)}, {_fmt(ci[1], digits)}]"
 
 
-def _verdict_of(ci: Sequence[float]) -> str:
-    return {1: "AMC better", -1: "AMC worse", 0: "not significant"}[side(ci, 1.0)]
+def _signed(x: float) -> str:
+    """``x`` with its sign and a typographic minus."""
+    return f"{x:+.2f}".replace("-", "−")
 
 
 @dataclass(frozen=True)
@@ -482,19 +519,19 @@ class DPSResult(DPSMeasurements, ByModel):
         """Mean absolute error to the truth ([0, 1] scale) in the observed pixels and in the hole."""
         cols = {"dps_observed": "observed: DPS", "uncond_observed": "observed: uncond.",
                 "dps_hole": "hole: DPS", "uncond_hole": "hole: uncond."}
-        return pd.DataFrame([{**{"model": r.name}, **{cols[k]: round(r.consistency[k], 3) for k in cols}}
+        return pd.DataFrame([{**{"model": r.name + flag(r.name)}, **{cols[k]: round(r.consistency[k], 3) for k in cols}}
                              for r in self.models]).set_index("model")
 
     def table(self) -> pd.DataFrame:
         """Per model: efficiencies of AMC over MC with 95 % intervals, and the within-pair correlation."""
         rows = []
         for r in self.models:
-            rows.append({"model": r.name,
+            rows.append({"model": r.name + flag(r.name),
                          "L1": _with_ci(r.efficiency["l1"], r.efficiency_ci["l1"]),
                          "PSNR": _with_ci(r.efficiency["psnr"], r.efficiency_ci["psnr"]),
                          "pixel (median)": _fmt(r.efficiency["pixel"]),
                          "hole (median)": _fmt(r.efficiency["hole"]),
-                         "ρ (L1)": f"{r.rho['l1']:+.2f}"})
+                         "ρ (L1)": _signed(r.rho["l1"])})
         return pd.DataFrame(rows).set_index("model")
 
     def image_table(self) -> pd.DataFrame:
@@ -502,87 +539,113 @@ class DPSResult(DPSMeasurements, ByModel):
         rows = []
         for r in self.models:
             for i in range(len(r.by_image["l1"])):
-                rows.append({"model": r.name, "image": i,
+                rows.append({"model": r.name + flag(r.name), "image": i + 1,
                              **{_LABELS[k]: _with_ci(r.by_image[k][i], r.by_image_ci[k][i]) for k in SCALAR_METRICS}})
         return pd.DataFrame(rows).set_index(["model", "image"])
 
     def versus_paper(self) -> pd.DataFrame:
-        """The paper's efficiency (FFHQ-256) beside ours per model, for L1 and PSNR."""
+        """The paper's efficiency (CelebA-HQ, blog post) beside ours per model, for L1 and PSNR, with the verdict
+        of the book's rules (:func:`antinb.findings.verdicts.judge`; a flagged model marked †)."""
         rows = []
         for (pm, metric), value in paper.DPS.items():
             for r in self.models:
                 ci = r.efficiency_ci[metric]
-                p = _paper_number(value)
-                rows.append({"metric": _LABELS[metric], "model": r.name,
-                             f"paper ({paper.MODEL_LABELS.get(pm, pm).split(' (')[0]})": value,
-                             "ours [95 % CI]": _with_ci(r.efficiency[metric], ci), "AMC vs MC": _verdict_of(ci),
-                             "paper in our CI": "yes" if ci[0] <= p <= ci[1] else "no"})
+                rows.append({"metric": _LABELS[metric], "model": r.name + flag(r.name),
+                             f"paper ({_paper_label()})": value,
+                             "ours [95 % CI]": _with_ci(r.efficiency[metric], ci),
+                             "verdict": judge(ci, _claim(metric))})
         return pd.DataFrame(rows).set_index(["metric", "model"])
 
+    def verdict_table(self) -> str:
+        """Every setting as a compact markdown table: model, metric, our efficiency with its 95 % interval, the
+        paper's value and the verdict (a flagged model marked †)."""
+        lines = ["| model | metric | AMC efficiency [95 %] | paper | verdict |", "|---|---|---|---|---|"]
+        for r in self.models:
+            for k in SCALAR_METRICS:
+                ci = r.efficiency_ci[k]
+                lines.append(f"| {r.name}{flag(r.name)} | {_LABELS[k]} | {_with_ci(r.efficiency[k], ci)} | "
+                             f"{paper.DPS[paper.FFHQ_DPS, k]} | {judge(ci, _claim(k))} |")
+        return "\n".join(lines)
+
     def verdict(self) -> str:
-        """A short markdown verdict written from the numbers."""
-        better = [r.name for r in self.models if all(r.efficiency_ci[k][0] > 1 for k in SCALAR_METRICS)]
-        worse = [r.name for r in self.models if any(r.efficiency_ci[k][1] < 1 for k in SCALAR_METRICS)]
-        label = base.headline(summary(self.records()).verdict)
+        """The chapter's verdict: one quotable sentence (the takeaway, the verdict, the number that carries it
+        with its interval and setting), the table of every setting, and a short paragraph on why and what
+        limits it."""
         s = self.settings
-        ours = "; ".join(f"{r.name} L1 {_with_ci(r.efficiency['l1'], r.efficiency_ci['l1'])}, "
-                         f"PSNR {_with_ci(r.efficiency['psnr'], r.efficiency_ci['psnr'])}" for r in self.models)
-        p = {metric: v for (_, metric), v in paper.DPS.items()}
-        text = (f"{label} Relative efficiency of antithetic over independent DPS chains, per model with 95 % "
-                f"F-intervals ({s['n_truth']} ground-truth images × {s['n_samples']} samples per design, "
-                f"{s['steps']} steps): {ours}. The paper reports about {_paper_number(p['l1'])} (L1) and "
-                f"{_paper_number(p['psnr'])} (PSNR) on FFHQ-256. ")
-        if better:
-            text += f"AMC beats MC on both metrics, with intervals above 1, for {', '.join(better)}. "
-        rest = [r.name for r in self.models if r.name not in better and r.name not in worse]
-        if rest:
-            text += f"For {', '.join(rest)} the intervals include 1: no significant gain at this sample size. "
+        params = {"dps_steps": s["steps"], "n_truth": s["n_truth"], "n_samples": s["n_samples"]}
+        summ = summary(self.records(), params)
+        row = summ.carrier()
+        if row is None:
+            return f"{base.headline(summ.verdict)} No model was measured."
+        metric = next(k for k in SCALAR_METRICS if row.short.startswith(_LABELS[k] + " "))
+        model = next(r.name for r in self.models if row.our_setting.startswith(r.name + flag(r.name) + ","))
+        first = (f"{base.headline(summ.verdict)} {summ.takeaway[:-1]}: AMC's {_LABELS[metric]} efficiency is "
+                 f"{row.ours} ({model}{flag(model)}, DPS-{s['steps']}, {s['n_truth']} images × "
+                 f"{s['n_samples']} samples) against the paper's {paper.DPS[paper.FFHQ_DPS, metric]} "
+                 f"({_paper_label()}).")
+        out = [first, "", self.verdict_table()]
+        if any(r.name in FLAGGED for r in self.models):
+            out += ["", "† " + "; ".join(f"{m}: {why}" for m, why in FLAGGED.items()
+                                         if any(r.name == m for r in self.models)) + "."]
+        why = ["Antithetic pairs help only as far as the metric is odd in the noise; the guidance term makes the "
+               "chains nonlinear in it. The L1 error's within-pair correlation is "
+               + ", ".join(f"{_signed(r.rho['l1'])} ({r.name}{flag(r.name)})" for r in self.models) + "."]
+        per = [x for r in self.models for x in r.by_image["l1"]]
+        if per:
+            why.append(f"Single images range from {_fmt(min(per))} to {_fmt(max(per))} (L1), a spread the "
+                       "intervals, conditional on the images drawn, do not contain.")
+        worse = [f"{r.name}{flag(r.name)} {_LABELS[k]}" for r in self.models for k in SCALAR_METRICS
+                 if r.efficiency_ci[k][1] < 1]
         if worse:
-            text += f"For {', '.join(worse)} AMC is significantly worse on at least one metric. "
-        outside = [f"{r.name} ({_LABELS[k]})" for r in self.models for k in SCALAR_METRICS
-                   if not r.efficiency_ci[k][0] <= _paper_number(p[k]) <= r.efficiency_ci[k][1]]
-        text += ("The paper's values lie inside every one of our intervals. " if not outside else
-                 f"The paper's value lies outside our interval for {', '.join(outside)}. ")
-        text += ("Antithetic pairs can only help as far as the metric is odd in the noise: the guidance term makes "
-                 "the chains nonlinear in it, so gains vary with model and image, and an efficiency below 1 "
-                 "(positively correlated pairs) is possible. The intervals are wide (a variance ratio from "
-                 f"{s['n_samples'] // 2} pairs per image) and conditional on the images drawn; how much the efficiency "
-                 "varies between images is a further uncertainty they do not contain.")
-        return text
+            why.append("AMC is worse than MC for " + ", ".join(worse) + ".")
+        why.append(f"Each interval rests on {s['n_samples'] // 2} pairs per image; our priors are small and "
+                   "briefly trained, and the paper's number is approximate.")
+        return "\n".join(out) + "\n\n" + " ".join(why)
 
     # -------------------------------------------------------------------- figures
 
     def reconstructions(self, image: int = 0) -> plt.Figure:
-        """Per model (rows): ground truth | measurement (hole grey) | posterior mean of MC and of AMC samples."""
-        fig, axes = plt.subplots(len(self.models), 3, figsize=(7.0, 2.4 * len(self.models)), squeeze=False)
+        """Per model (rows), at the column's full width: the ground truth with the hole outlined (the measurement
+        is the truth outside it, plus noise) | the posterior mean of the MC samples | that of the AMC samples."""
+        n = len(self.models)
+        fig, axes = plt.subplots(n, 3, figsize=(7.0, 2.45 * n), squeeze=False, layout="constrained")
         for ax_row, r in zip(axes, self.models):
-            sep = torch.full((r.truth.shape[1], r.truth.shape[2], 1), 1.0)  # white gutter between the means
-            means = torch.cat([r.posterior_mean["mc"][image], sep, r.posterior_mean["amc"][image]], dim=2)
-            for ax, img, title in zip(ax_row, (r.truth[image], r.y[image], means),
-                                      ("ground truth", "measurement", "posterior mean: MC | AMC")):
+            c, h, w = r.truth.shape[1:]
+            # the hole of the measurement: the operator sample_model used, made again from the settings
+            op = _dps.make_operator("box", (c, h, w), size=max(1, round(self.settings["box_fraction"] * min(h, w))))
+            hole = (op.mask < 0.5).reshape(-1, h, w).any(0).numpy()
+            for ax, img, title in zip(ax_row, (r.truth[image], r.posterior_mean["mc"][image],
+                                               r.posterior_mean["amc"][image]),
+                                      ("ground truth, hole outlined", "posterior mean, MC", "posterior mean, AMC")):
                 u = metrics.to_unit(img).clamp(0, 1).permute(1, 2, 0).numpy()
                 ax.imshow(u[..., 0] if u.shape[-1] == 1 else u, cmap="gray", vmin=0, vmax=1)
-                ax.set_title(title, fontsize=10)
-                ax.axis("off")
-            ax_row[0].text(-0.08, 0.5, r.name, transform=ax_row[0].transAxes, rotation=90, va="center",
-                           ha="right", fontsize=10)
-        fig.tight_layout()
+                if r is self.models[0]:
+                    ax.set_title(title, fontsize=10)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            if hole.any():
+                rows_, cols_ = np.nonzero(hole)
+                ax_row[0].add_patch(plt.Rectangle((cols_.min() - 0.5, rows_.min() - 0.5), np.ptp(cols_) + 1,
+                                                  np.ptp(rows_) + 1, fill=False, ec="#e8000b", lw=1.5))
+            ax_row[0].set_ylabel(r.name + flag(r.name), fontsize=10)
         return fig
 
     def samples(self, n: int = 4) -> plt.Figure:
-        """Per model (panels): ``n`` MC samples (top row) and ``n`` AMC samples, pairs side by side (bottom), of the
+        """Per model (rows): ``n`` MC samples (left) and ``n`` AMC samples, pairs side by side (right), of the
         first ground-truth image (at most the :data:`SHOWN_SAMPLES` the measurement keeps)."""
         k = len(self.models)
-        fig, axes = plt.subplots(1, k, figsize=(7.0, 7.0 / k * 2 / max(n, 1) + 0.6), squeeze=False)
-        for ax, r in zip(axes[0], self.models):
-            top = torch.cat(list(r.shown["mc"][:n]), dim=2)
-            bottom = torch.cat(list(r.shown["amc"][:n]), dim=2)
-            u = metrics.to_unit(torch.cat([top, bottom], dim=1)).clamp(0, 1).permute(1, 2, 0).numpy()
-            ax.imshow(u[..., 0] if u.shape[-1] == 1 else u, cmap="gray", vmin=0, vmax=1)
-            ax.set_title(r.name, fontsize=10)
-            ax.axis("off")
-        fig.suptitle("DPS samples: MC (top), AMC pairs (bottom)", fontsize=10)
-        fig.tight_layout()
+        n = max(1, min(n, min(r.shown["mc"].shape[0] for r in self.models)))
+        fig, axes = plt.subplots(k, 2, figsize=(7.0, 3.5 / n * k + 0.5), squeeze=False, layout="constrained")
+        for ax_row, r in zip(axes, self.models):
+            for ax, design, title in zip(ax_row, ("mc", "amc"), ("MC", "AMC: pairs side by side")):
+                strip = torch.cat(list(r.shown[design][:n]), dim=2)
+                u = metrics.to_unit(strip).clamp(0, 1).permute(1, 2, 0).numpy()
+                ax.imshow(u[..., 0] if u.shape[-1] == 1 else u, cmap="gray", vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if r is self.models[0]:
+                    ax.set_title(title, fontsize=10)
+            ax_row[0].set_ylabel(r.name + flag(r.name), fontsize=10)
         return fig
 
     def uncertainty(self, image: int = 0) -> plt.Figure:
@@ -605,17 +668,17 @@ class DPSResult(DPSMeasurements, ByModel):
             ax_row[2].axis("off")
             cb = fig.colorbar(im, ax=ax_row[2], fraction=0.046, pad=0.03, ticks=[-3, -1, 0, 1, 3])
             cb.ax.set_yticklabels(["1/8", "1/2", "1", "2", "8"])
-            ax_row[0].text(-0.08, 0.5, r.name, transform=ax_row[0].transAxes, rotation=90, va="center",
-                           ha="right", fontsize=10)
+            ax_row[0].text(-0.08, 0.5, r.name + flag(r.name), transform=ax_row[0].transAxes, rotation=90,
+                           va="center", ha="right", fontsize=10)
         fig.suptitle("Pixel-wise 95 % CI of the posterior mean, [0, 1] scale", fontsize=10)
         return fig
 
     def efficiency_figure(self) -> plt.Figure:
         """Efficiency of AMC over MC per model with 95 % intervals (L1, PSNR), per-image estimates, and
-        the paper's values (FFHQ-256) as dashed lines; log scale."""
+        the paper's values (CelebA-HQ, blog post) as dashed lines; log scale."""
         metrics_shown = tuple(SCALAR_METRICS)
         colors = dict(zip(metrics_shown, ("C0", "C1")))
-        fig, ax = plt.subplots(figsize=(7.0, 3.4))
+        fig, ax = plt.subplots(figsize=(7.0, 3.6), layout="constrained")
         width = 0.3
         for j, r in enumerate(self.models):
             for i, k in enumerate(metrics_shown):
@@ -628,16 +691,20 @@ class DPSResult(DPSMeasurements, ByModel):
                             label="per image" if (j, k) == (0, "l1") else None)
         for (_, metric), value in paper.DPS.items():
             ax.axhline(_paper_number(value), color=colors[metric], ls="--", lw=1,
-                       label=f"paper {_LABELS[metric]} (FFHQ-256)")
+                       label=f"paper {_LABELS[metric]} ({_paper_label()})")
         ax.axhline(1.0, color="gray", lw=0.8)
-        ax.set_xticks(range(len(self.models)), [r.name for r in self.models])
-        ax.set(yscale="log", ylabel="efficiency AMC vs MC")
+        ax.set_xticks(range(len(self.models)), [r.name + flag(r.name) for r in self.models])
+        ax.set(yscale="log")
+        ax.set_ylabel("efficiency, AMC over MC", fontsize=10)
+        ax.tick_params(labelsize=10)
         lo, hi = ax.get_ylim()
         ticks = [t for t in (0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300) if lo <= t <= hi]
         ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
         ax.minorticks_off()
-        ax.legend(fontsize=9, ncol=2, loc="best")
-        fig.tight_layout()
+        handles, labels = ax.get_legend_handles_labels()
+        order = sorted(range(len(labels)), key=lambda i: (labels[i].startswith("paper"), labels[i] == "per image"))
+        fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside lower center", ncol=3,
+                   fontsize=9, frameon=False)
         return fig
 
 

@@ -48,6 +48,7 @@ from ..models import DiffusionModel, load, name_of
 from ..pairs import conditioning, rows_per_image
 from . import base
 from .base import Result, Row, Summary, Table, fill, template_regex
+from .verdicts import FLAGGED, Claim, flag, judge
 
 __all__ = ["CI_LENGTH", "EFFICIENCY", "EFFICIENCY_CI", "RHO", "ESTIMATE", "EFF_VS_N", "SPREAD_RATIO", "COVERAGE",
            "COVERAGE_RESAMPLED", "COVERAGE_RESAMPLED_REPS", "ResampledCoverage", "resampled_coverage",
@@ -635,15 +636,77 @@ def paper_records() -> dict[str, float]:
     return out
 
 
-def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -> Summary:
-    """Finding 5 from its records: one row per model and statistic of blog Table 2 with the AMC efficiency
-    against MC (95 % F-interval) beside the paper's range for that statistic, and one row per paper
-    model not run.
+#: How each statistic is named for people (tables, figures, prose): never a record key.
+STAT_LABELS = {"brightness": "brightness", "pixel_mean": "pixel mean", "contrast": "contrast",
+               "centroid_x": "horizontal centroid", "centroid_y": "vertical centroid",
+               "centroid_distance": "centroid distance", EVEN_STATISTIC: "squared distance"}
 
-    A row is *reproduced* when the interval lies above 1 and reaches the paper's range (and the model
-    reproduces the data's spread), *partly* when it lies above 1 only, *not reproduced* when it lies
-    below the paper's range without a significant gain, and *not shown at this sample size* otherwise.
-    """
+
+def stat_label(stat: str) -> str:
+    """The name of statistic ``stat`` for people (:data:`STAT_LABELS`)."""
+    return STAT_LABELS.get(stat, stat.replace("_", " "))
+
+
+def twins(values: dict[str, Sequence[float]], rel: float = 1e-6) -> dict[str, str]:
+    """``{statistic: the earlier statistic it repeats}`` for statistics whose measured numbers ``values[stat]``
+    (in the same order for every statistic) equal those of an earlier one: on a grayscale model brightness
+    and pixel mean are the same numbers, and every count of the chapter takes them once. Detected from the
+    values, never from the model's name."""
+    out: dict[str, str] = {}
+    kept: list[str] = []
+    for s, v in values.items():
+        v = [float(x) for x in v]
+        twin = next((k for k in kept if len(values[k]) == len(v) and all(
+            math.isclose(a, float(b), rel_tol=rel, abs_tol=1e-12) for a, b in zip(v, values[k]))), None)
+        if twin is None:
+            kept.append(s)
+        else:
+            out[s] = twin
+    return out
+
+
+def joined_label(stat: str, repeats: dict[str, str]) -> str:
+    """``"brightness = pixel mean"`` when other statistics repeat ``stat``'s numbers, else its label."""
+    return " = ".join([stat_label(stat)] + [stat_label(s) for s, t in repeats.items() if t == stat])
+
+
+def _record_twins(records: dict[str, Any], model: str) -> dict[str, str]:
+    """:func:`twins` of one model from its records: every design's estimate and interval length."""
+    rx = template_regex(ESTIMATE)
+    values: dict[str, list[tuple[str, float, float]]] = {}
+    for name, value in records.items():
+        m = rx.match(name)
+        if m and m["model"] == model:
+            length = records.get(fill(CI_LENGTH, model=model, stat=m["stat"], method=m["method"]), math.nan)
+            values.setdefault(m["stat"], []).append((m["method"], float(value), float(length)))
+    return twins({s: [x for _, *xs in sorted(v) for x in xs] for s, v in values.items()})
+
+
+def _paper_claim(stat: str, model: str) -> tuple[Claim, str, str, str | None]:
+    """The paper's AMC efficiency claim for our ``stat`` on our ``model``: its own value where the paper ran the
+    model, else the range over its models; with the paper's setting, the claim as text and the paper model run."""
+    theirs = {pm: rows[_PAPER_STAT[stat]][4] for pm, rows in paper.TABLE2.items() if _PAPER_STAT[stat] in rows}
+    pk = base.paper_model(model, paper.TABLE2)
+    if pk in theirs:
+        return Claim.of(theirs[pk], null=1.0), paper.MODEL_LABELS[pk], f"{theirs[pk]:.1f}", pk
+    claim = Claim.of(list(theirs.values()), null=1.0)
+    return claim, f"blog Table 2, {len(theirs)} models", f"{claim.low:.1f} to {claim.high:.1f}", None
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """One row of the summary with what the chapter's verdict table shows beside it."""
+
+    model: str
+    stat: str
+    label: str
+    claim: Claim
+    row: Row
+
+
+def _settings(records: dict[str, Any], parameters: dict[str, Any] | None = None) -> tuple[list[_Setting], set[str]]:
+    """The summary's measured rows, one per model and statistic of blog Table 2 (a statistic repeating another's
+    numbers on a model joins its row), and the paper models they ran."""
     params = parameters or {}
     rx = template_regex(EFFICIENCY)
     spread: dict[str, float] = {}
@@ -651,45 +714,70 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
         m = template_regex(SPREAD_RATIO).match(name)
         if m:
             spread[m["model"]] = min(float(value), spread.get(m["model"], math.inf))
-    rows, ran = [], set()
+    out, ran, repeats = [], set(), {}
     for name, eff in records.items():
         m = rx.match(name)
         if not m or m["method"] != "amc" or m["stat"] not in _PAPER_STAT:
             continue
         model, stat = m["model"], m["stat"]
-        theirs = {pm: rows_[_PAPER_STAT[stat]][4] for pm, rows_ in paper.TABLE2.items()
-                  if _PAPER_STAT[stat] in rows_}
-        pk = base.paper_model(model, paper.TABLE2)
-        if pk in theirs:
+        if model not in repeats:
+            repeats[model] = _record_twins(records, model)
+        if stat in repeats[model]:
+            continue  # counted once, in the row of the statistic it repeats
+        claim, paper_setting, paper_text, pk = _paper_claim(stat, model)
+        if pk:
             ran.add(pk)
-            paper_setting, paper_text = paper.MODEL_LABELS[pk], f"{theirs[pk]:.1f}"
-            pmin = pmax = theirs[pk]
-        else:
-            pmin, pmax = min(theirs.values()), max(theirs.values())
-            paper_setting, paper_text = "blog Table 2, 4 models", f"{pmin:.1f} to {pmax:.1f}"
         low, high = records[fill(EFFICIENCY_CI, model=model, stat=stat, method="amc")]
-        flagged = spread.get(model, math.inf) < SPREAD_FLAG_BELOW
-        gain, in_range = low > 1, high >= pmin and low <= pmax
-        verdict = (base.REPRODUCED if gain and in_range and not flagged else base.PARTLY if gain else
-                   base.NOT_REPRODUCED if high < pmin else base.NOT_SHOWN)
         caveat = []
-        if flagged:
-            caveat.append(f"{model} does not reproduce the data's spread (generated/real sd down to "
-                          f"{spread[model]:.2f}): not comparable")
+        if spread.get(model, math.inf) < SPREAD_FLAG_BELOW:
+            caveat.append(f"{model} generates under half the data's spread of some statistic (generated/real sd "
+                          f"down to {spread[model]:.2f}): its efficiencies describe its sampler")
         rho = records.get(fill(RHO, model=model, stat=stat))
         if rho is not None:
             caveat.append(f"ρ = {rho:+.2f}".replace("-", "−"))
         rq = fill(EFFICIENCY, model=model, stat=stat, method="rqmc")
         if rq in records:
-            caveat.append(f"RQMC {base.ci_text(records[rq], records[fill(EFFICIENCY_CI, model=model, stat=stat, method='rqmc')], '.1f')}")
-        setting = f"{model}, {stat}"
+            lo, hi = records[fill(EFFICIENCY_CI, model=model, stat=stat, method="rqmc")]
+            caveat.append(f"RQMC {_num(records[rq])} [{_num(lo)}, {_num(hi)}]")
+        label = joined_label(stat, {k: v for k, v in repeats[model].items() if k in _PAPER_STAT})
+        setting = f"{model}{flag(model)}, {label}"
         if params.get("ddim_steps"):
             setting += f", DDIM-{params['ddim_steps']}"
         if params.get("n_images"):
-            setting += f", {params['n_images']} images"
-        rows.append(Row(paper_setting, paper_text, setting, base.ci_text(eff, (low, high), ".1f"), verdict,
-                        "; ".join(caveat), value=float(eff), ci=(float(low), float(high)),
-                        headline=stat == "brightness"))
+            setting += f", {params['n_images']} images per design"
+        row = Row(paper_setting, paper_text, setting, f"{_num(eff)} [{_num(low)}, {_num(high)}]",
+                  judge((low, high), claim), "; ".join(caveat), value=float(eff), ci=(float(low), float(high)),
+                  headline=stat == "brightness", flagged=model in FLAGGED)
+        out.append(_Setting(model, stat, label, claim, row))
+    return out, ran
+
+
+def _takeaway(verdict: str, row: Row | None, claim: Claim | None) -> str:
+    """The chapter's finding in a few words, from its verdict and the row that carries it."""
+    if verdict == base.NOT_RUN or row is None or claim is None:
+        return "Antithetic noise was not measured here."
+    if verdict == base.NOT_SHOWN:
+        return "Antithetic pairs may shorten the intervals, but these samples cannot tell."
+    if verdict == base.NOT_REPRODUCED:
+        return "Antithetic pairs do not shorten the intervals here."
+    if verdict == base.REPRODUCED:
+        return "Antithetic pairs shorten the intervals as much as in the paper."
+    if row.ci is not None and row.ci[1] < claim.low:
+        return "Antithetic pairs shorten the intervals, but less than in the paper."
+    if row.ci is not None and row.ci[0] > claim.high:
+        return "Antithetic pairs shorten the intervals, more than in the paper."
+    return "Antithetic pairs shorten some intervals but not others."
+
+
+def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -> Summary:
+    """Finding 5 from its records: one row per model and statistic of blog Table 2 with the AMC efficiency
+    against MC (95 % F-interval) beside the paper's value (its own model) or range (its four models) for that
+    statistic, judged by the book's rules (:func:`antinb.findings.verdicts.judge`, no effect = an efficiency of
+    1), and one row per paper model not run. A statistic whose numbers repeat another's on a model (brightness
+    and pixel mean of a grayscale model) joins that statistic's row; rows of a model the book flags are marked.
+    """
+    settings, ran = _settings(records, parameters)
+    rows = [s.row for s in settings]
     for model, rows_ in paper.TABLE2.items():
         if model not in ran:
             text = ", ".join(f"{st.replace('_', ' ')} {v[4]:.1f}" for st, v in rows_.items())
@@ -698,7 +786,11 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
     all_amc = [v[4] for rows_ in paper.TABLE2.values() for v in rows_.values()]
     claim = (f"antithetic noise gives much shorter confidence intervals than MC: AMC efficiency "
              f"{min(all_amc):.1f} to {max(all_amc):.1f} (blog Table 2)")
-    return Summary(5, TABLE.title, TABLE.chapter, claim, "AMC efficiency against MC", tuple(rows), ".1f")
+    out = Summary(5, TABLE.title, TABLE.chapter, claim, "AMC efficiency against MC", tuple(rows), ".1f")
+    carrier = out.carrier()
+    claim_of = next((s.claim for s in settings if s.row is carrier), None)
+    return Summary(5, TABLE.title, TABLE.chapter, claim, "AMC efficiency against MC", tuple(rows), ".1f",
+                   takeaway=_takeaway(out.verdict, carrier, claim_of))
 
 
 def _predicted(rho: float) -> float:
@@ -741,11 +833,13 @@ class IntervalStudyResult(IntervalStudy, Result):
         return pd.DataFrame(rows).set_index(["target", "design"])
 
     def figure(self) -> plt.Figure:
-        """Coverage against the number of units (log axis), a panel per target: t dashed, skew-t solid,
-        a colour per design; the grey band is the range an exact interval's coverage falls in."""
-        fig, axes = plt.subplots(1, len(INTERVAL_LABELS), figsize=(7.0, 2.9), sharey=True,
-                                 layout="constrained")
-        for ax, (target, label) in zip(axes, INTERVAL_LABELS.items()):
+        """Coverage against the number of units (log axis), a panel per target (two a row): t dashed, skew-t
+        solid, a colour per design; the grey band is the range an exact interval's coverage falls in."""
+        ncol = 2
+        nrow = math.ceil(len(INTERVAL_LABELS) / ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(7.0, 2.3 * nrow + 0.8), sharey=True, sharex=True,
+                                 squeeze=False, layout="constrained")
+        for ax, (target, label) in zip(axes.flat, INTERVAL_LABELS.items()):
             ax.axhspan(*self.band, color="0.85", lw=0)
             ax.axhline(self.level, color="0.5", lw=0.6)
             for i, (design, dlabel) in enumerate(_STUDY_LABELS.items()):
@@ -755,13 +849,17 @@ class IntervalStudyResult(IntervalStudy, Result):
             ax.set_xscale("log", base=2)
             ax.set_xticks(self.units, [str(n) for n in self.units])
             ax.minorticks_off()
-            ax.set_title(label.replace(", ", "\n"), fontsize=9)
+            ax.set_title(label, fontsize=9)
+            ax.tick_params(labelsize=9)
+        for ax in axes.flat[len(INTERVAL_LABELS):]:
+            ax.set_visible(False)
+        for ax in axes[-1]:
             ax.set_xlabel("units", fontsize=9)
-            ax.tick_params(labelsize=8)
-        axes[0].set_ylabel(f"coverage of {self.level:.0%} intervals", fontsize=9)
-        axes[0].set_ylim(min(0.75, min(self.rate.values()) - 0.01), 1.0)
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+        for ax in axes[:, 0]:
+            ax.set_ylabel("coverage", fontsize=9)
+        axes[0, 0].set_ylim(min(0.75, min(self.rate.values()) - 0.01), 1.0)
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=9, frameon=False)
         return fig
 
     def statement(self) -> str:
@@ -848,47 +946,116 @@ class UncertaintyResult(UncertaintyMeasurements, Result):
             out.update(_present_intervals(self.intervals).records())
         return out
 
+    # ------------------------------------------------------------------ statistics counted once
+    def repeats(self, model: str) -> dict[str, str]:
+        """``{statistic: the statistic it repeats}`` on ``model`` (:func:`twins` of every design's estimate and
+        interval length): such a statistic is shown as its twin's and counted once."""
+        return twins({s: [x for d in self.designs for x in (self.estimates[model, s, d.slug].estimate,
+                                                             self.estimates[model, s, d.slug].length)]
+                      for s in self.statistics})
+
+    def counted(self, model: str) -> tuple[str, ...]:
+        """The statistics of ``model`` counted once (a repeat of an earlier statistic left out)."""
+        rep = self.repeats(model)
+        return tuple(s for s in self.statistics if s not in rep)
+
+    def coverage_repeats(self) -> dict[str, str]:
+        """:func:`twins` of the coverage check's statistics (its reference values and coverages)."""
+        c = self.coverage
+        if c is None:
+            return {}
+        return twins({s: [*c.reference[s], *(c.rate[d.slug, s] for d in self.designs), c.rate["all", s],
+                          *([c.cv_rate[s]] if s in c.cv_rate else [])] for s in self.statistics})
+
+    def _label(self, model: str, stat: str) -> str:
+        return joined_label(stat, self.repeats(model))
+
+    def repeats_statement(self) -> str:
+        """Which statistics repeat another's numbers on which models (detected from the measured values), in a
+        sentence; ``""`` when none does."""
+        pairs: dict[tuple[str, str], list[str]] = {}
+        for m in self.models:
+            for s, t in self.repeats(m).items():
+                pairs.setdefault((s, t), []).append(m)
+        if not pairs:
+            return ""
+        parts = [f"on {' and '.join(ms)} {stat_label(s)} gives exactly the numbers of {stat_label(t)}"
+                 for (s, t), ms in pairs.items()]
+        why = (" (for a grayscale image the mean luminance is the pixel mean)"
+               if {frozenset(k) for k in pairs} == {frozenset(("brightness", "pixel_mean"))} else "")
+        first = next(iter(pairs))[1]
+        return (f"Two statistics can be one: {'; '.join(parts)}{why}. The tables show such a cell as "
+                f"“= {stat_label(first)}”, and every count in this chapter takes the statistic once.")
+
     # ------------------------------------------------------------------ control variates
+    def cv_gain(self, model: str, stat: str) -> tuple[float, float, float]:
+        """The gain of AMC with control variates over AMC alone, ``(L_AMC / L_CV)^2``, with its ``level``
+        interval: ``(gain, low, high)`` (:func:`cv_gain_interval`)."""
+        cv = self.cv[model, stat]
+        return (cv.gain, *cv_gain_interval(cv, self.level))
+
+    def cv_outcome(self) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]]]:
+        """Beyond the paper: does AMC with control variates beat AMC? ``(outcome, gains, losses)`` over the
+        model-statistic cells (each counted once, the even control left out): *holds* when every cell's gain
+        interval lies above 1, *fails* when none does, *mixed* otherwise (the book's rules, no effect = 1)."""
+        cells = [(m, s) for m in self.models for s in self.counted(m) if s != EVEN_STATISTIC and (m, s) in self.cv]
+        judged = {k: judge(self.cv_gain(*k)[1:], _GAIN) for k in cells}
+        gains = [k for k in cells if judged[k] == base.REPRODUCED]
+        losses = [k for k in cells if judged[k] == base.NOT_REPRODUCED]
+        outcome = "holds" if cells and len(gains) == len(cells) else "fails" if not gains else "mixed"
+        return outcome, gains, losses
+
     def cv_table(self) -> pd.DataFrame:
-        """Per model and statistic: efficiency against MC of AMC, RQMC and AMC with control variates (95 %
-        intervals), the share of the pair means' variance the controls explain and the gain over AMC."""
+        """Per model and statistic (a repeat counted once): efficiency against MC of AMC with control variates
+        (95 % interval; AMC's own is in :meth:`table`), the share R² of the pair means' variance the controls
+        explain, and the gain over AMC with its 95 % interval (``*``: the interval lies above 1)."""
         rows = []
-        for (m, st), cv in self.cv.items():
-            row = {"model": m, "statistic": st, "AMC": str(self.efficiency[m, st, "amc"])}
-            if (m, st, "rqmc") in self.efficiency:
-                row["RQMC"] = str(self.efficiency[m, st, "rqmc"])
-            row.update({"AMC + CV": str(cv.efficiency), "R²": f"{cv.estimate.r_squared:.2f}",
-                        "gain over AMC": f"{cv.gain:.2f}" + (" *" if cv.p < 0.05 else "")})
-            rows.append(row)
+        for m in self.models:
+            for st in self.counted(m):
+                if (m, st) not in self.cv:
+                    continue
+                cv = self.cv[m, st]
+                g, lo, hi = self.cv_gain(m, st)
+                star = " *" if judge((lo, hi), _GAIN) == base.REPRODUCED else ""
+                rows.append({"model": m + flag(m), "statistic": self._label(m, st), "AMC + CV": str(cv.efficiency),
+                             "R²": f"{cv.estimate.r_squared:.2f}",
+                             "gain over AMC": f"{g:.2f} [{lo:.2f}, {hi:.2f}]{star}"})
         return pd.DataFrame(rows).set_index(["model", "statistic"]) if rows else pd.DataFrame()
 
     def cv_statement(self) -> str:
         """Does AMC with control variates beat AMC, and does it cover? One paragraph of markdown."""
         if not self.cv:
-            return "AMC with control variates was not run (`cv_frequencies = 0`)."
-        beats = [(m, st) for (m, st), cv in self.cv.items() if cv.p < 0.05 and cv.gain > 1 and st != EVEN_STATISTIC]
-        cells = [k for k in self.cv if k[1] != EVEN_STATISTIC]
-        best = max(cells, key=lambda k: self.cv[k].gain)
-        text = (f"**A design that beats AMC?** With {self.cv_frequencies} control{'s' if self.cv_frequencies > 1 else ''} "
-                f"per noise channel (the squared lowest DCT coefficients of the pair's noise, "
-                f"`cv_frequencies = {self.cv_frequencies}`), AMC with control variates is significantly "
-                f"better than AMC alone (F-test, 5 %) for {len(beats)} of {len(cells)} model-statistic cells "
-                f"(about {0.05 * len(cells):.1f} would pass by chance)"
-                + (": " + ", ".join(f"{m} {st} ×{self.cv[m, st].gain:.2f} (R² {self.cv[m, st].estimate.r_squared:.2f})"
-                                    for m, st in beats) if beats else "")
-                + f". The largest gain is ×{self.cv[best].gain:.2f} ({best[0]} {best[1]}); efficiency against MC "
-                f"there {self.cv[best].efficiency} beside AMC's {self.efficiency[best[0], best[1], 'amc']}. ")
+            return "AMC with control variates was not run."
+        outcome, gains, losses = self.cv_outcome()
+        cells = [(m, s) for m in self.models for s in self.counted(m) if s != EVEN_STATISTIC and (m, s) in self.cv]
+        per = "one control" if self.cv_frequencies == 1 else f"{self.cv_frequencies} controls"
+
+        def cell(k: tuple[str, str]) -> str:
+            g, lo, hi = self.cv_gain(*k)
+            return f"{k[0]}{flag(k[0])} {self._label(*k)} ×{g:.2f} [{lo:.2f}, {hi:.2f}]"
+
+        text = (f"**A design that beats AMC? Beyond the paper: {outcome}.** With {per} per noise channel (the "
+                f"squared lowest DCT coefficients of the pair's noise), the gain over AMC alone has a 95 % interval "
+                f"above 1 in {len(gains)} of {len(cells)} model-statistic cells"
+                + (": " + "; ".join(cell(k) for k in gains) if gains else "")
+                + (f"; below 1 in {len(losses)}: " + "; ".join(cell(k) for k in losses) if losses else "") + ". ")
+        even = [(m, EVEN_STATISTIC) for m in self.models if (m, EVEN_STATISTIC) in self.cv
+                and judge(self.cv_gain(m, EVEN_STATISTIC)[1:], _GAIN) == base.REPRODUCED]
+        if even:
+            text += (f"On the even control ({stat_label(EVEN_STATISTIC)}) it gains on "
+                     + "; ".join(cell(k) for k in even) + ". ")
         c = self.coverage
         if c is not None and c.cv_rate:
-            text += (f"Its intervals cover {min(c.cv_rate.values()):.3f} to {max(c.cv_rate.values()):.3f} in the "
-                     f"coverage check ({c.reps} repetitions of {c.n // 2} pairs; exact intervals: "
-                     f"[{c.band[0]:.3f}, {c.band[1]:.3f}]). ")
-        if not beats:
+            rep = self.coverage_repeats()
+            rates = [v for s, v in c.cv_rate.items() if s not in rep]
+            text += (f"Its intervals cover {min(rates):.3f} to {max(rates):.3f} in the coverage check ({c.model}, "
+                     f"{c.reps} repetitions of {c.n // 2} pairs; exact intervals: [{c.band[0]:.3f}, "
+                     f"{c.band[1]:.3f}]). ")
+        if not gains:
             text += ("The controls explain too little of the pair means' variance to pay for the degrees of "
                      "freedom they cost: on these models the even part of a statistic does not follow the "
                      "energy of the noise's lowest frequencies.")
-        return text
-
+        return text.strip()
 
     # ------------------------------------------------------------------ flags
     def spread_flagged(self) -> dict[str, float]:
@@ -899,39 +1066,66 @@ class UncertaintyResult(UncertaintyMeasurements, Result):
             worst[m] = min(ratio, worst.get(m, math.inf))
         return {m: r for m, r in worst.items() if r < SPREAD_FLAG_BELOW}
 
+    def spread_statement(self) -> str:
+        """Which models generate under half the data's spread of which statistics, in a sentence."""
+        if not self.spread:
+            return "No model card gives the data's spread, so no model is checked."
+        flagged = self.spread_flagged()
+        if not flagged:
+            return (f"Every model generates at least {SPREAD_FLAG_BELOW:.0%} of the data's spread of every "
+                    "statistic.")
+        parts = []
+        for m in flagged:
+            low = ", ".join(f"{stat_label(st)} ({r:.2f})" for (mm, st), r in self.spread.items()
+                            if mm == m and r < SPREAD_FLAG_BELOW)
+            parts.append(f"{m}{flag(m)} generates under half the data's spread of the {low}")
+        its = "Its" if len(parts) == 1 else "Their"
+        return ("; ".join(parts) + f". {its} efficiencies are reported below, but they describe a sampler, not "
+                "the data, and are no evidence about natural images.")
+
     # ------------------------------------------------------------------ tables
     def spread_table(self) -> pd.DataFrame:
         """Generated / real standard deviation per model (rows) and statistic (columns), from the cards."""
         if not self.spread:
             return pd.DataFrame()
         df = pd.Series(self.spread).unstack().round(2)
-        df.index.name, df.columns.name = "model", None
         flagged = self.spread_flagged()
         df["flag"] = ["spread off" if m in flagged else "" for m in df.index]
+        df.index = [m + flag(m) for m in df.index]
+        df.columns = [stat_label(c) if c != "flag" else c for c in df.columns]
+        df.index.name, df.columns.name = "model", None
         return df
 
     def table(self) -> pd.DataFrame:
         """The Table-2 analogue, long so that it fits a page column: one row per statistic and design,
-        one column per model; each cell the efficiency against MC with its 95 % F-interval. A first
-        row per statistic gives ``rho``, the within-pair correlation of the AMC values, with the AMC
-        efficiency it predicts, ``1/(1+rho)``, in parentheses."""
+        one column per model; each cell the efficiency against MC with its 95 % F-interval (``= brightness``
+        where the model's numbers repeat those of an earlier statistic). A first row per statistic gives
+        ``rho``, the within-pair correlation of the AMC values, with the AMC efficiency it predicts,
+        ``1/(1+rho)``, in parentheses."""
         rows = {}
+        rep = {m: self.repeats(m) for m in self.models}
+
+        def cell(m: str, s: str, text: str) -> str:
+            return f"= {stat_label(rep[m][s])}" if s in rep[m] else text
+
         for s in self.statistics:
-            rows[s, "ρ (1/(1+ρ))"] = {m: f"{self.rho[m, s]:+.2f} ({_num(_predicted(self.rho[m, s]))})"
-                                      for m in self.models}
+            rows[stat_label(s), "ρ (1/(1+ρ))"] = {
+                m + flag(m): cell(m, s, f"{self.rho[m, s]:+.2f} ({_num(_predicted(self.rho[m, s]))})")
+                for m in self.models}
             for d in self.designs:
                 if d.slug != "mc":
-                    rows[s, d.label] = {m: str(self.efficiency[m, s, d.slug]) for m in self.models}
+                    rows[stat_label(s), d.label] = {m + flag(m): cell(m, s, str(self.efficiency[m, s, d.slug]))
+                                                    for m in self.models}
         df = pd.DataFrame.from_dict(rows, orient="index")
         df.index.names = ["statistic", "efficiency vs MC"]
         return df
 
     def versus_paper(self) -> pd.DataFrame:
         """Efficiencies beside the paper's (blog Table 2, read through :func:`paper_records`): one row
-        per design and setting (the paper's models, then ours; our RQMC beside the paper's QMC), one
-        column per statistic the paper reports (its "centroid" beside our ``centroid_distance``);
-        ours with the 95 % F-interval. Only efficiencies: CI lengths are on different scales and
-        sample sizes. The paper's settings without a number for a design are left out."""
+        per design and setting (the paper's models, then ours, a model the book flags marked †; our RQMC
+        beside the paper's QMC), one column per statistic the paper reports (its "centroid" beside our
+        centroid distance); ours with the 95 % F-interval. Only efficiencies: CI lengths are on different
+        scales and sample sizes. The paper's settings without a number for a design are left out."""
         pr = paper_records()
         cols = [s for s in self.statistics if s in _PAPER_STAT]
         header = {s: _PAPER_STAT[s].replace("_", " ") for s in cols}
@@ -945,25 +1139,31 @@ class UncertaintyResult(UncertaintyMeasurements, Result):
                     label = paper.MODEL_LABELS.get(pm, pm).split(" (")[0]
                     rows[design, f"paper: {label}"] = {k: "—" if v is None else _num(v) for k, v in vals.items()}
             for m in self.models:
-                flag = " *" if m in self.spread_flagged() else ""
-                rows[design, f"ours: {m}{flag}"] = {header[s]: str(self.efficiency[m, s, slug]) for s in cols}
+                rep = self.repeats(m)
+                rows[design, f"ours: {m}{flag(m)}"] = {
+                    header[s]: f"= {header.get(rep[s], stat_label(rep[s]))}" if s in rep
+                    else str(self.efficiency[m, s, slug]) for s in cols}
         df = pd.DataFrame.from_dict(rows, orient="index")
         df.index.names = ["design", "setting"]
         return df
 
     def coverage_table(self) -> pd.DataFrame:
-        """Empirical coverage per statistic (rows) and design (columns, ``all`` pooled)."""
+        """Empirical coverage per statistic (rows; a repeat of another statistic joins its row) and design
+        (columns, ``pooled``: every design)."""
         c = self.coverage
         if c is None:
             return pd.DataFrame()
         # AMC with control variates (when checked) stands beside the designs, not pooled with them
         labels = {d.slug: d.label for d in self.designs} | ({"cv": "AMC + CV"} if c.cv_rate else {}) | {"all": "pooled"}
-        cells = {(s, labels[slug]): v for (slug, s), v in c.rate.items()}
-        cells.update({(s, labels["cv"]): v for s, v in c.cv_rate.items()})
+        rep = self.coverage_repeats()
+        kept = [s for s in self.statistics if s not in rep]
+        cells = {(s, labels[slug]): v for (slug, s), v in c.rate.items() if s in kept}
+        cells.update({(s, labels["cv"]): v for s, v in c.cv_rate.items() if s in kept})
         df = pd.Series(cells).unstack()
-        df = df[[labels[k] for k in labels]]
+        df = df[[labels[k] for k in labels]].loc[kept].round(3)
+        df.index = [joined_label(s, rep) for s in kept]
         df.index.name, df.columns.name = "statistic", None
-        return df.loc[list(self.statistics)].round(3)
+        return df
 
     # ------------------------------------------------------------------ figures
     def _colors(self) -> dict[str, Any]:
@@ -971,11 +1171,12 @@ class UncertaintyResult(UncertaintyMeasurements, Result):
         return {d.slug: palette(i) for i, d in enumerate(self.designs)}
 
     def figure(self) -> plt.Figure:
-        """Efficiency against MC with 95 % F-intervals: one panel per model, statistics down, log scale."""
+        """Efficiency against MC with 95 % F-intervals: one panel per model (at most 3 a row), statistics
+        down, log scale."""
         others = [d for d in self.designs if d.slug != "mc"]
         ncol = min(3, len(self.models))
         nrow = math.ceil(len(self.models) / ncol)
-        fig, axes = plt.subplots(nrow, ncol, figsize=(7.0, 0.45 * len(self.statistics) * nrow + 1.2),
+        fig, axes = plt.subplots(nrow, ncol, figsize=(7.0, 0.5 * len(self.statistics) * nrow + 1.4),
                                  sharey=True, sharex=True, squeeze=False, layout="constrained")
         colors = self._colors()
         y = np.arange(len(self.statistics))
@@ -989,12 +1190,12 @@ class UncertaintyResult(UncertaintyMeasurements, Result):
                             color=colors[d.slug], label=d.label)
             ax.axvline(1.0, color="gray", lw=0.8, ls="--")
             ax.set_xscale("log")
-            ax.set_title(m + ("\n(spread flagged)" if m in self.spread_flagged() else ""), **_STYLE)
+            ax.set_title(m + flag(m), **_STYLE)
             ax.tick_params(labelsize=9)
             ax.set_xlabel("efficiency vs MC", **_STYLE)
         for ax in axes.flat[len(self.models):]:
             ax.set_visible(False)
-        axes[0, 0].set_yticks(y, self.statistics)
+        axes[0, 0].set_yticks(y, [stat_label(s) for s in self.statistics])
         axes[0, 0].invert_yaxis()
         handles, labels = axes[0, 0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncol=len(others), fontsize=9, frameon=False)
@@ -1008,7 +1209,7 @@ class UncertaintyResult(UncertaintyMeasurements, Result):
         others = [d for d in self.designs if d.slug != "mc"]
         ncol = min(3, len(self.models))
         nrow = math.ceil(len(self.models) / ncol)
-        fig, axes = plt.subplots(nrow, ncol, figsize=(7.0, 2.4 * nrow + 0.6), sharex=True, squeeze=False,
+        fig, axes = plt.subplots(nrow, ncol, figsize=(7.0, 2.4 * nrow + 0.7), sharex=True, squeeze=False,
                                  layout="constrained")
         colors = self._colors()
         shift = np.linspace(-0.08, 0.08, len(others))
@@ -1029,37 +1230,41 @@ class UncertaintyResult(UncertaintyMeasurements, Result):
             ax.set_xticks(self.budgets, [str(b) for b in self.budgets])
             ax.minorticks_off()
             ax.tick_params(labelsize=9)
-            ax.set_title(m, **_STYLE)
+            ax.set_title(m + flag(m), **_STYLE)
             ax.set_xlabel("images per design", **_STYLE)
         for ax in axes.flat[len(self.models):]:
             ax.set_visible(False)
-        axes[0, 0].set_ylabel(f"{statistic}: efficiency vs MC", **_STYLE)
+        axes[0, 0].set_ylabel(f"{stat_label(statistic)}: efficiency vs MC", **_STYLE)
         handles, labels = axes[0, 0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncol=len(others), fontsize=9, frameon=False)
         return fig
 
     def coverage_figure(self) -> plt.Figure | None:
-        """Empirical coverage per statistic and design, with the range a true ``level`` would give."""
+        """Empirical coverage per statistic (a repeat counted once) and design, with the range a true
+        ``level`` would give."""
         c = self.coverage
         if c is None:
             return None
-        fig, ax = plt.subplots(figsize=(7.0, 3.0), layout="constrained")
+        rep = self.coverage_repeats()
+        kept = [s for s in self.statistics if s not in rep]
+        fig, ax = plt.subplots(figsize=(7.0, 3.4), layout="constrained")
         colors = self._colors()
-        x = np.arange(len(self.statistics))
+        x = np.arange(len(kept))
         offsets = np.linspace(-0.3, 0.3, len(self.designs))
         ax.axhspan(*c.band, color="gray", alpha=0.2, lw=0, label=f"95 % range for {c.reps} exact intervals")
         ax.axhline(c.level, color="k", lw=0.8)
         for d, off in zip(self.designs, offsets):
-            ax.plot(x + off, [c.rate[d.slug, s] for s in self.statistics], "o", ms=4, color=colors[d.slug],
-                    label=d.label)
+            ax.plot(x + off, [c.rate[d.slug, s] for s in kept], "o", ms=4, color=colors[d.slug], label=d.label)
         if c.cv_rate:
-            ax.plot(x + 0.4, [c.cv_rate[s] for s in self.statistics], "x", ms=5, color="k", label="AMC + CV")
-        ax.set_xticks(x, self.statistics, rotation=15)
+            ax.plot(x + 0.4, [c.cv_rate[s] for s in kept], "x", ms=5, color="k", label="AMC + CV")
+        names = [(lambda t: t.replace(" = ", "\n= ") if " = " in t else t.replace(" ", "\n", 1))(joined_label(s, rep))
+                 for s in kept]
+        ax.set_xticks(x, names)
         ax.set_ylim(min(0.5, min([*c.rate.values(), *c.cv_rate.values()]) - 0.05), 1.02)
         ax.set_ylabel("coverage", **_STYLE)
         ax.tick_params(labelsize=9)
         ax.set_title(f"{c.model}, DDIM-{c.steps}: {c.reps} repetitions of {c.n} images per design", **_STYLE)
-        fig.legend(loc="outside lower center", ncol=3, fontsize=9, frameon=False)
+        fig.legend(loc="outside lower center", ncol=4, fontsize=9, frameon=False)
         return fig
 
     # ------------------------------------------------------------------ summaries
@@ -1072,23 +1277,31 @@ class UncertaintyResult(UncertaintyMeasurements, Result):
             if not any(d.slug == slug for d in self.designs):
                 continue
             label = next(d.label for d in self.designs if d.slug == slug)
-            per = "; ".join(f"{m} {dict(self.curve[m, statistic, slug])[lo]} → "
+            per = "; ".join(f"{m}{flag(m)} {dict(self.curve[m, statistic, slug])[lo]} → "
                             f"{dict(self.curve[m, statistic, slug])[hi]}" for m in self.models)
             parts.append(f"{label}: {per}")
-        return f"Efficiency of {statistic} from {lo} to {hi} images per design: " + ". ".join(parts) + "."
+        return (f"Efficiency of {stat_label(statistic)} (95 % intervals) from {lo} to {hi} images per design, "
+                f"DDIM-{self.steps}. " + ". ".join(parts) + ".")
+
+    def _resampled_cells(self) -> dict[tuple[str, str, str, str, int], float]:
+        """The resampled coverages, a statistic repeating another on its model left out."""
+        r = self.resampled
+        rep = {m: self.repeats(m) for m in self.models}
+        return {k: v for k, v in r.rate.items() if k[1] not in rep.get(k[0], {})}
 
     def resampled_table(self) -> pd.DataFrame:
         """The resampled coverage check per design (rows) and interval and unit count (columns): the median
-        over every model and statistic, with the lowest and the highest."""
+        over every model and statistic (each counted once), with the lowest and the highest."""
         r = self.resampled
         if r is None:
             return pd.DataFrame()
+        cells = self._resampled_cells()
         rows = {}
         for d in self.designs:
             row = {}
             for interval in ("t", "skew-t"):
                 for u in r.units:
-                    v = np.array([x for (m, s, slug, i, n), x in r.rate.items() if slug == d.slug and i == interval
+                    v = np.array([x for (m, s, slug, i, n), x in cells.items() if slug == d.slug and i == interval
                                   and n == u])
                     row[f"{interval}, {u} units"] = f"{np.median(v):.3f} ({v.min():.2f}–{v.max():.2f})"
             rows[d.label] = row
@@ -1097,87 +1310,164 @@ class UncertaintyResult(UncertaintyMeasurements, Result):
         return df
 
     def resampled_statement(self) -> str:
-        """How many model-statistic-design cells each interval keeps within or above the range of an exact
-        interval, per unit count, and the lowest coverage."""
+        """How many model-statistic-design cells (a repeat counted once) each interval keeps within or above the
+        range of an exact interval, per unit count, and the lowest coverage."""
         r = self.resampled
         if r is None:
             return "The resampled coverage check was not run."
+        cells = self._resampled_cells()
+        label = {d.slug: d.label for d in self.designs}
         parts = []
         for u in r.units:
             counts = []
             for interval in ("t", "skew-t"):
-                v = {k: x for k, x in r.rate.items() if k[3] == interval and k[4] == u}
+                v = {k: x for k, x in cells.items() if k[3] == interval and k[4] == u}
                 ok = sum(x >= r.band[0] for x in v.values())
-                worst_key = min(v, key=v.get)
-                counts.append(f"{interval} {ok} of {len(v)} (lowest {v[worst_key]:.3f}: {worst_key[0]}, "
-                              f"{worst_key[1]}, {worst_key[2]})")
-            parts.append(f"With {u} units, " + "; ".join(counts))
-        return (f"Resampled coverage, {r.reps} repetitions per cell, cells within or above the range "
-                f"[{r.band[0]:.3f}, {r.band[1]:.3f}] of exact {r.level * 100:.0f} % intervals. " + ". ".join(parts)
-                + ".")
+                m, s, slug, *_ = min(v, key=v.get)
+                counts.append(f"{interval} {ok} of {len(v)} (lowest {min(v.values()):.3f}: {label[slug]} on "
+                              f"{m}{flag(m)}, {self._label(m, s)})")
+            parts.append(f"with {u} units, " + "; ".join(counts))
+        return (f"**Resampled coverage** ({r.reps:,} repetitions per cell; an exact {r.level * 100:.0f} % interval's "
+                f"coverage falls in [{r.band[0]:.3f}, {r.band[1]:.3f}]). Model-statistic-design cells within or "
+                f"above that range: " + "; ".join(parts) + ".")
 
     def coverage_summary(self) -> str:
-        """How many coverages lie within or above the range of exact intervals, and the lowest pooled one."""
+        """How many coverages (a repeated statistic counted once) lie within or above the range of exact
+        intervals, and the lowest pooled one."""
         c = self.coverage
         if c is None:
             return "The coverage check was not run."
-        inside = sum(v >= c.band[0] for (slug, _), v in c.rate.items() if slug != "all")
-        total = sum(1 for slug, _ in c.rate if slug != "all")
-        worst = min(((v, slug, s) for (slug, s), v in c.rate.items() if slug != "all"))
-        lo_pooled = min(v for (slug, _), v in c.rate.items() if slug == "all")
-        label = {d.slug: d.label for d in self.designs}[worst[1]]
-        return (f"Coverage ({c.model}, DDIM-{c.steps}, {c.reps} repetitions of {c.n} images): {inside} of {total} "
-                f"design-statistic coverages lie within or above the range [{c.band[0]:.3f}, {c.band[1]:.3f}] "
-                f"of exact {c.level * 100:.0f} % intervals (lowest: {worst[0]:.3f}, {label} on {worst[2]}); "
-                f"pooled over the designs the lowest is {lo_pooled:.3f}, against the range "
-                f"[{c.pooled_band[0]:.3f}, {c.pooled_band[1]:.3f}] of {c.reps * len(self.designs)} intervals.")
+        rep = self.coverage_repeats()
+        own = {(slug, s): v for (slug, s), v in c.rate.items() if slug != "all" and s not in rep}
+        pooled = {s: v for (slug, s), v in c.rate.items() if slug == "all" and s not in rep}
+        inside = sum(v >= c.band[0] for v in own.values())
+        slug, s = min(own, key=own.get)
+        label = {d.slug: d.label for d in self.designs}[slug]
+        return (f"**Coverage** ({c.model}, DDIM-{c.steps}, {c.reps} repetitions of {c.n} images per design): "
+                f"{inside} of {len(own)} design-statistic coverages lie within or above the range "
+                f"[{c.band[0]:.3f}, {c.band[1]:.3f}] of exact {c.level * 100:.0f} % intervals (lowest "
+                f"{own[slug, s]:.3f}: {label} on {joined_label(s, rep)}); pooled over the designs the lowest is "
+                f"{min(pooled.values()):.3f}, against the range [{c.pooled_band[0]:.3f}, {c.pooled_band[1]:.3f}] "
+                f"of {c.reps * len(self.designs)} intervals.")
 
     # ------------------------------------------------------------------ verdict
+    def worse(self, slug: str = "amc") -> list[tuple[str, str]]:
+        """The model-statistic cells (a repeat counted once) where design ``slug`` is significantly worse than
+        MC: its efficiency's interval lies below 1."""
+        return [(m, s) for m in self.models for s in self.counted(m) if self.efficiency[m, s, slug].high < 1]
+
+    def verdict_table(self) -> str:
+        """The summary's settings as a compact markdown table: model, statistic, our AMC efficiency with its
+        95 % interval, the paper's value or range, and the verdict (a flagged model marked †)."""
+        settings, _ = _settings(self.records())
+        lines = ["| model | statistic | AMC efficiency [95 %] | paper | verdict |", "|---|---|---|---|---|"]
+        for s in settings:
+            lines.append(f"| {s.model}{flag(s.model)} | {s.label} | {s.row.ours} | {s.row.paper} | {s.row.verdict} |")
+        return "\n".join(lines)
+
     def verdict(self) -> str:
-        """Reproduced / Partly reproduced / Not reproduced, with our numbers, the paper's, and why."""
-        stat = "brightness" if "brightness" in self.statistics else self.statistics[0]
-        amc = {m: self.efficiency[m, stat, "amc"] for m in self.models}
-        flagged = self.spread_flagged()
-        paper_amc = [rows[stat][4] for rows in paper.TABLE2.values() if stat in rows]
-        odd = [s for s in ("brightness", "pixel_mean", "contrast") if s in self.statistics]
-        gains = [(m, s) for m in self.models for s in odd if self.efficiency[m, s, "amc"].low > 1]
-        in_range = [m for m in self.models if m not in flagged and paper_amc
-                    and amc[m].high >= min(paper_amc) and amc[m].low <= max(paper_amc)]
-        label = base.headline(summary(self.records()).verdict)
-        ours = "; ".join(f"{m} {amc[m]}" for m in self.models)
-        head = (f"{label} At {self.n_images} images per design (DDIM-{self.steps}), the AMC efficiency "
-                f"of {stat} against MC (95 % F-interval) is {ours}.")
-        if paper_amc:
-            head += (f" The paper reports {min(paper_amc):.1f} to {max(paper_amc):.1f} on its four models "
-                     f"(CIFAR-10 {paper.TABLE2[paper.CIFAR][stat][4]:.1f}).")
-        text = [f"AMC's lower bound exceeds 1 (a significant gain) for {len(gains)} of {len(self.models) * len(odd)} "
-                f"(model, statistic) pairs of {', '.join(odd)}."]
-        if not in_range and paper_amc:
-            need = 1.0 / min(paper_amc) - 1.0
-            text.append("No model with a faithful spread reaches the paper's range. The AMC efficiency is about "
-                        f"$1/(1+\\rho)$, so the paper's smallest needs $\\rho \\le {need:.3f}$; ours: "
-                        + ", ".join(f"{self.rho[m, stat]:+.2f} ({m})" for m in self.models) + ".")
-        if "rqmc" in {d.slug for d in self.designs}:
-            rq = "; ".join(f"{m} {self.efficiency[m, stat, 'rqmc']}" for m in self.models)
-            text.append(f"RQMC efficiency of {stat}: {rq}.")
-        if EVEN_STATISTIC in self.statistics:
-            ev = ", ".join(f"{m} {self.efficiency[m, EVEN_STATISTIC, 'amc']} (ρ {self.rho[m, EVEN_STATISTIC]:+.2f})"
-                           for m in self.models)
-            less = [m for m in self.models
-                    if self.efficiency[m, EVEN_STATISTIC, "amc"].value < self.efficiency[m, stat, "amc"].value]
-            larger = all(self.rho[m, EVEN_STATISTIC] > self.rho[m, stat] for m in self.models)
-            why = ", as its larger $\\rho$ predicts" if larger else ""
-            how = (f"gains less than {stat} on every model{why}" if len(less) == len(self.models) else
-                   f"gains less than {stat} on {len(less)} of {len(self.models)} models")
-            text.append(f"The even control statistic {EVEN_STATISTIC} {how}: AMC efficiency {ev}.")
+        """The chapter's verdict: one quotable sentence (the takeaway, the verdict, the number that carries it
+        with its interval and setting), the table of every setting, and a short paragraph on why and what
+        limits it."""
+        params = {"ddim_steps": self.steps, "n_images": self.n_images}
+        s = summary(self.records(), params)
+        row = s.carrier()
+        if row is None:
+            return f"{base.headline(s.verdict)} No model was measured."
+        settings, _ = _settings(self.records(), params)
+        carrier = next(x for x in settings if x.row is row or x.row.our_setting == row.our_setting)
+        model, stat = carrier.model, carrier.stat
+        first = (f"{base.headline(s.verdict)} {s.takeaway[:-1]}: AMC's efficiency for {stat_label(stat)} is "
+                 f"{row.ours} ({model}{flag(model)}, DDIM-{self.steps}, {self.n_images} images per design) "
+                 + (f"against the paper's {row.paper} ({row.paper_setting.split(' (')[0]})."
+                    if carrier.claim.low == carrier.claim.high else f"against {row.paper} in the paper."))
+        out = [first, "", self.verdict_table()]
+        if any(x.row.flagged for x in settings):
+            out += ["", "† " + "; ".join(f"{m}: {why}" for m, why in FLAGGED.items()
+                                         if any(x.model == m for x in settings)) + "."]
+        # why, and what limits it (at most ~150 words)
+        unflagged = [m for m in self.models if m not in FLAGGED and (m, stat) in self.rho]
+        why = [f"AMC's efficiency is about 1/(1+ρ), with ρ the correlation of a statistic between the images of "
+               f"z and −z; for {stat_label(stat)} ρ is "
+               + ", ".join(f"{_signed(self.rho[m, stat])} ({m})" for m in unflagged)]
+        same = [x for x in settings if x.stat == stat and not x.row.flagged]
+        if same and all(x.row.ci[1] < x.claim.low for x in same):
+            why[-1] += (f", while the paper's smallest, {carrier.claim.low:.1f}, needs ρ ≤ "
+                        f"{_signed(1.0 / carrier.claim.low - 1.0, '+.3f')}")
+        why[-1] += "."
+        worse = self.worse("amc")
+        if worse:
+            why.append(f"AMC is worse than MC (interval below 1) in {len(worse)} of "
+                       f"{sum(len(self.counted(m)) for m in self.models)} model-statistic cells: "
+                       + "; ".join(f"{m}{flag(m)} {self._label(m, st)} {self.efficiency[m, st, 'amc']} "
+                                   f"(ρ {_signed(self.rho[m, st])})" for m, st in worse) + ".")
+        if self.cv:
+            outcome, gains, _ = self.cv_outcome()
+            n = sum(1 for m in self.models for st in self.counted(m) if st != EVEN_STATISTIC and (m, st) in self.cv)
+            why.append(f"Beyond the paper, control variates on AMC's own noise: **{outcome}** (a gain in "
+                       f"{len(gains)} of {n} cells).")
         if self.coverage is not None:
-            text.append(self.coverage_summary())
-        if flagged:
-            text.append("Caveat: " + ", ".join(f"{m} (smallest generated/real sd ratio {r:.2f})"
-                                                   for m, r in flagged.items())
-                        + " does not reproduce the data's spread; its efficiencies describe its sampler, "
-                          "not the data, and are not comparable with the paper's.")
-        return head + "\n\n" + "\n".join(f"- {t}" for t in text)
+            c = self.coverage
+            rep = self.coverage_repeats()
+            own = [v for (slug, st), v in c.rate.items() if slug != "all" and st not in rep]
+            why.append(f"The intervals covered at or above the exact range in {sum(v >= c.band[0] for v in own)} "
+                       f"of {len(own)} checks ({c.model}, {c.reps} repetitions).")
+        spread = {m: r for m, r in self.spread_flagged().items() if m not in FLAGGED}
+        if spread:
+            why.append("Caveat: " + ", ".join(f"{m} (generated/real sd down to {r:.2f})" for m, r in spread.items())
+                       + " generates under half the data's spread, so its efficiencies describe its sampler.")
+        why.append("Our models are small and briefly trained; the F-intervals assume normal units.")
+        return "\n".join(out) + "\n\n" + " ".join(why)
+
+
+def _signed(x: float, fmt: str = "+.2f") -> str:
+    """``x`` with its sign and a typographic minus."""
+    return format(float(x), fmt).replace("-", "−")
+
+
+def _gain_bound(f_obs: float, q: int, df: int, p: float) -> float:
+    """The noncentrality ``lam >= 0`` at which ``f_obs`` is the ``p`` quantile of the noncentral
+    ``F(q, df, lam)`` (0 when even the central distribution puts ``f_obs`` below it)."""
+    from scipy.optimize import brentq
+
+    def cdf(lam: float) -> float:
+        return float(sps.f.cdf(f_obs, q, df)) if lam <= 0 else float(sps.ncf.cdf(f_obs, q, df, lam))
+
+    if cdf(0.0) <= p:
+        return 0.0
+    hi = max(1.0, q * f_obs)
+    while cdf(hi) > p:
+        hi *= 2.0
+    return float(brentq(lambda lam: cdf(lam) - p, 0.0, hi, xtol=1e-10, rtol=1e-10))
+
+
+def cv_gain_interval(cv: ControlVariates, level: float = 0.95) -> tuple[float, float]:
+    """The ``level`` interval of the gain of AMC with control variates over AMC alone, ``(L_AMC / L_CV)^2``.
+
+    Both lengths come from the same ``m`` pair means, so the two variances are not independent. Given the ``q``
+    controls drawn, the regression's F statistic ``(R^2 / q) / ((1 - R^2) / (m - q - 1))`` is noncentral
+    ``F(q, m - q - 1, lam)`` for normal residuals, and the pair means' variance over the residual variance is
+    ``1 + lam / (m - 1)``; the gain is that ratio times a constant fixed by the controls and the t quantiles
+    (``gain / observed ratio``). Inverting the noncentral F for ``lam`` gives the interval, exact under those
+    assumptions (widened to contain the observed gain where that falls below the constant); a gain whose
+    interval lies above 1 is real, one of 0.99 never is."""
+    est = cv.estimate
+    m, q, df, r2 = est.n_units, est.n_controls, est.df, est.r_squared
+    if not math.isfinite(cv.gain) or r2 >= 1.0 or df < 1:
+        return (cv.gain, cv.gain)
+    ratio = (df / (m - 1)) / (1.0 - r2)  # the pair means' sample variance over the residual variance
+    c = cv.gain / ratio
+    f_obs = (r2 / q) / ((1.0 - r2) / df)
+    a = (1.0 - level) / 2.0
+    lam_lo, lam_hi = _gain_bound(f_obs, q, df, 1.0 - a), _gain_bound(f_obs, q, df, a)
+    low, high = c * (1.0 + lam_lo / (m - 1)), c * (1.0 + lam_hi / (m - 1))
+    # the controls cannot lengthen the interval beyond c in expectation, but an observed gain can fall below c
+    # (controls explaining less than chance would); the interval is then widened to contain it
+    return (min(low, cv.gain), max(high, cv.gain))
+
+
+#: The question of :meth:`UncertaintyResult.cv_outcome`: a gain over AMC, an efficiency above 1 (no effect: 1).
+_GAIN = Claim(1.0, math.inf, null=1.0)
 
 
 def present(measurements: UncertaintyMeasurements) -> UncertaintyResult:
