@@ -10,16 +10,6 @@
 #
 # **The question.** Do the pairs of our small models show the same sign and size, how precisely
 # do a few hundred pairs pin the mean down, and does the DDPM partner chain really need $-\xi_t$?
-#
-# **What we measure.** For every model, under DDIM ($\eta = 0$, deterministic) and DDPM (ancestral,
-# $\eta = 1$), we draw PN pairs and as many RR pairs (`n_pairs` of each under DDIM, `ddpm_pairs`
-# under DDPM), and under DDPM also the control
-# that negates only $z$ ("PN (z only)"). For each pair we compute the Pearson correlation of the two
-# images over all pixels and channels, in two variants: *standard*, and *centered*, where the
-# model's mean image (estimated from all samples of that model and sampler) is subtracted from
-# both images first. RR pairs share the mean image, so their standard correlation is positive and
-# their centered one about zero. Each mean over pairs comes with a 95 % t-interval. The
-# class-conditional model samples its null class here, i.e. unconditionally.
 
 # %% tags=["parameters"]
 models = ["fashion-mnist-cond", "mnist", "photo-patches"]  # embedded names, local folders or hub ids
@@ -44,9 +34,10 @@ from IPython.display import Markdown
 from antinb.findings import correlation as finding
 
 # %% [markdown]
-# ## Sampling the pairs
-# One call draws every pair set of every model and sampler, computes the per-pair correlations,
-# and runs the two ablations further down (negating half of $z$, and the guidance sweep).
+# ## Measuring
+# One call draws every pair set of every model and sampler, computes the per-pair correlations, and
+# runs the two ablations further down (negating half of $z$, and the guidance sweep) and the 2-D
+# example of the next section. Everything below is drawn from what it returns.
 
 # %%
 measured = finding.measure(finding.Params(
@@ -60,28 +51,74 @@ result = finding.present(measured)
 result.record();
 
 # %% [markdown]
+# ## Intuition: mirror images in two dimensions
+# A DDIM step is linear in the state $x_t$ and the noise prediction $\epsilon(x_t, t)$. When
+# $\epsilon$ is affine in $x_t$, as the exact noise predictor of Gaussian data is, the whole sampler
+# maps $z$ to $Az + c$: the outputs of $z$ and $-z$ are mirror images about $c$, a correlation of
+# exactly $-1$. Data with several modes have a noise predictor that is not affine, and the two
+# members of a pair can land in modes that do not face each other. Below, deterministic DDIM with
+# the *exact* noise predictor of two 2-D distributions with the same mean and covariance, started
+# from the same six noises $z$ and their negations.
+
+# %% tags=["hide-input"]
+result.intuition_figure()
+plt.show()
+
+# %% tags=["remove-input"]
+Markdown(result.intuition_statement())
+
+# %% [markdown]
+# A trained image model lies between the two panels: close to antisymmetric in $x_t$ while the
+# noise dominates (chapter 3 measures how close), multimodal data at the end. The rest of the
+# chapter measures where our models land.
+#
+# **With your own pipeline.** Three lines turn a diffusers pipeline with a deterministic scheduler
+# into an antithetic sampler; images $2i$ and $2i + 1$ of the batch are a PN pair:
+#
+# ```python
+# from antinb import interop, noise
+# z = interop.pipeline_latents(  # the pipeline's dtype, device, packing
+#     pipe, noise.antithetic(8, interop.latent_shape(pipe), seed=0))
+# interop.check_mirrorable(pipe.scheduler)  # refuses ancestral/SDE schedulers
+# images = pipe(prompt=["a red bicycle"] * 8, latents=z).images
+# ```
+#
+# An ancestral scheduler draws its own noise at every step, which a pipeline gives no way to
+# mirror; `antinb.ddpm` on `antinb.load(folder)` samples those with $-\xi_t$ in the partner chain.
+
+# %% [markdown]
+# ## What we measure
+# For every model, under DDIM ($\eta = 0$, deterministic) and DDPM (ancestral, $\eta = 1$), we draw
+# PN pairs and as many RR pairs, and under DDPM also the control that negates only $z$
+# ("PN, z only"). For each pair we compute the Pearson correlation of the two images over all
+# pixels and channels, in two variants: *standard*, and *centered*, where the model's mean image
+# (estimated from all samples of that model and sampler) is subtracted from both images first. RR
+# pairs share the mean image, so their standard correlation is positive and their centered one
+# about zero. Each mean over pairs comes with a 95 % t-interval. The class-conditional model
+# samples its null class here, i.e. unconditionally.
+#
 # ## PN against RR pairs
 # The mean centered correlation of each pair design, ± the half-width of its 95 % t-interval over
-# pairs:
+# pairs († marks the model the book flags, {doc}`../limits`):
 
 # %% tags=["hide-input"]
 result.table("centered")
 
 # %% [markdown]
-# PN pairs are clearly negatively correlated for every model and both samplers, RR pairs are
-# near zero. Negating only $z$ under DDPM ("PN (z only)") loses most of the effect: the ancestral
-# noise injected at each step is independent in the two chains and washes the mirror image out.
-# The standard variant, without the mean image subtracted, tells a different story for the digit
-# and clothing models:
+# PN pairs are negatively correlated for every model and both samplers, RR pairs near zero.
+# Negating only $z$ under DDPM ("PN, z only") weakens the effect: the ancestral noise injected at
+# each step is then independent in the two chains and blurs the mirror image. The standard
+# variant, without the mean image subtracted, tells a different story for the digit and clothing
+# models:
 
 # %% tags=["hide-input"]
 result.table("standard")
 
 # %% [markdown]
-# Their PN pairs correlate weakly *positively* in the standard sense, because both members carry
-# the same mean image (a dark background around a bright centre) and that shared part is not
-# mirrored. `photo-patches`, whose mean image is flatter, stays strongly negative in both
-# variants. The histograms show the whole distribution over pairs (dashed lines: the means):
+# Their PN pairs correlate near zero or weakly *positively* in the standard sense, because both
+# members carry the same mean image (a dark background around a bright centre) and that shared
+# part is not mirrored. `photo-patches`, whose mean image is flatter, stays strongly negative in
+# both variants. The histograms show the whole distribution over pairs (dashed lines: the means):
 
 # %% tags=["hide-input"]
 result.histograms("centered")
@@ -89,7 +126,7 @@ plt.show()
 
 # %% [markdown]
 # The PN histograms are narrow and well separated from the RR ones; the RR correlations spread
-# widely around zero. Some PN pairs of `photo-patches` reach almost $-1$.
+# widely around zero.
 #
 # What the pairs look like under DDIM: each column is a pair, $z$ above and $-z$ below.
 
@@ -103,11 +140,14 @@ plt.show()
 #
 # ## Beside the paper
 # The paper's numbers are for its own, much larger models; ours are for small 28x28 and 32x32
-# models, so only the sign and the rough size are comparable. Each cell gives our mean with its
-# 95 % interval for the sampler and variant for which the paper reports a number.
+# models, so only the sign and the rough size are comparable. Each column is a sampler and variant
+# for which the paper reports a number: the paper's first, then ours per model.
 
 # %% tags=["hide-input"]
 result.versus_paper()
+
+# %% tags=["remove-input"]
+Markdown(result.paper_note())
 
 # %% [markdown]
 # ## Ablation 1: negate only the top half of $z$
@@ -123,11 +163,10 @@ plt.show()
 # %% tags=["hide-input"]
 result.half_negation_table()
 
+# %% tags=["remove-input"]
+Markdown(result.half_negation_statement())
+
 # %% [markdown]
-# The negated half is anti-correlated and the shared half positively correlated, with a soft
-# border: the network mixes information across the image, so the negation leaks a little into
-# the shared half and vice versa. The effect of the noise stays largely local.
-#
 # ## Ablation 2: classifier-free guidance
 # PN pairs of the class-conditional model, both members conditioned on the same class (classes
 # cycle over the pairs), for several guidance scales, beside RR pairs of the same classes. Centred
@@ -157,9 +196,7 @@ Markdown(result.guidance_statement())
 Markdown(result.verdict())
 
 # %% [markdown]
-# **Limits of our models.** The three models are small and undertrained ({doc}`../limits`), and
-# two of them have a strongly structured mean image (digits and clothing on a black background),
-# which is why the standard and the centered correlations differ so much here. `photo-patches` is
-# cut from a handful of photos, so its samples vary less than a real data set's and its pairs are
-# unusually close to mirror images. The paper's larger models and the non-diffusion models it also
-# reports (consistency models, a VAE, Glow) are not run here.
+# **Limits of our models.** The three models are small and undertrained ({doc}`../limits`); two of
+# them have a strongly structured mean image (digits and clothing on black), which is why the
+# standard and the centered correlations differ so much here. The non-diffusion models the paper
+# also reports (consistency models, a VAE, Glow) are outside this package.

@@ -101,22 +101,22 @@ def test_results_page_puts_ours_beside_the_papers():
                               "environment": {"device": "cpu"}, "wall_s": 60, "git_commit": "abc"}
     lines = book.results_markdown(runs).splitlines()
     row = next(ln for ln in lines if ln.startswith("| DDIM") and "(mnist, DDIM-50, 32 pairs) |" in ln)
-    # ours with its interval and setting, the paper's DDIM range in the same row, a verdict;
-    # the reason it is partial in the caveats under the table
+    # ours with its interval and setting, the paper's DDIM range in the same row, a verdict by the book's
+    # rules (inside the paper's range: reproduced); the RR pairs in the caveats under the table
     assert "| −0.51 [−0.54, −0.48] (mnist, DDIM-50, 32 pairs) |" in row and "| −0.78 to −0.41 |" in row
-    assert row.endswith("| partly reproduced |")
+    assert row.endswith("| reproduced |")
     caveat = next(ln for ln in lines if ln.startswith("- *mnist, DDIM-50, 32 pairs* (DDIM"))
-    assert "standard correlation +0.04" in caveat
+    assert "RR +0.01" in caveat
     # a paper model we ran: its own paper number beside ours, in one row
     cifar = next(ln for ln in lines if ln.startswith("| CIFAR-10") and "DDPM-20" in ln)
-    assert "| −0.80 |" in cifar and "−0.79 [−0.82, −0.76]" in cifar and "| reproduced |" not in cifar
+    assert "| −0.80 |" in cifar and "−0.79 [−0.82, −0.76]" in cifar and cifar.endswith("| reproduced |")
     celeba = next(ln for ln in lines if ln.startswith("| CelebA-HQ") and "DDIM" in ln)
     assert "| −0.78 |" in celeba and celeba.count("not run here") == 2
     # every record is still on the page (its name may wrap after a '/': <wbr> adds no character)
     assert "something_else/mnist" in "\n".join(lines).replace("`/<wbr>`", "/")
     assert "not run" in next(ln for ln in lines if "02_timestep_evolution <" in ln)
     glance = next(ln for ln in lines if ln.startswith("| {doc}`1 <executed/01_correlation>`"))
-    assert "**partly reproduced**" in glance and "−0.79 [−0.82, −0.76]" in glance
+    assert "**reproduced**" in glance and "−0.79 [−0.82, −0.76]" in glance
     assert "not run here" in next(ln for ln in lines if ln.startswith("| {doc}`3 <"))
 
 
@@ -235,6 +235,56 @@ def test_performance_page_reports_cold_and_warm_runs_against_the_targets(tmp_pat
     assert "chapters 1-6 from an empty cache 54.0 min (at most 60: met)" in page
     assert "longest chapter 01_correlation 9.0 min (at most 15: met)" in page
     assert f"warm cache {0.5 * n:.1f} min (under 5: met)" in page
+
+
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+_DELIMITER_ROW = re.compile(r"^\s*\|(\s*:?-{3,}:?\s*\|)+\s*$")
+
+
+def _table_defects(text: str) -> list[str]:
+    """Every Markdown table of ``text`` whose rows do not have as many cells as its header (an unescaped ``|``
+    inside a cell shifts the rest of its row), or whose header names a column twice."""
+    lines, bad, i = text.splitlines(), [], 0
+    while i < len(lines) - 1:
+        if not (lines[i].lstrip().startswith("|") and _DELIMITER_ROW.match(lines[i + 1])):
+            i += 1
+            continue
+        header = [c.strip() for c in _UNESCAPED_PIPE.split(lines[i].strip())[1:-1]]
+        named = [c for c in header if c]
+        if len(set(named)) != len(named):
+            bad.append(f"header names a column twice: {lines[i]}")
+        j = i + 1
+        while j < len(lines) and lines[j].lstrip().startswith("|"):
+            cells = len(_UNESCAPED_PIPE.findall(lines[j].strip())) - 1
+            if cells != len(header):
+                bad.append(f"{cells} cells under a header of {len(header)}: {lines[j]}")
+            j += 1
+        i = j
+    return bad
+
+
+def test_the_table_check_catches_a_pipe_in_a_cell_and_a_repeated_header():
+    table = "| target | measured | target | met |\n|---|---|---|---|\n| |PN / RR - 1| | 0.01 | <= 0.02 | yes |\n"
+    assert len(_table_defects(table)) == 2
+    ok = "| measure | worst | target | met |\n|---|---|---|---|\n| \\|PN / RR - 1\\| | 0.01 | <= 0.02 | yes |\n"
+    assert _table_defects(ok) == []
+
+
+def test_every_generated_table_has_as_many_cells_in_each_row_as_its_header(tmp_path):
+    """The generated pages (results, bottom line, at a glance, profiles, performance, models and their cards),
+    written from what is committed into a temporary folder."""
+    from antinb.book import builder, cards
+
+    book.write_results(EXECUTED, tmp_path / "results.md")
+    builder.write_profiles(tmp_path / "profiles.md", EXECUTED)
+    book.write_performance(tmp_path / "performance.md")
+    builder.write_models(tmp_path / "models", tmp_path / "models.md", strict=False)
+    pages = {p.relative_to(tmp_path): p.read_text() for p in sorted(tmp_path.rglob("*.md"))}
+    for card in sorted((ROOT / "antinb" / "weights").glob("*/card.json")):  # as `antinb card` writes them now
+        pages[card.parent.name + " card"] = cards._markdown(json.loads(card.read_text()))
+    assert {"results.md", "performance.md", "profiles.md", "models.md"} <= {str(k) for k in pages}
+    bad = [f"{name}: {d}" for name, text in pages.items() for d in _table_defects(text)]
+    assert not bad, "ragged generated tables:\n  " + "\n  ".join(bad)
 
 
 # --------------------------------------------------------------------------- the built book

@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 import scipy.stats as sps  # noqa: E402
 import torch  # noqa: E402
 
-from antinb import noise, paper, stats  # noqa: E402
+from antinb import noise, paper, stats, toy  # noqa: E402
 from antinb.findings import correlation as finding  # noqa: E402
 from antinb.findings.base import fill, template_regex  # noqa: E402
 from antinb.pairs import pair_samples  # noqa: E402
@@ -85,7 +85,9 @@ def test_records_are_the_templates_filled_and_equal_direct_computation(result):
         for w in ("1", "3"):
             expected |= {fill(t, pairing=p, w=w) for t in (finding.GUIDANCE_CORR, finding.GUIDANCE_CORR_CI,
                                                             finding.GUIDANCE_CORR_CLASS, finding.GUIDANCE_CORR_CLASS_CI)}
+    expected |= {fill(finding.TOY_CORR, data=d) for d in ("Gaussian", "mixture")}
     assert set(rec) == expected
+    assert rec["toy_pair_corr/Gaussian"] == pytest.approx(-1.0, abs=1e-12) and rec["toy_pair_corr/mixture"] > -0.95
     assert "corr_mean/tiny/ddpm/pn(zonly)/centered" in rec and "guidance_corr_centered/pn/w=1" in rec
     for name in rec:
         assert any(template_regex(t).match(name) for t in finding.TEMPLATES), name
@@ -95,7 +97,7 @@ def test_records_are_the_templates_filled_and_equal_direct_computation(result):
     s = finding.summary(rec)
     row = next(r for r in s.ran if r.our_setting.startswith("tiny, DDPM"))
     assert row.value == rec["corr_mean/tiny/ddpm/pn/centered"] and row.ci == tuple(rec["corr_mean_ci/tiny/ddpm/pn/centered"])
-    assert result.verdict().startswith(base.headline(s.verdict))
+    assert result.verdict().startswith(f"**{s.verdict[0].upper()}{s.verdict[1:]}**: ")
     # the numbers are the same as the direct computation with the same seeds
     from conftest import tiny_model
 
@@ -136,26 +138,115 @@ def test_intervals_shrink_with_the_number_of_pairs():
 
 def test_versus_paper_reads_antinb_paper(result, monkeypatch):
     table = result.versus_paper()
-    # the sampler column names our steps and pairs: every number says where it comes from
-    label = {s: f"{s.upper()}-{result.steps[s]}, {result.settings['n_pairs']} pairs" for s in result.steps}
-    assert set(table.index) == {(label[s], v) for (_, s, v) in paper.CORRELATION}
+    # one column per sampler and variant the paper reports, named with our steps; the paper's row first
+    label = {(s, v): f"{s.upper()}-{result.steps[s]}, {v}" for (_, s, v) in paper.CORRELATION}
+    assert list(table.columns) == list(dict.fromkeys(label.values()))
+    assert list(table.index) == ["paper", "tiny", "tiny-cond"]
     cifar = paper.CORRELATION[paper.CIFAR, "ddpm", "centered"]
-    assert f"{cifar:+.2f}".replace("-", "−") in table.loc[(label["ddpm"], "centered"), "paper"]
-    assert table.loc[(label["ddim"], "centered"), "tiny"] == \
+    assert table.loc["paper", label["ddpm", "centered"]] == f"{cifar:+.2f}".replace("-", "−")
+    assert table.loc["paper", label["ddim", "centered"]] == "−0.78 to −0.41"  # no truncated list of models
+    assert table.loc["tiny", label["ddim", "centered"]] == \
         finding._fmt_ci(*result.interval("tiny", "ddim", "PN", "centered"))
+    assert "CelebA-HQ −0.78" in result.paper_note() and "CIFAR-10 −0.80" in result.paper_note()
     monkeypatch.setitem(paper.CORRELATION, (paper.CIFAR, "ddpm", "centered"), -0.123)
-    assert "−0.12" in result.versus_paper().loc[(label["ddpm"], "centered"), "paper"]
+    assert result.versus_paper().loc["paper", label["ddpm", "centered"]] == "−0.12"
     pr = finding.paper_records()
     assert pr[fill(finding.CORR_MEAN, model=paper.CIFAR, sampler="ddpm", pairing="pn", variant="centered")] == -0.123
 
 
-def test_verdict_states_our_numbers_and_the_papers(result):
+def _first_sentence(text: str) -> str:
+    import re
+
+    m = re.search(r"^(.+?[.!?])(?=\s+[A-Z(*†]|\s*$)", text.replace("**", "").strip(), re.S)
+    return m.group(1) if m else text
+
+
+def test_verdict_opens_with_one_quotable_sentence_then_a_table(result):
     text = result.verdict()
-    assert text.split("**")[1].rstrip(".") in ("Reproduced", "Partly reproduced", "Not reproduced")
+    first = _first_sentence(text.split("\n")[0])
+    assert first.split(":")[0] in ("Reproduced", "Partly reproduced", "Not reproduced",
+                                   "Not shown at this sample size")
+    assert len(first.split()) <= 40 and "[" in first and "pairs" in first  # a number, its interval, its setting
     for m in ("tiny", "tiny-cond"):
         for s in ("ddim", "ddpm"):
             assert finding._fmt_ci(*result.interval(m, s, "PN", "centered")) in text
-    assert "−0.80" in text  # the paper's DDPM CIFAR-10 number
+    assert "| setting | ours | paper | verdict |" in text
+    assert "beyond the paper: " in text  # the two ablations, each with its own one-word answer
+    prose = text.split("\n")[-1]
+    assert len(prose.split()) <= 150
+    for raw in ("corr_mean", "n_pairs", "ddpm_pairs", "ablation_pairs", "previous run", "earlier run"):
+        assert raw not in text
+
+
+def _rows(cells: dict[tuple[str, str], tuple[float, float, float]], std: dict | None = None,
+          params: dict | None = None):
+    """The summary of records holding only the given centered (and standard) PN cells."""
+    rec = {}
+    for variant, cs in (("centered", cells), ("standard", std or {})):
+        for (m, s), (mean, lo, hi) in cs.items():
+            keys = dict(model=m, sampler=s, pairing="pn", variant=variant)
+            rec[fill(finding.CORR_MEAN, **keys)] = mean
+            rec[fill(finding.CORR_MEAN_CI, **keys)] = [lo, hi]
+    return finding.summary(rec, params or {"n_pairs": 64, "ddpm_pairs": 64, "ddim_steps": 50, "ddpm_steps": 50})
+
+
+def test_verdicts_follow_the_books_rules_on_the_issues_edge_cases():
+    from antinb.findings import verdicts
+
+    s = _rows({("mnist", "ddim"): (-0.42, -0.45, -0.39),             # inside the paper's DDIM range
+               ("photo-patches", "ddpm"): (-0.68, -0.71, -0.65),     # negative, but not the paper's -0.80
+               ("mnist", "ddpm"): (-0.05, -0.12, 0.02),              # undetermined
+               ("fashion-mnist-cond", "ddpm"): (0.10, 0.05, 0.15)},  # the other side of zero
+              std={("mnist", "ddpm"): (0.08, 0.05, 0.10)})
+    by = {r.our_setting: r for r in s.ran}
+    assert by["mnist, DDIM-50, 64 pairs"].verdict == verdicts.REPRODUCED  # was "partly" by the old thresholds
+    photo = by["photo-patches †, DDPM-50, 64 pairs"]
+    assert photo.verdict == verdicts.PARTLY and photo.flagged  # was "reproduced" on its sign alone
+    assert by["mnist, DDPM-50, 64 pairs"].verdict == verdicts.NOT_SHOWN
+    assert by["fashion-mnist-cond, DDPM-50, 64 pairs"].verdict == verdicts.NOT_REPRODUCED
+    standard = by["mnist, DDPM-50, 64 pairs, standard"]
+    assert standard.verdict == verdicts.NOT_REPRODUCED and not standard.headline and standard.paper == "−0.73"
+    assert s.verdict == verdicts.PARTLY
+    # a paper model we ran is judged against its own number, not the range
+    own = _rows({(paper.CHURCH, "ddim"): (-0.60, -0.65, -0.55)})
+    row = next(r for r in own.ran)
+    assert row.paper == "−0.41" and row.verdict == verdicts.PARTLY  # stronger than Church's -0.41
+
+
+def test_the_opening_sentence_names_the_verdict_and_the_setting_that_carries_it():
+    from antinb.findings import verdicts
+
+    s = _rows({("mnist", "ddim"): (-0.53, -0.57, -0.48), ("mnist", "ddpm"): (-0.40, -0.44, -0.35),
+               ("photo-patches", "ddpm"): (-0.30, -0.35, -0.25)})
+    first = finding.headline_sentence(s)
+    assert first.startswith("**Partly reproduced**: ") and len(first.split()) <= 40
+    # the farthest setting of a model the book does not flag carries the sentence
+    assert "mnist, DDPM-50, 64 pairs: −0.40 [−0.44, −0.35] against −0.80" in first
+    assert "in 2 of 3 less strongly than in the paper" in first
+    all_in = _rows({("mnist", "ddim"): (-0.53, -0.57, -0.48), ("mnist", "ddpm"): (-0.78, -0.82, -0.74)})
+    assert all_in.verdict == verdicts.REPRODUCED
+    assert finding.headline_sentence(all_in).startswith("**Reproduced**: ") and "−0.53 [−0.57, −0.48]" in \
+        finding.headline_sentence(all_in)
+    none = _rows({("mnist", "ddim"): (0.2, 0.1, 0.3)})
+    assert finding.headline_sentence(none).startswith("**Not reproduced**: ")
+
+
+def test_beyond_the_paper_rows_answer_in_one_word():
+    from antinb.findings import verdicts
+
+    rec = {}
+    for m, (mean, lo, hi) in {"a": (0.6, 0.5, 0.7), "b": (0.9, 0.8, 1.05)}.items():
+        rec[fill(finding.HALFNEG_BOTTOM, model=m)] = mean
+        rec[fill(finding.HALFNEG_BOTTOM_CI, model=m)] = [lo, hi]
+    for w, (mean, lo, hi) in {"1": (-0.5, -0.6, -0.4), "4": (-0.1, -0.2, 0.05)}.items():
+        for p in ("pn", "rr"):
+            rec[fill(finding.GUIDANCE_CORR_CLASS, pairing=p, w=w)] = mean
+            rec[fill(finding.GUIDANCE_CORR_CLASS_CI, pairing=p, w=w)] = [lo, hi]
+    rows = {r.paper_setting: r for r in finding.summary(rec).rows if r.verdict == verdicts.BEYOND}
+    half = rows["not asked: negate only the top half of z"]
+    assert half.outcome == "mixed" and half.value is None and "+0.50" in half.caveat  # b's interval reaches +1
+    assert rows["not asked: classifier-free guidance"].outcome == "mixed"  # w = 4 crosses zero
+    assert not any(r.headline for r in rows.values())
 
 
 def test_class_centering_removes_the_class_mean_without_a_shared_centre():
@@ -206,10 +297,11 @@ def test_guidance_sweep_needs_a_class_conditional_model(model):
 def test_tables_and_figures_render_without_warnings(result):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert list(result.table().columns) == ["PN", "RR", "PN (z only)"]
+        assert list(result.table().columns) == ["PN", "RR", "PN, z only"]
+        assert result.table().index.nlevels == 1  # a two-level index renders as rows of unequal length
         assert len(result.half_negation_table()) == 2 and len(result.guidance.table()) == 2
         for fig in (result.histograms(), result.pairs_figure(n=3), result.half_negation_figure(),
-                    result.guidance_figure()):
+                    result.guidance_figure(), result.intuition_figure()):
             assert isinstance(fig, plt.Figure)
             plt.close(fig)
 
@@ -223,6 +315,8 @@ def test_the_measurement_survives_save_and_load(measured, tmp_path):
     assert type(loaded) is finding.CorrelationMeasurements
     assert type(loaded.half_negation) is finding.HalfNegationMeasurements
     assert type(loaded.guidance) is finding.GuidanceSweepMeasurements
+    assert [type(r) for r in loaded.intuition] == [toy.PairPaths, toy.PairPaths]
+    assert all(torch.equal(a.paths, b.paths) for a, b in zip(loaded.intuition, measured.intuition))
     assert finding.present(loaded).records() == finding.present(measured).records()
     # the chapter's figures need only the first PAIRS_SHOWN DDIM PN pairs, kept as sampled
     for m, x in loaded.pairs.items():
@@ -235,10 +329,12 @@ def test_the_code_measure_depends_on_holds_no_presentation():
 
     closure = definition_closure("antinb.findings.correlation", ("measure",))
     names = {k.split(":", 1)[1] for k in closure if k.startswith("antinb.findings.correlation:")}
-    assert {"measure", "Params", "CorrelationMeasurements", "half_negation", "guidance_sweep"} <= names
+    assert {"measure", "Params", "CorrelationMeasurements", "half_negation", "guidance_sweep", "toy_pairs"} <= names
     presentation = {"CorrelationResult", "HalfNegation", "GuidanceSweep", "present", "run", "summary",
                     "paper_records", "pairing_key", "TABLE", "TEMPLATES", "_s", "_fmt_ci", "_fmt_pm", "_short",
                     "_not_run", "_presented", "_SAMPLER_LABELS", "_CENTRES", "_VARIANTS", "cost",
+                    "headline_sentence", "_outcome", "_span_text", "_span", "_numbers", "_paper_claim", "_LOCAL",
+                    "_ANTI", "TOY_CORR",
                     *(n for n in finding.__all__ if n.startswith(("CORR_", "HALFNEG_", "GUIDANCE_")))}
     assert not names & presentation
     assert not {"antinb.findings.base", "antinb.plots", "antinb.paper"} & set(closure)

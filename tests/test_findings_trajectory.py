@@ -94,27 +94,62 @@ def _synthetic(name: str, below: int, n: int = 50, final: float = 0.1) -> findin
                               (below - 1, below + 1), share, 0.3, (n - 2, n))
 
 
-def test_verdict_says_what_holds_and_what_does_not():
+def _first_sentence(text: str) -> str:
+    import re
+
+    m = re.search(r"^(.+?[.!?])(?=\s+[A-Z(*†]|\s*$)", text.replace("**", "").strip(), re.S)
+    return m.group(1) if m else text
+
+
+def test_verdict_opens_with_one_sentence_then_a_table_and_the_reason():
     partly = finding.TrajectoryResult({("mnist", "ddim"): _synthetic("mnist", 33),
-                                       ("photo", "ddim"): _synthetic("photo", 50, final=-0.7)}, {"n_pairs": 2})
+                                       ("photo-patches", "ddim"): _synthetic("photo-patches", 50, final=-0.7)},
+                                      {"n_pairs": 2})
     text = partly.verdict()
-    assert text.startswith("**Partly reproduced.**")
-    assert "exactly $-1$" in text and "33 of 50 for mnist DDIM" in text and "photo DDIM" in text
-    assert "last 17 steps (34 % of the trajectory)" in text
-    assert "mnist DDIM (+0.10 [" in text  # a final correlation that is positive is called so
-    # the explanation is measured: the mean image's share half way -> at the end, the decomposition's gap
-    assert "mnist DDIM 0.15 → 0.30" in text and "lies within 0.00 of the measured standard curve at every step" in text
-    assert "below −0.5 for 33 of 50 steps (mnist DDIM)" in text and "not a loss of the mirror symmetry" in text
+    first = _first_sentence(text.split("\n")[0])
+    assert text.startswith("**Partly reproduced**: ") and len(first.split()) <= 40
+    # the number that carries it: the shortest run of a model the book does not flag, its interval and setting
+    assert "(mnist, DDIM-50, 2 PN pairs: 33 of 50 steps [32, 34])" in first
+    assert "in 1 of 2 settings" in first
+    assert "| mnist, DDIM-50 | 33 of 50 [32, 34] | 33 of 50 [48, 50] | partly reproduced |" in text
+    assert "| photo-patches †, DDIM-50 | 50 of 50 [49, 51] |" in text and "† photo-patches:" in text
+    # the explanation is measured: the mean image's share at the end, the decomposition's gap
+    assert "reaches 0.30 in the final samples of mnist DDIM" in text
+    assert "to within 0.00 at every step" in text and "not a loss of the mirror symmetry" in text
+    prose = text.split("\n")[-1]
+    assert len(prose.split()) <= 150
+    for raw in ("traj_", "n_pairs", "ddim_steps", "previous run", "earlier run"):
+        assert raw not in text
     # when f + (1 - f) rho_centered misses the standard curve by more than 0.1, the verdict says so
     t = _synthetic("mnist", 33)
     off = finding.Trajectory(t.model, t.sampler, t.timesteps, t.x, t.eps, t.x_centered - 0.2, t.final,
                              t.final_centered, t.steps_below_ci, t.share, t.final_share, t.centered_steps_below_ci)
     text = finding.TrajectoryResult({("mnist", "ddim"): off}, {"n_pairs": 2}).verdict()
-    assert "explains most of the rise of the standard curve, but not all of it" in text
+    assert "explains most of the early rise, but not all of it" in text
     whole = finding.TrajectoryResult({("photo", "ddim"): _synthetic("photo", 50, final=-0.7)}, {"n_pairs": 2})
-    assert whole.verdict().startswith("**Reproduced.**")
-    short = finding.TrajectoryResult({("a", "ddim"): _synthetic("a", 10)}, {"n_pairs": 2})
-    assert short.verdict().startswith("**Not reproduced.**")
+    assert whole.verdict().startswith("**Reproduced**: ")
+
+
+def test_verdicts_follow_the_books_rules():
+    from antinb.findings import verdicts
+
+    def rec(model: str, below: int, ci: tuple[int, int], n: int = 50) -> dict:
+        k = {"model": model, "sampler": "ddim"}
+        return {fill(finding.TRAJ_STEPS_BELOW, **k): below, fill(finding.TRAJ_STEPS_BELOW_CI, **k): list(ci),
+                fill(finding.TRAJ_N_STEPS, **k): n, fill(finding.TRAJ_X_FIRST, **k): -1.0,
+                fill(finding.TRAJ_FINAL, **k): 0.1, fill(finding.TRAJ_FINAL_CI, **k): [0.05, 0.15],
+                fill(finding.TRAJ_FINAL_CENTERED, **k): -0.5, fill(finding.TRAJ_FINAL_CENTERED_CI, **k): [-0.6, -0.4]}
+
+    records = {**rec("a", 45, (44, 46)), **rec("b", 43, (42, 45)), **rec("c", 33, (31, 35)),
+               **rec("photo-patches", 10, (9, 11))}
+    rows = {r.our_setting.split(",")[0]: r for r in finding.summary(records).rows}
+    assert rows["a"].verdict == verdicts.REPRODUCED  # 45 of 50: all but the last 10 %
+    assert rows["b"].verdict == verdicts.REPRODUCED  # 43 of 50, its interval reaches 45
+    assert rows["c"].verdict == verdicts.PARTLY      # strongly negative for two thirds of the way only
+    assert rows["photo-patches †"].verdict == verdicts.PARTLY and rows["photo-patches †"].flagged
+    assert finding.summary(records).verdict == verdicts.PARTLY
+    assert finding.claim(50) == verdicts.Claim(45.0, 50.0, 0.0)
+    assert "≥ 45 of 50" in rows["a"].paper
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +174,7 @@ def test_records_are_the_templates_filled(result):
 
     s = finding.summary(rec)
     assert len(s.ran) == len(result.runs) and all(r.verdict in base.VERDICTS for r in s.ran)
-    assert result.verdict().startswith(base.headline(s.verdict))
+    assert result.verdict().startswith(f"**{s.verdict[0].upper()}{s.verdict[1:]}**: ")
     tr = result.runs["tiny", "ddpm"]
     assert rec["traj_x_first/tiny/ddpm"] == pytest.approx(-1.0, abs=1e-12)
     assert rec["traj_x_mid/tiny/ddpm"] == tr.x.mean(0)[5 // 2]
@@ -153,16 +188,21 @@ def test_versus_paper_reads_antinb_paper(result, monkeypatch):
     table = result.versus_paper()
     assert table.loc["corr(ε) at t = T", "paper"] == paper.TRAJECTORY["eps_first"]
     assert finding.paper_records()["traj_x_first/*/*"] == paper.TRAJECTORY["x_first"]
+    assert table.loc["corr(x_t) at t = T", "paper"] == "−1 (exact)"
+    assert table.loc["steps with corr(x_t) < −0.5", "paper"] == "all but the last few (read: ≥ 5 of 5)"
     monkeypatch.setitem(paper.TRAJECTORY, "eps_first", "≈ −0.5")
     assert result.versus_paper().loc["corr(ε) at t = T", "paper"] == "≈ −0.5"
-    assert "(paper: ≈ −0.5)" in result.verdict()
 
 
 def test_table_and_figure_render_without_warnings(result):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        table = result.table()
-        assert len(table) == 4 and "steps < −0.5" in table.columns
+        table, outputs = result.table(), result.outputs_table()
+        assert len(table) == 4 and "steps below −0.5" in table.columns and len(outputs) == 4
+        # one index level (a two-level index renders as rows of unequal length), a handful of columns
+        assert table.index.nlevels == outputs.index.nlevels == 1 and len(table.columns) <= 4
+        assert table.loc["tiny, DDPM-5", "steps below −0.5"] == "{} [{}, {}]".format(
+            result.runs["tiny", "ddpm"].steps_below, *result.runs["tiny", "ddpm"].steps_below_ci)
         fig = result.figure()
         assert isinstance(fig, plt.Figure) and len([a for a in fig.axes if a.has_data()]) == 4
         plt.close(fig)
@@ -187,6 +227,7 @@ def test_the_measurement_holds_no_presentation():
     names = {k.split(":", 1)[1] for k in closure if k.startswith(finding.__name__ + ":")}
     assert {"measure", "Trajectory", "trajectory_correlations", "_bootstrap_steps_below"} <= names
     presentation = {"TrajectoryResult", "present", "run", "summary", "paper_records", "TABLE", "TEMPLATES", "_s",
-                    "_span", "_pm", "_ci"} | {n for n in finding.__all__ if n.startswith("TRAJ_")}
+                    "_span", "_pm", "_ci", "claim", "CLAIM_SHARE", "headline_sentence"} | \
+        {n for n in finding.__all__ if n.startswith("TRAJ_")}
     assert not names & presentation
     assert not {"antinb.findings.base", "antinb.plots", "antinb.paper"} & {k.split(":")[0] for k in closure}
