@@ -59,17 +59,20 @@ result.record();
 
 # %% [markdown]
 # ## PN vs RR pairs, unconditional DDIM
-# For each model and metric: the mean over PN pairs and over RR pairs, the improvement of PN over
-# RR in percent with its 95 % interval, and whether the interval excludes 0 ("n.s.": it does not).
+# For each model and metric: the mean over RR pairs and over PN pairs, how much more diverse the
+# PN pairs are in the metric's own units (RR − PN for SSIM, PN − RR for the perceptual distance)
+# and the paper's per-cent, each with its 95 % interval.
 
 # %% tags=["hide-input"]
 result.table()
 
 # %% [markdown]
-# SSIM is a correlation of local structure and can be negative: when the members of PN pairs are
-# locally anti-correlated, $\mathrm{SSIM}_{PN} < 0$ and the improvement exceeds 100 %. Then the two
-# means say more than the percentage. The distributions over pairs (SSIM above, the perceptual
-# distance below; one column per model):
+# SSIM is a correlation of local structure and can be negative. The per-cent divides by the RR
+# mean, so it is defined only where that baseline is clearly positive (its interval above 0; the
+# table says "not defined" elsewhere), and when the members of PN pairs are locally
+# anti-correlated, $\mathrm{SSIM}_{PN} < 0$, it exceeds 100 %, a size the paper's per-cents never
+# reach. The difference of the means stays meaningful in both cases. The distributions over pairs
+# (SSIM above, the perceptual distance below; one column per model):
 
 # %% tags=["hide-input"]
 result.distributions_figure()
@@ -90,10 +93,13 @@ plt.show()
 # default $w = 3$ is moderate guidance; the model card of the embedded `fashion-mnist-cond`
 # reports how often its classifier recognises the requested class at $w = 1$ and $w = 3$. This is
 # the closest analogue here of the blog's text-to-image rows (DrawBench, Pick-a-Pic), where both
-# members share a prompt. Per-class improvements rest on `class_pairs` pairs each and are noisy.
+# members share a prompt. Each class rests on a few pairs only, so its numbers are noisy.
 
 # %% tags=["hide-input"]
 result.class_table()
+
+# %% tags=["remove-input"]
+Markdown(result.class_note())
 
 # %% tags=["hide-input"]
 result.guided_examples("PN")
@@ -101,9 +107,10 @@ plt.show()
 
 # %% [markdown]
 # ## Ours beside the blog's Table 1
-# The paper's perceptual metric is LPIPS; ours is named in its own column. The paper's models are
-# much larger (CIFAR-10 32×32 DDPM, 256×256 LSUN-Church and CelebA-HQ, Stable Diffusion), and the
-# blog states neither its sample sizes nor its SSIM settings.
+# The paper's perceptual metric is LPIPS; ours is named in its own column. Our SSIM per-cent
+# stands beside the paper's only where it is defined. The paper's models are much larger
+# (CIFAR-10 32×32 DDPM, 256×256 LSUN-Church and CelebA-HQ, Stable Diffusion), and the blog states
+# neither its sample sizes nor its SSIM settings.
 
 # %% tags=["hide-input"]
 result.versus_paper()
@@ -114,17 +121,19 @@ plt.show()
 
 # %% [markdown]
 # ## Does a PN set look like an RR set?
-# Quality is the Frechet distance (FD) between Gaussians fitted to the 128-d penultimate features
+# Quality is the Fréchet distance (FD) between Gaussians fitted to the 128-d penultimate features
 # of a small classifier trained on each data set (`antinb.quality`; samples and real images get the
 # same preprocessing, the one the model cards use: samples are mapped from $[-1, 1]$ to $[0, 1]$ and
-# clamped there; earlier runs of this chapter did not clamp, and photo-patches' distances moved by
-# at most 0.002 because of it, the other models' not at all). The FD is biased upwards at small $n$, so
-# only distances at equal $n$
-# compare: PN vs RR beside two disjoint sets of real test images (the real floor). The real floor
-# is not the floor for generated sets, whose features can spread much more; so we also ask whether
-# PN vs RR is larger than what random splits of the pooled PN and RR pairs give (a permutation
-# test that moves whole pairs; "perm. 95 %" is the 95 % quantile of those splits, "p" the share of
-# splits at least as far apart).
+# clamped there). The FD is biased upwards at small $n$, so only distances at equal $n$ compare:
+# PN vs RR beside two disjoint sets of real test images (the real floor). The real floor is not
+# the floor for generated sets, whose features can spread much more; so we also ask whether PN vs
+# RR is larger than what random splits of the pooled PN and RR pairs give (a permutation test that
+# moves whole pairs; "splits, 95 %" is the 95 % quantile of those splits, "p" the share of splits
+# at least as far apart). The distances have no intervals: the measurement keeps the distances and
+# the splits' distances, not the features a bootstrap would need.
+
+# %% tags=["remove-input"]
+Markdown(result.sizes_note())
 
 # %% tags=["hide-input"]
 result.quality_table()
@@ -144,11 +153,13 @@ plt.show()
 Markdown(result.quality_note())
 
 # %% [markdown]
-# One panel per model, on a log scale: the distances to real data are up to a hundred times the
-# others, and differ between models by an order of magnitude. A PN-vs-RR distance well above its
-# floors (photo-patches' halves gave 77 against 38 in the previous published run) is a warning,
-# not yet a finding: the halves are a single split, and the permutation p-value says whether
-# random splits of the same samples are as far apart. Each PN member is an exact model sample, so
+# One row per comparison, one colour per model, on a log scale: the distances to real data are up
+# to a hundred times the others, and differ between models by an order of magnitude (each model
+# has its own classifier, so only distances within a colour compare). The band on the first row
+# is the middle 95 % of the random splits: a PN-vs-RR dot inside it is what exchangeable sets give.
+# A PN-vs-RR distance well above its floors in the halves is a warning, not yet a finding: the
+# halves are a single split, and the permutation p-value says whether random splits of the same
+# samples are as far apart. Each PN member is an exact model sample, so
 # a PN set has the model's distribution member by member; but its members are dependent in pairs,
 # and a 128-d FD from a few hundred samples is sensitive to such structure. A small p-value
 # therefore says that the two sets differ in this feature space, not which one is of better
@@ -160,8 +171,9 @@ Markdown(result.quality_note())
 Markdown(result.verdict())
 
 # %% [markdown]
-# **Limits.** Our models are small and briefly trained on 28×28 images (photo-patches is cut from a
-# handful of photos, and its samples are far from real data: see {doc}`../limits` and the model cards), the perceptual
+# **Limits.** Our models are small and briefly trained on 28×28 grayscale images (MNIST,
+# Fashion-MNIST) and 32×32 RGB patches cut from a handful of photos (photo-patches, whose samples
+# are far from real data and which the book flags †: see {doc}`../limits` and the model cards), the perceptual
 # metric is ST-LPIPS unless LPIPS's weights are present, and the FD uses a small classifier's
 # features instead of Inception's, so none of these numbers is on the paper's scale; only the sign
 # and rough size of the improvements compare. The bootstrap intervals cover the sampling of pairs,

@@ -686,9 +686,17 @@ def test_the_bottom_line_is_within_the_first_screen_and_a_half(pages):
 
 
 def _first_sentence(text: str) -> str:
-    """Up to the first full stop that ends a sentence (not a decimal point or an abbreviation's)."""
-    m = re.search(r"^(.+?[.!?])(?=\s+[A-Z(*†]|\s*$)", text.strip(), re.S)
-    return (m.group(1) if m else text).strip()
+    """Up to the first full stop that ends a sentence (not a decimal point); a leading verdict label
+    ("Partly reproduced." or "Reproduced:") belongs to the sentence it opens."""
+    from antinb.findings.verdicts import VERDICTS
+
+    text = text.strip()
+    label = next((v for v in sorted(VERDICTS, key=len, reverse=True) if text.lower().startswith(v)), None)
+    head = ""
+    if label and text[len(label):len(label) + 1] in ".:":
+        head, text = text[:len(label) + 1] + " ", text[len(label) + 1:].strip()
+    m = re.search(r"^(.+?[.!?])(?=\s+[A-Z(*†]|\s*$)", text, re.S)
+    return (head + (m.group(1) if m else text)).strip()
 
 
 @pytest.mark.slow
@@ -751,6 +759,8 @@ def test_the_first_sentence_rule_and_the_key_pattern_can_fail():
     assert len(_first_sentence(long).split()) == 41
     assert _first_sentence("Reproduced: −0.47 [−0.49, −0.46] (mnist, DDIM-20). More.") == \
         "Reproduced: −0.47 [−0.49, −0.46] (mnist, DDIM-20)."
+    assert _first_sentence("Partly reproduced. PN pairs are anti-correlated, less than in the paper. More.") == \
+        "Partly reproduced. PN pairs are anti-correlated, less than in the paper."
     assert "as_mean" in _record_heads()
 
 

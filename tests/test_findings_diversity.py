@@ -41,9 +41,13 @@ def test_records_are_the_templates_filled(result):
                                                      finding.SSIM_IMPROVEMENT_CI, finding.PERCEPTUAL_IMPROVEMENT_CI)}
         expected |= {base.fill(t, backend=b, model=m) for t in (finding.BACKEND_PN, finding.BACKEND_RR,
                                                                 finding.BACKEND_IMPROVEMENT)}
+        expected |= {base.fill(t, model=m) for t in (finding.SSIM_RR_CI, finding.SSIM_PN_CI, finding.SSIM_DIFFERENCE,
+                                                     finding.SSIM_DIFFERENCE_CI, finding.PAIRS, finding.STEPS)}
     expected |= {base.fill(t, model="tiny-cond") for t in (
         finding.GUIDED_SSIM_IMPROVEMENT, finding.GUIDED_SSIM_BY_CLASS, finding.GUIDED_CLASSES_IMPROVED,
-        finding.GUIDED_SSIM_IMPROVEMENT_CI, finding.GUIDED_PERCEPTUAL_IMPROVEMENT_CI)}
+        finding.GUIDED_SSIM_IMPROVEMENT_CI, finding.GUIDED_PERCEPTUAL_IMPROVEMENT_CI,
+        finding.GUIDED_PERCEPTUAL_IMPROVEMENT, finding.GUIDED_SSIM_PN, finding.GUIDED_SSIM_RR, finding.GUIDED_SSIM_RR_CI,
+        finding.GUIDED_SSIM_DIFFERENCE, finding.GUIDED_SSIM_DIFFERENCE_CI, finding.GUIDED_PAIRS, finding.GUIDED_SCALE)}
     expected |= {base.fill(t, backend=b, model="tiny-cond") for t in (finding.GUIDED_BACKEND_IMPROVEMENT,
                                                                       finding.GUIDED_BACKEND_BY_CLASS)}
     assert set(recs) == expected  # the tiny models have no data set: no quality records
@@ -51,9 +55,14 @@ def test_records_are_the_templates_filled(result):
         assert any(base.template_regex(t).match(name) for t in finding.TEMPLATES), name
     assert recs["perceptual_metric"] == "ST-LPIPS (alex)" == recs["perceptual_metric/tiny"]
     assert recs["perceptual_improvement_pct/tiny"] == recs["stlpips_improvement_pct/tiny"]
+    assert recs["pairs/tiny"] == N_PAIRS and recs["ddim_steps/tiny"] == STEPS
+    assert recs["guided_pairs_per_class/tiny-cond"] == CLASS_PAIRS and recs["guided_scale/tiny-cond"] == 2.0
+    assert recs["ssim_difference/tiny"] == pytest.approx(recs["ssim_rr/tiny"] - recs["ssim_pn/tiny"])
     s = finding.summary(recs)
-    row = next(r for r in s.ran if r.our_setting.startswith("tiny,") or r.our_setting == "tiny")
-    assert row.value == recs["ssim_improvement_pct/tiny"] and "ST-LPIPS (alex) is not LPIPS" in row.caveat
+    ssim, perc = [r for r in s.ran if r.our_setting == f"tiny, DDIM-{STEPS}, {N_PAIRS} pairs"][:2]
+    assert ssim.ours.startswith("SSIM ") and ssim.headline and not perc.headline
+    assert ssim.value in (recs["ssim_improvement_pct/tiny"], None)  # None: the per-cent is not defined
+    assert "ST-LPIPS (alex) is not LPIPS" in perc.caveat
     assert result.verdict().startswith(base.headline(s.verdict))
 
 
@@ -119,15 +128,23 @@ def test_versus_paper_and_verdict_read_the_paper(result):
     table = result.versus_paper().reset_index()
     paper_rows = table[table["source"] == "paper"]
     assert len(paper_rows) == len({m for m, _ in paper.DIVERSITY})
-    assert set(paper_rows["SSIM impr. %"]) == {f"{v:+.1f}" for (_, k), v in paper.DIVERSITY.items() if k == "ssim"}
+    assert set(paper_rows["SSIM %"]) == {f"{v:+.1f}" for (_, k), v in paper.DIVERSITY.items() if k == "ssim"}
+    assert list(table[table["source"] == "ours"]["setting"]) == ["tiny", "tiny-cond", "tiny-cond, guided w = 2"]
     assert finding.paper_records()["ssim_improvement_pct/google/ddpm-cifar10-32"] == paper.DIVERSITY[paper.CIFAR,
                                                                                                     "ssim"]
     text = result.verdict()
     assert text.split("**")[1].rstrip(".") in ("Reproduced", "Partly reproduced", "Not reproduced",
                                                "Not shown at this sample size")
-    assert "ST-LPIPS" in text and f"{result['tiny'].improvement['ssim']:+.1f}" in text
+    assert "ST-LPIPS" in text
     lo_p = min(v for (_, k), v in paper.DIVERSITY.items() if k == "ssim")
     assert f"+{lo_p:.1f}" in text
+    first, the_paper, table, rest = text.split("\n\n", 3)
+    # one quotable opening: the verdict, the takeaway, the number with its interval and its setting
+    assert len(first.split()) <= 40 and f"(tiny, DDIM-{STEPS}, {N_PAIRS} pairs)." in first and "SSIM lower by" in first
+    assert table.count("\n") == 1 + 2 * 3  # header, rule, SSIM and perceptual for 2 models and the guided pairs
+    assert len(rest.split()) <= 150
+    for word in ("n_pairs", "class_pairs", "ddim_steps", "ssim_improvement", "previous", "earlier"):
+        assert word not in text
 
 
 def test_figures_are_column_width(result):
@@ -179,3 +196,106 @@ def test_the_measurement_holds_no_presentation():
                                                                         and "{" in str(getattr(finding, n))}
     assert not names & presentation
     assert not {"antinb.findings.base", "antinb.plots", "antinb.paper"} & {k.split(":")[0] for k in closure}
+
+
+def _records(model: str, pct, pct_ci, rr_ci, diff=0.2, diff_ci=(0.15, 0.25), perc=4.8, perc_ci=(-0.02, 10.2)):
+    return {f"ssim_improvement_pct/{model}": pct, f"ssim_improvement_pct_ci/{model}": list(pct_ci),
+            f"ssim_rr/{model}": sum(rr_ci) / 2, f"ssim_rr_ci/{model}": list(rr_ci), f"ssim_pn/{model}": -0.1,
+            f"ssim_difference/{model}": diff, f"ssim_difference_ci/{model}": list(diff_ci),
+            f"perceptual_improvement_pct/{model}": perc, f"perceptual_improvement_pct_ci/{model}": list(perc_ci),
+            f"perceptual_metric/{model}": "ST-LPIPS (alex)", f"pairs/{model}": 256, f"ddim_steps/{model}": 20}
+
+
+def test_summary_judges_each_setting_by_the_book_rules():
+    recs = {**_records("mnist", 150.1, (143.9, 157.0), (0.14, 0.17)),
+            # the RR baseline's interval reaches 0: no per-cent, the difference judged on its direction
+            **_records("fashion-mnist-cond", 900.0, (-400.0, 5000.0), (-0.01, 0.04), perc=10.3, perc_ci=(4.2, 16.3)),
+            **_records("photo-patches", 189.3, (172.3, 208.6), (0.16, 0.19), perc=17.6, perc_ci=(11.7, 24.2)),
+            "guided_ssim_improvement_pct/fashion-mnist-cond": 52.5,
+            "guided_ssim_improvement_pct_ci/fashion-mnist-cond": [45.8, 58.9],
+            "guided_ssim_rr_ci/fashion-mnist-cond": [0.2, 0.3], "guided_ssim_rr/fashion-mnist-cond": 0.25,
+            "guided_ssim_pn/fashion-mnist-cond": 0.12, "guided_ssim_difference/fashion-mnist-cond": 0.13,
+            "guided_ssim_difference_ci/fashion-mnist-cond": [0.1, 0.16],
+            "guided_perceptual_improvement_pct/fashion-mnist-cond": 8.6,
+            "guided_perceptual_improvement_pct_ci/fashion-mnist-cond": [-3.7, 22.6],
+            "guided_ssim_improvement_pct_by_class/fashion-mnist-cond": {str(c): 1.0 for c in range(10)},
+            "guided_pairs_per_class/fashion-mnist-cond": 8, "guided_scale/fashion-mnist-cond": 3.0,
+            "fd_pn_vs_rr/mnist": 7.2, "fd_pn_vs_rr_p/mnist": 0.59, "fd_n/mnist": 498,
+            "fd_pn_vs_rr/photo-patches": 14.5, "fd_pn_vs_rr_p/photo-patches": 0.01, "fd_n/photo-patches": 512}
+    s = finding.summary(recs)
+    got = {(r.our_setting, r.ours.split(" ")[0]): r for r in s.ran}
+    # mnist SSIM +150 % [144, 157]: right direction, far above the paper's +19..+86 % -> partly, not reproduced
+    mnist = got["mnist, DDIM-20, 256 pairs", "SSIM"]
+    assert mnist.verdict == base.PARTLY and mnist.value == 150.1 and mnist.headline
+    assert mnist.ours == "SSIM +150.1 % [+143.9, +157.0]; RR − PN 0.200 [0.150, 0.250]"
+    assert "anti-correlated" in mnist.caveat
+    # a non-significant perceptual cell is a row of its own that goes the other way, never hidden
+    st = got["mnist, DDIM-20, 256 pairs", "ST-LPIPS"]
+    assert st.verdict == base.NOT_SHOWN and st.ours == "ST-LPIPS (alex) +4.8 % [−0.0, +10.2]"
+    assert "not LPIPS" in st.caveat
+    # a baseline near 0: the per-cent is not compared with the paper's
+    fm = got["fashion-mnist-cond, DDIM-20, 256 pairs", "SSIM"]
+    assert fm.verdict == base.REPRODUCED and fm.value is None and "not defined" in fm.caveat and "%" not in fm.ours
+    assert got["fashion-mnist-cond, DDIM-20, 256 pairs", "ST-LPIPS"].verdict == base.REPRODUCED
+    # the guided pairs inside the paper's range; the flagged model marked
+    guided = got["fashion-mnist-cond, guided w = 3, DDIM-20, 8 pairs per class × 10 classes", "SSIM"]
+    assert guided.verdict == base.REPRODUCED and not guided.headline
+    pp = got["photo-patches †, DDIM-20, 256 pairs", "SSIM"]
+    assert pp.flagged and pp.verdict == base.PARTLY and pp.caveat.startswith("† ")
+    # quality: beyond the paper, its own one-word outcome, no interval
+    fd = {r.our_setting.split(",")[0]: r for r in s.ran if r.verdict == base.BEYOND}
+    assert (fd["mnist"].outcome, fd["photo-patches †"].outcome) == ("holds", "fails")
+    assert fd["mnist"].ci is None and "no interval" in fd["mnist"].ours and "498 images per set" in fd["mnist"].our_setting
+    assert s.verdict == base.PARTLY and s.takeaway == "PN pairs are more diverse than independent pairs, by more than in the paper."
+    assert _carrier_setting(s) == "mnist, DDIM-20, 256 pairs"  # the first unflagged headline row with the verdict
+    assert sum(r.verdict == base.NOT_RUN for r in s.rows) == len({m for m, _ in paper.DIVERSITY})
+
+
+def _carrier_setting(s):
+    return finding._carrier(s).our_setting
+
+
+def test_a_paper_model_is_judged_against_its_own_row():
+    key = paper.CIFAR
+    recs = _records(key, 80.0, (70.0, 90.0), (0.3, 0.4), perc=7.0, perc_ci=(5.0, 9.0))
+    s = finding.summary(recs)
+    ssim = next(r for r in s.ran if r.ours.startswith("SSIM"))
+    assert ssim.paper == "SSIM +86.1 %" and ssim.verdict == base.REPRODUCED
+    assert ssim.paper_setting == paper.MODEL_LABELS[key]
+    assert not any(r.paper_model == key for r in s.rows)  # no "not run" row for it
+
+
+def test_contrasts_and_per_class_intervals():
+    c = finding._Contrast.of(np.full(5, 0.1), np.full(7, 0.3), lower_is_more_diverse=True)
+    assert c.difference == pytest.approx(0.2) and c.difference_ci == pytest.approx((0.2, 0.2))
+    assert finding._Contrast.of(np.ones(1), np.zeros(1), lower_is_more_diverse=False).difference_ci is None
+    rng = np.random.default_rng(0)
+    c = finding._Contrast.of(rng.normal(1.1, 0.1, 300), rng.normal(1.0, 0.1, 300), lower_is_more_diverse=False)
+    assert c.difference_ci[0] < 0.1 < c.difference_ci[1]
+
+
+def test_class_table_has_intervals_from_two_pairs_per_class(result):
+    table = result.class_table()
+    assert list(table["pairs"]) == [CLASS_PAIRS] * 3
+    assert all("[" in v for v in table["SSIM RR − PN"]) and "95 % bootstrap" in result.class_note()
+    one = finding.DiversityResult(result.models, _one_pair_per_class(result.guided), (), result.settings)
+    assert not any("[" in v for v in one.class_table()["SSIM RR − PN"]) and "without intervals" in one.class_note()
+
+
+def _one_pair_per_class(g):
+    import dataclasses
+
+    keep = np.array([np.flatnonzero(g.pair_class == c)[0] for c in range(len(g.class_names))])
+    values = {p: {k: v[keep] for k, v in g.values[p].items()} for p in g.values}
+    return dataclasses.replace(g, pair_class=g.pair_class[keep], values=values)
+
+
+def test_the_quality_check_explains_its_set_sizes():
+    q = finding.QualityCheck("mnist", 498, {k: 1.0 + i for i, k in enumerate(finding.FD_COMPARISONS)},
+                             np.linspace(1, 3, 20), 0.5)
+    res = finding.DiversityResult((), None, (q,), {"n_pairs": 256, "steps": 20})
+    note = res.sizes_note()
+    assert "the 512 generated images" in note and "mnist's $n = 498$ is half its test split" in note
+    fig = res.quality_figure()
+    assert fig.get_size_inches()[0] <= 7.0 and len(fig.axes) == 1 and fig.axes[0].get_xscale() == "log"
+    plt.close(fig)
