@@ -11,11 +11,51 @@ from dataclasses import fields
 __all__ = ["main"]
 
 
+def _say(text: str) -> None:
+    """One line on stderr (a closed stderr is ignored: the exit status still tells)."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
 def _fail(command: str, err: BaseException) -> int:
     """Bad input: one line naming the parameter on stderr, exit status 2 (no traceback)."""
     text = " ".join(str(err).split()) or type(err).__name__
-    print(f"antinb {command}: {text}", file=sys.stderr)
+    _say(f"antinb {command}: {text}")
     return 2
+
+
+def _broke(command: str, err: BaseException) -> int:
+    """A failure of the machine or of a worker, not of the input (disk full, a file that cannot be written, a
+    killed worker): one line naming what failed, exit status 1; what was written before is kept."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    _say(f"antinb {command}: {text}")
+    return 1
+
+
+def _folder_arg(flag: str, value: str | os.PathLike) -> None:
+    """A folder argument must be a folder or not exist yet, and lie under folders: ``ValueError`` naming the flag
+    (checked before any model loads)."""
+    from pathlib import Path
+
+    path = Path(value)
+    for q in (path, *path.parents):
+        if q.exists():
+            if not q.is_dir():
+                where = "is a file" if q == path else f"lies under {q}, which is a file"
+                raise ValueError(f"{flag} {value} {where}, not a folder")
+            return
+
+
+def _file_arg(flag: str, value: str | os.PathLike) -> None:
+    """A file argument (to write) must not be a folder, and its parents must be folders."""
+    from pathlib import Path
+
+    path = Path(value)
+    if path.is_dir():
+        raise ValueError(f"{flag} {value} is a folder; give a file path")
+    _folder_arg(flag, path.parent)
 
 
 def _step_list(text: str) -> tuple[int, ...]:
@@ -34,9 +74,15 @@ def _train(args: argparse.Namespace) -> int:
                           steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           max_minutes=args.max_minutes, threads=args.threads, snapshots=tuple(args.snapshots))
         cfg.validate()
+        _folder_arg("--out", args.out)
+    except (ValueError, DatasetNotFoundError) as err:
+        return _fail("train", err)
+    try:
         out = train(cfg, args.out)
     except (ValueError, DatasetNotFoundError) as err:
         return _fail("train", err)
+    except OSError as err:
+        return _broke("train", err)
     print(json.dumps({k: v for k, v in json.loads((out / "training.json").read_text()).items()
                       if k != "loss_curve"}, indent=1))
     return 0
@@ -60,23 +106,21 @@ def _check_device(device: str) -> None:
 
 
 def _card(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from ._checks import check_int
-    from .book.cards import write_card
+    from .book.cards import read_training, write_card
 
     try:
         for name in ("pairs", "steps", "per_class"):
             check_int(f"--{name.replace('_', '-')}", getattr(args, name), 1)
         if not args.guidance_scales or any(not 1 <= w < float("inf") for w in args.guidance_scales):
             raise ValueError(f"--guidance-scales {args.guidance_scales} must be finite scales >= 1")
-        folder = Path(args.folder)
-        if not (folder / "training.json").is_file():
-            raise ValueError(f"folder={args.folder!r} is not a trained model folder: no training.json")
+        read_training(args.folder)  # missing, corrupt or incomplete training.json: named, before the model loads
         write_card(args.folder, pairs=args.pairs, steps=args.steps, per_class=args.per_class,
                    guidance_scales=tuple(args.guidance_scales))
     except (ValueError, FileNotFoundError) as err:
         return _fail("card", err)
+    except OSError as err:
+        return _broke("card", err)
     return 0
 
 
@@ -85,11 +129,17 @@ def _run(args: argparse.Namespace) -> int:
 
     overrides = list(args.p or [])
     try:
+        if args.cell_timeout is not None and not args.cell_timeout > 0:
+            raise ValueError(f"--cell-timeout {args.cell_timeout} must be a number of seconds > 0")
+        if args.output_dir is not None:
+            _folder_arg("--output-dir", args.output_dir)
         if args.processes is not None:
             if args.processes < 1:
                 raise ValueError(f"--processes {args.processes} must be at least 1")
-            names = notebooks() if args.notebook == "all" else [resolve(args.notebook).stem]
-            having = [n for n in names if "processes" in notebook_parameters(NOTEBOOK_DIR / f"{n}.py")]
+            sources = ([NOTEBOOK_DIR / f"{n}.py" for n in notebooks()] if args.notebook == "all"
+                       else [resolve(args.notebook)])
+            names = [src.stem for src in sources]
+            having = [src.stem for src in sources if "processes" in notebook_parameters(src)]
             if not having:
                 raise ValueError(f"--processes needs a notebook with a 'processes' parameter; "
                                  f"{', '.join(names)} has none (notebooks that have one: "
@@ -100,8 +150,9 @@ def _run(args: argparse.Namespace) -> int:
         return run_cli(args.notebook, profile=args.profile, overrides=overrides, output_dir=args.output_dir,
                        stale_only=args.stale_only, cell_timeout=args.cell_timeout)
     except (NotebookError, ValueError, FileNotFoundError) as err:
-        print(f"antinb run: {err}", file=sys.stderr)
-        return 2
+        return _fail("run", err)
+    except OSError as err:
+        return _broke("run", err)
 
 
 def _minutes(seconds: float) -> str:
@@ -136,8 +187,19 @@ def _dry_run(notebook: str, profile: str, overrides: list[list[str]]) -> int:
 
 
 def _prompt_texts(prompts: str) -> tuple[str, ...]:
+    from pathlib import Path
+
     from .prompts import resolve
 
+    path = Path(prompts).expanduser()
+    if path.is_file():  # a corrupt file is named (the reader's UnicodeDecodeError does not)
+        try:
+            path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"--prompts {prompts}: the file is not UTF-8 text (byte {err.start}: "
+                             f"{err.object[err.start:err.start + 1]!r})") from None
+        except OSError as err:
+            raise ValueError(f"--prompts {prompts}: the file cannot be read ({err.strerror})") from None
     pset = resolve(prompts)
     if pset is None:
         raise ValueError("--prompts is empty")
@@ -147,9 +209,11 @@ def _prompt_texts(prompts: str) -> tuple[str, ...]:
 def _generate(args: argparse.Namespace) -> int:
     from . import noise, stats
     from .generate import GenerationSpec, generate
+    from .generate import WorkerError
     from .models import ModelNotFoundError
 
     try:
+        _folder_arg("--store", args.store)
         spec = GenerationSpec(model=args.model, design=args.design, n=args.n, k=args.k, replicates=args.replicates,
                               seed=args.seed, sampler=args.sampler, steps=args.steps, eta=args.eta,
                               labels=args.labels, guidance_scale=args.guidance_scale,
@@ -163,6 +227,8 @@ def _generate(args: argparse.Namespace) -> int:
                               progress=not args.no_progress, return_store=True)
     except (ValueError, ModelNotFoundError) as err:
         return _fail("generate", err)
+    except (OSError, WorkerError) as err:  # disk full, a file that cannot be written, a worker killed
+        return _broke("generate", err)
     from .generate import _in_distributed_launch
     if _in_distributed_launch() and int(os.environ.get("RANK", "0")) != 0:
         return 0  # under accelerate launch: one summary, from the main process
@@ -192,6 +258,8 @@ def _bench(args: argparse.Namespace) -> int:
         for t in args.threads or ():
             check_int("--threads", t, 1)
         _check_device(args.device)
+        if args.out is not None:
+            _file_arg("--out", args.out)
         report = run(args.models or None, device=args.device, batch=args.batch, steps=args.steps,
                      repeats=args.repeats, batch_sizes=tuple(args.batch_sizes),
                      threads=tuple(args.threads) if args.threads else None,
@@ -199,13 +267,22 @@ def _bench(args: argparse.Namespace) -> int:
                      out=args.out, only=tuple(args.only) if args.only else None)
     except (ValueError, FileNotFoundError) as err:
         return _fail("bench", err)
+    except OSError as err:
+        return _broke("bench", err)
     print(markdown(report))
     print(f"report written to {report['path']}")
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line naming the argument (exit status 2), not the usage text."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="antinb", description=__doc__)
+    p = _Parser(prog="antinb", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a small DDPM on an offline data set (resumable)")
@@ -306,8 +383,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status. Ctrl-C, SIGTERM and SIGHUP end it with one line and exit status
+    ``128 + signal`` (130 for Ctrl-C) after every cleanup has run (temporary folders removed, workers
+    stopped); what was written before is kept, and the same command resumes."""
+    from ._signals import describe, exit_status, signals_as_interrupts, silence
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    # an interrupted notebook run leaves papermill's event loop mid-task: what its kernel client and asyncio
+    # would log about the kernel it stops (a "Kernel died" line, a DeadKernelError traceback at exit) is not news
+    quiet = ("papermill", "nbclient", "traitlets", "asyncio") if args.command == "run" else ()
+    try:
+        with signals_as_interrupts(quiet=quiet):
+            return args.func(args)
+    except KeyboardInterrupt as err:
+        silence(quiet)
+        _say(f"antinb {args.command}: interrupted ({describe(err)}); what was written is kept, the same command "
+             "resumes")
+        return exit_status(err)
 
 
 if __name__ == "__main__":

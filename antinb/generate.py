@@ -31,9 +31,13 @@ So a run
 - may be run by several independent processes on one store at once: chunks are claimed (see
   :meth:`antinb.store.SampleStore.claim`), each is computed once, and every run returns the
   complete store;
-- stops its workers when the launching process dies (a watchdog in each worker polls the
-  launcher's PID; the ``accelerate`` launcher gets ``SIGTERM`` through ``PR_SET_PDEATHSIG`` on
-  Linux), so no orphan keeps writing.
+- stops its workers when the launching process dies, by any signal (a watchdog in each worker polls
+  the launcher's PID and exits, writing its notice only to a terminal or a file, never to a pipe
+  whose reader may have died; the ``accelerate`` launcher gets ``SIGTERM`` through
+  ``PR_SET_PDEATHSIG`` on Linux), so no orphan keeps writing. The launcher's output is captured:
+  only the workers' progress bar is shown, and a failure is one :class:`WorkerError` line; Ctrl-C
+  kills the launcher (its workers follow) and is raised again as ``KeyboardInterrupt``;
+- refuses, before any model loads, a run whose result cannot fit in this machine's memory.
 
 Processes are started with Hugging Face ``accelerate``: ``generate(..., processes=N)`` writes the
 manifest and runs ::
@@ -72,7 +76,7 @@ from . import metrics, noise
 from .store import SampleStore
 from ._checks import check_int
 
-__all__ = ["GenerationSpec", "generate", "prepare", "model_fingerprint", "weights_fingerprint", "model_spec",
+__all__ = ["GenerationSpec", "generate", "prepare", "WorkerError", "model_fingerprint", "weights_fingerprint", "model_spec",
            "chunk_noise", "launch_command", "THREAD_BATCH_TOLERANCE"]
 
 #: Rows per chunk aimed at when ``chunk_groups`` is not given.
@@ -356,8 +360,12 @@ def prepare(spec: GenerationSpec, store_root: str | os.PathLike, *, fingerprint:
     Without ``fingerprint`` the model is loaded on the CPU to fingerprint it (see
     :meth:`GenerationSpec.config`); :func:`generate` passes the fingerprint of the model it uses.
     """
+    # statistics are float64 numbers per row, images float32 (what the sampler returns): a chunk of another
+    # dtype or shape is never read as data, even with a sidecar re-hashed to match it
+    dtypes = {**{s: "float64" for s in spec.statistics}, **({"images": "float32"} if spec.keep_images else {})}
     return SampleStore(store_root, spec.config(fingerprint, device_type, model_dtype), n_groups=spec.n_groups,
-                       chunk_groups=spec.chunk_groups, group_size=spec.group_size, keys=spec.keys)
+                       chunk_groups=spec.chunk_groups, group_size=spec.group_size, keys=spec.keys,
+                       dtypes=dtypes, shapes={s: () for s in spec.statistics})
 
 
 def _in_distributed_launch() -> bool:
@@ -374,7 +382,9 @@ def _start_watchdog(interval: float = 0.5) -> None:
     Two signs, polled by a daemon thread: the parent PID changes (the worker was re-parented: its
     launcher died), or the PID named by ``$ANTINB_PARENT_PID`` (the :func:`generate` call that
     launched the workers) no longer exists. A worker stopped this way leaves at most a temporary
-    file, removed when the store is next opened; its claim dies with it.
+    file, removed when the store is next opened; its claim dies with it. The watchdog says so on
+    stderr only when that is a terminal or a file (a pipe's reader may have died with the launcher:
+    writing there would fail), and exits whatever happens.
     """
     import threading
 
@@ -395,14 +405,28 @@ def _start_watchdog(interval: float = 0.5) -> None:
         return False
 
     def watch() -> None:
-        while True:
-            if gone():
-                print(f"antinb.generate worker {os.getpid()}: the launching process died; stopping",
-                      file=sys.stderr, flush=True)
-                os._exit(70)
-            time.sleep(interval)
+        try:
+            while not gone():
+                time.sleep(interval)
+            _say(f"antinb.generate worker {os.getpid()}: the launching process died; stopping\n")
+        finally:
+            os._exit(70)  # whatever happened above (a closed pipe, an interpreter shutting down)
 
     threading.Thread(target=watch, name="antinb-parent-watchdog", daemon=True).start()
+
+
+def _say(text: str) -> None:
+    """Write ``text`` to stderr only when it is a terminal or a file: never to a pipe or socket, whose
+    reader may be gone (the launcher that died held it), and never raising."""
+    import stat as _stat
+
+    try:
+        mode = os.fstat(2).st_mode
+        if _stat.S_ISFIFO(mode) or _stat.S_ISSOCK(mode):
+            return
+        os.write(2, text.encode(errors="replace"))
+    except OSError:
+        pass
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -508,10 +532,116 @@ def launch_command(folder: str | os.PathLike, processes: int, *, threads: int, d
     return cmd + ([] if progress else ["--no-progress"])
 
 
+def _memory_bytes() -> int | None:
+    """This machine's physical memory (``None`` where it cannot be told)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _size_text(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if n < 1024 or unit == "EiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} EiB"  # pragma: no cover
+
+
+def _check_size(spec: GenerationSpec, sample_shape: tuple[int, ...] | None = None) -> None:
+    """``ValueError`` naming ``n`` when the result :func:`generate` returns (every row of every statistic, as
+    float64, and the float32 images) cannot fit in this machine's memory. Without ``sample_shape`` (before
+    the model is loaded) an image counts as one float."""
+    per_row = 8 * len(spec.statistics)
+    if spec.keep_images:
+        per_row += 4 * (math.prod(sample_shape) if sample_shape else 1)
+    need, have = spec.n * per_row, _memory_bytes()
+    if have is not None and need > have:
+        raise ValueError(f"n={spec.n}: the result would take {_size_text(need)} of memory (every row of "
+                         f"{', '.join(spec.keys)}), more than this machine's {_size_text(have)}; use a smaller n")
+
+
+class WorkerError(RuntimeError):
+    """The ``accelerate launch`` of the generation workers failed (a worker died, was killed, or raised).
+
+    The message is one line (exit code and the last error line of the workers' output); ``output``
+    holds the end of that output and ``command`` the command line. Chunks already written are kept:
+    the same call resumes.
+    """
+
+    def __init__(self, processes: int, code: int, output: str, command: list[str]) -> None:
+        self.code, self.output, self.command = code, output, command
+        lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+        # the most telling line: an exception or a signal the launcher reports, else the last one
+        cause = next((ln for ln in reversed(lines) if "Error" in ln or "exitcode" in ln or "Signal" in ln
+                      or "signal" in ln), lines[-1] if lines else "")
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        super().__init__(f"the {processes} generation workers failed ({how}"
+                         + (f": {cause[:300]}" if cause else "") + "); the chunks written so far are kept, "
+                         "the same command resumes")
+
+
+#: The start of the workers' progress bar (:func:`_run_worker`): the launcher forwards only these lines.
+_BAR = b"chunks ("
+
+
+def _launch(cmd: list[str], kw: dict[str, Any], progress: bool) -> tuple[int, str]:
+    """Run the launcher with its output captured: the workers' progress bar is forwarded to stderr (when
+    ``progress``), anything else kept for the error message (the last 200 lines are returned). An
+    interruption (Ctrl-C, a signal turned into an exception) kills the launcher (its workers' watchdogs
+    then stop them) and is raised again."""
+    import collections
+
+    tail: collections.deque[bytes] = collections.deque(maxlen=200)
+    shown = False
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+    try:
+        pending = b""
+        while True:
+            data = proc.stdout.read1(65536) if hasattr(proc.stdout, "read1") else proc.stdout.read(4096)
+            if not data:
+                break
+            pending += data
+            while True:
+                cut = min((i for i in (pending.find(b"\r"), pending.find(b"\n")) if i >= 0), default=-1)
+                if cut < 0:
+                    break
+                segment, end, pending = pending[:cut], pending[cut:cut + 1], pending[cut + 1:]
+                if progress and (_BAR in segment or (shown and end == b"\r" and not segment.strip())):
+                    shown = True
+                    try:
+                        sys.stderr.write("\r" + segment.decode(errors="replace"))
+                        sys.stderr.flush()
+                    except (OSError, ValueError):
+                        progress = False  # our stderr is gone: keep running, stop showing
+                elif segment.strip():
+                    tail.append(segment)
+        tail.append(pending)
+        code = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        proc.stdout.close()
+        if shown:
+            try:
+                sys.stderr.write("\r\033[K")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+    return code, b"\n".join(tail).decode(errors="replace")[-4000:]
+
+
 def _check_against_model(spec: GenerationSpec, model) -> None:
     """Errors the sampler would raise only after the first chunk, raised before the store exists."""
     from .sampling import _labels, make_scheduler
 
+    n_train = (getattr(model, "scheduler_config", None) or {}).get("num_train_timesteps", 1000)
+    if isinstance(n_train, bool) or not isinstance(n_train, int) or n_train < 1:
+        where = getattr(model, "source", None) or spec.model
+        raise ValueError(f"model {where}: its scheduler configuration (scheduler/scheduler_config.json) has "
+                         f"num_train_timesteps={n_train!r}, which must be an integer >= 1: the model folder is corrupt")
     make_scheduler(model, spec.steps)  # steps beyond the training timesteps
     _labels(model, spec.labels, 1, "cpu")  # labels for an unconditional model, or out of range
     if spec.prompts is not None and model.conditioning != "text":
@@ -533,11 +663,14 @@ def generate(spec: GenerationSpec, store_root: str | os.PathLike, *, processes: 
     ``accelerate launch`` (see :func:`launch_command`), each loading ``spec.model`` itself and
     checking that its weights are those of the store's key; ``threads`` is their torch thread
     count (default: CPU count / processes). Inside a distributed launch this process is one of
-    the workers. Every argument is checked, and the model loaded and checked against ``spec``
-    (labels, steps), before the store folder is created.
+    the workers. Every argument is checked (a result larger than this machine's memory before any
+    model loads), and the model loaded and checked against ``spec`` (labels, steps, its timestep
+    count), before the store folder is created. A failed launch raises :class:`WorkerError` (one line;
+    what was written is kept and the same call resumes).
     """
     from .models import load, resolve_device
 
+    _check_size(spec)  # before any model loads: a result beyond memory is a usage error, not a hang
     processes = check_int("processes", processes, 1)
     max_batch_size = check_int("max_batch_size", max_batch_size, 1)
     if threads is not None:
@@ -562,6 +695,7 @@ def generate(spec: GenerationSpec, store_root: str | os.PathLike, *, processes: 
         model = check if here else None
         device_type = dev.type
     _check_against_model(spec, check)
+    _check_size(spec, tuple(check.sample_shape))
     store = prepare(spec, store_root, fingerprint=weights_fingerprint(check), device_type=device_type,
                     model_dtype=model_dtype)
     del check
@@ -578,15 +712,11 @@ def generate(spec: GenerationSpec, store_root: str | os.PathLike, *, processes: 
         root = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         kw: dict[str, Any] = {"env": env, "preexec_fn": _die_with_parent} if os.name == "posix" else {"env": env}
-        if progress:
-            proc = subprocess.run(cmd, **kw)
-            output = ""
-        else:
-            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
-            output = proc.stdout[-4000:]
-        if proc.returncode != 0:
-            raise RuntimeError(f"accelerate launch of {processes} generation workers failed (exit code "
-                               f"{proc.returncode}); command: {' '.join(cmd)}" + (f"\n{output}" if output else ""))
+        code, output = _launch(cmd, kw, progress)
+        if code in (130, -signal.SIGINT):  # Ctrl-C reached the workers first: this run was interrupted
+            raise KeyboardInterrupt
+        if code != 0:
+            raise WorkerError(processes, code, output, cmd)
     out = store.gather()
     return (out, store) if return_store else out
 

@@ -5,7 +5,8 @@ canonical JSON of its configuration (sorted keys, no whitespace), so two runs wi
 configurations never share a folder. The folder holds
 
 - ``manifest.json`` — the configuration and the chunk layout (number of groups, groups per
-  chunk, rows per group, number of chunks, the tensor keys of every chunk). It is written once,
+  chunk, rows per group, number of chunks, the tensor keys of every chunk and, where the creator
+  declares them, each key's dtype and per-row shape). It is written once,
   atomically; opening an existing folder with a different configuration or layout raises
   :class:`StoreMismatchError`.
 - ``chunk-00012.pt`` — the tensors of chunk 12 (``torch.save`` of a dict of tensors whose first
@@ -16,7 +17,9 @@ configurations never share a folder. The folder holds
 
 A chunk is *done* iff its sidecar exists, names this store's key, this chunk index and this
 chunk's group range, and the chunk file's size and SHA-256 match it, the file loads
-(``weights_only``) and holds exactly the manifest's keys with the expected number of rows.
+(``weights_only``) and holds exactly the manifest's keys with the expected number of rows (and the
+declared dtype and per-row shape of each key: a chunk of another dtype is refused even with a
+sidecar re-hashed to match it).
 Anything else — missing, truncated, bytes flipped, unreadable, wrong keys or rows, a chunk (with
 its sidecar) copied from another store or from another position of this one — counts as *not
 done*: a warning names the file and why, and the next run regenerates it. A foreign or misplaced
@@ -33,6 +36,13 @@ writes it while holding the claim; :meth:`SampleStore.write` never replaces a ch
 Files are created with mode ``0666`` minus the umask (a store shared by a group stays readable),
 and temporary files left by killed writers (``.chunk-*.tmp`` of a process that no longer runs)
 are removed when the store is next opened.
+
+A shared store may hold links planted by a co-user: no write follows one (:mod:`antinb._files`).
+Lock files are opened with ``O_NOFOLLOW`` and checked with ``fstat`` (a planted link is refused with
+a warning naming it, and removed), chunks, sidecars and the manifest are written to ``mkstemp``
+files renamed into place (a link there is replaced, not followed), chunk files and sidecars are
+read without following links (a linked chunk is *not done*), and a store folder that is itself a
+symbolic link is refused. A directory where a file should be raises an error naming it.
 """
 
 from __future__ import annotations
@@ -42,14 +52,15 @@ import io
 import json
 import logging
 import os
-import secrets
-import socket
+import stat
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import torch
+
+from ._files import HOST as _HOST, UnsafeFileError, open_lock, write_atomic
 
 __all__ = ["SampleStore", "StoreMismatchError", "config_key", "canonical_json"]
 
@@ -76,27 +87,6 @@ def config_key(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:16]
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-_HOST = socket.gethostname().replace(".", "_") or "host"
-
-
-def _tmp_name(path: Path) -> Path:
-    """A temporary name beside ``path`` naming this host and process (so leftovers can be told dead)."""
-    return path.parent / f".{path.name}.{_HOST}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-
-
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -111,31 +101,30 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a unique temporary file beside ``path``, fsync, then ``os.replace``.
+    """Write ``data`` to a new ``mkstemp`` file beside ``path`` (mode ``0666`` minus the umask), fsync,
+    then ``os.replace`` (:func:`antinb._files.write_atomic`: a link at ``path`` is replaced, not followed)."""
+    write_atomic(path, data)
 
-    The file is created with mode ``0666`` minus the process's umask (``mkstemp`` would force 0600).
-    """
-    tmp = _tmp_name(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(path.parent)
+
+def _read_plain(path: Path) -> bytes:
+    """The bytes of ``path`` read without following a symbolic link (``OSError`` for a link or a
+    non-regular file: a planted link is never read as a chunk)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        return f.read()
 
 
 def _read_json(path: Path) -> Any:
     """``json.loads`` of a file; a corrupt file raises :class:`StoreMismatchError` naming it."""
+    if path.is_symlink():
+        raise StoreMismatchError(f"{path} is a symbolic link (to {os.readlink(path)}): a store never reads or "
+                                 f"writes through one; remove it")
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_bytes())
+    except IsADirectoryError:
+        raise StoreMismatchError(f"{path} is a directory, not a file: remove it") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise StoreMismatchError(f"{path} is corrupt (not valid JSON: {err}); delete {path.parent} "
                                  "to start this store afresh") from None
@@ -151,10 +140,15 @@ class SampleStore:
         chunk_groups: groups per chunk; chunk ``c`` holds groups ``[c * chunk_groups, ...)``.
         group_size: rows per group (a chunk of ``g`` groups holds ``g * group_size`` rows).
         keys: the tensor names every chunk holds.
+        dtypes: the dtype of some or all keys (``{"brightness": "float64"}``); a chunk of another
+            dtype is refused, written or read. Recorded in the manifest.
+        shapes: the shape of one row of some or all keys (``{"brightness": ()}`` for one number per
+            row, ``{"images": (1, 28, 28)}``); a chunk of another shape is refused. Recorded in the manifest.
     """
 
     def __init__(self, root: str | os.PathLike, config: Mapping[str, Any], *, n_groups: int, chunk_groups: int,
-                 group_size: int = 1, keys: list[str] | tuple[str, ...]) -> None:
+                 group_size: int = 1, keys: list[str] | tuple[str, ...],
+                 dtypes: Mapping[str, str] | None = None, shapes: Mapping[str, Any] | None = None) -> None:
         for name, value in (("n_groups", n_groups), ("chunk_groups", chunk_groups), ("group_size", group_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive integer")
@@ -171,18 +165,60 @@ class SampleStore:
         self.group_size = group_size
         self.n_chunks = -(-n_groups // chunk_groups)
         self.keys = keys
+        self.dtypes, self.shapes = self._declared(dtypes, shapes)
         self._held: set[int] = set()  # chunks this object has claimed (see claim)
+        if self.folder.is_symlink():
+            log.warning("sample store %s is a symbolic link: refused", self.folder)
+            raise StoreMismatchError(f"{self.folder} is a symbolic link (to {os.readlink(self.folder)}): refusing to "
+                                     "read or write a store through it; remove the link")
         self._write_manifest()
         self._clean_leftovers()
 
     # ------------------------------------------------------------------ manifest
 
+    def _declared(self, dtypes: Mapping[str, str] | None, shapes: Mapping[str, Any] | None
+                  ) -> tuple[dict[str, str], dict[str, list[int]]]:
+        out_d: dict[str, str] = {}
+        for k, name in dict(dtypes or {}).items():
+            name = str(name).removeprefix("torch.")
+            if k not in self.keys or not isinstance(getattr(torch, name, None), torch.dtype):
+                raise ValueError(f"dtypes={dict(dtypes)!r} must map keys of {self.keys} to torch dtype names")
+            out_d[k] = name
+        out_s: dict[str, list[int]] = {}
+        for k, shape in dict(shapes or {}).items():
+            try:
+                dims = [int(d) for d in shape]
+            except (TypeError, ValueError):
+                dims = None
+            if k not in self.keys or dims is None or any(d < 0 for d in dims):
+                raise ValueError(f"shapes={dict(shapes)!r} must map keys of {self.keys} to row shapes (tuples of sizes)")
+            out_s[k] = dims
+        return out_d, out_s
+
     def manifest(self) -> dict[str, Any]:
         from ._version import __version__
 
-        return {"format": FORMAT, "key": self.key, "config": self.config, "n_groups": self.n_groups,
-                "chunk_groups": self.chunk_groups, "group_size": self.group_size, "n_chunks": self.n_chunks,
-                "keys": self.keys, "antinb_version": __version__}
+        out = {"format": FORMAT, "key": self.key, "config": self.config, "n_groups": self.n_groups,
+               "chunk_groups": self.chunk_groups, "group_size": self.group_size, "n_chunks": self.n_chunks,
+               "keys": self.keys, "antinb_version": __version__}
+        if self.dtypes:
+            out["dtypes"] = self.dtypes
+        if self.shapes:
+            out["shapes"] = self.shapes
+        return out
+
+    def _mismatch(self, name: str, t: Any, rows: int) -> str | None:
+        """Why tensor ``t`` cannot be key ``name`` of a chunk of ``rows`` rows (``None``: it can)."""
+        if not isinstance(t, torch.Tensor) or t.ndim < 1 or t.shape[0] != rows:
+            shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            return f"{name!r} has shape {shape}, expected {rows} rows"
+        want = self.dtypes.get(name)
+        if want is not None and str(t.dtype).removeprefix("torch.") != want:
+            return f"{name!r} has dtype {str(t.dtype).removeprefix('torch.')}, the store declares {want}"
+        row = self.shapes.get(name)
+        if row is not None and list(t.shape[1:]) != row:
+            return f"{name!r} has rows of shape {tuple(t.shape[1:])}, the store declares {tuple(row)}"
+        return None
 
     def _write_manifest(self) -> None:
         path = self.folder / MANIFEST
@@ -196,6 +232,9 @@ class SampleStore:
             raise StoreMismatchError(f"{path} is corrupt (not a JSON object); delete {self.folder}")
         fields = ("format", "key", "config", "n_groups", "chunk_groups", "group_size", "n_chunks", "keys")
         diff = [f for f in fields if found.get(f) != wanted[f]]
+        # declarations: a store made before they existed has none (this object's still apply to what it
+        # reads and writes); a store that has them must declare the same
+        diff += [f for f in ("dtypes", "shapes") if f in found and found[f] != wanted.get(f, {})]
         if diff:
             raise StoreMismatchError(
                 f"{path} describes a different run ({', '.join(diff)} differ): refusing to mix chunks. "
@@ -219,7 +258,7 @@ class SampleStore:
         if m.get("key") != folder.name or config_key(m["config"]) != folder.name:
             raise StoreMismatchError(f"{path}: the folder name {folder.name!r} is not the hash of its config")
         return cls(folder.parent, m["config"], n_groups=m["n_groups"], chunk_groups=m["chunk_groups"],
-                   group_size=m["group_size"], keys=m["keys"])
+                   group_size=m["group_size"], keys=m["keys"], dtypes=m.get("dtypes"), shapes=m.get("shapes"))
 
     # ------------------------------------------------------------------ layout
 
@@ -267,7 +306,8 @@ class SampleStore:
 
         path = self.lock_path(c)
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            # O_NOFOLLOW and fstat on the descriptor: a planted link is refused (warned about, removed)
+            fd = open_lock(path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
@@ -278,7 +318,8 @@ class SampleStore:
                 os.close(fd)
                 raise
             try:
-                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+                here, held = os.lstat(path), os.fstat(fd)
+                same = (here.st_ino, here.st_dev) == (held.st_ino, held.st_dev)
             except FileNotFoundError:
                 same = False
             if same:
@@ -311,8 +352,11 @@ class SampleStore:
         for p in locks:
             digits = p.name[len(".chunk-"):-len(".lock")]
             if digits.isdigit() and int(digits) < self.n_chunks:
-                with self.claim(int(digits), wait=False):
-                    pass  # held by nobody: claiming and releasing removes the file
+                try:
+                    with self.claim(int(digits), wait=False):
+                        pass  # held by nobody: claiming and releasing removes the file
+                except UnsafeFileError as err:  # a directory where a lock should be: writing that chunk fails
+                    log.warning("sample store %s: %s", self.folder, err)
         for p in entries:
             parts = p.name.split(".")
             # new names: .<file>.<host>.<pid>.<token>.tmp ; old mkstemp names have no host and pid
@@ -340,9 +384,12 @@ class SampleStore:
         if not side.exists():
             return None, (f"{path.name} has no sidecar {side.name} (unfinished write)" if path.exists() else None)
         try:
-            meta = json.loads(side.read_text())
-            data = path.read_bytes()
+            meta = json.loads(_read_plain(side))
+            data = _read_plain(path)
         except (OSError, ValueError) as err:
+            links = [p.name for p in (side, path) if p.is_symlink()]
+            if links:
+                return None, f"{' and '.join(links)} is a symbolic link: a store never reads or writes through one"
             return None, f"{path.name} or {side.name} is unreadable ({type(err).__name__}: {err})"
         if not isinstance(meta, dict):
             return None, f"{side.name} is not a JSON object"
@@ -366,9 +413,9 @@ class SampleStore:
             got = sorted(tensors) if isinstance(tensors, dict) else type(tensors).__name__
             return None, f"{path.name} holds {got}, expected keys {self.keys}"
         for name, t in tensors.items():
-            if not isinstance(t, torch.Tensor) or t.ndim < 1 or t.shape[0] != rows:
-                shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-                return None, f"{path.name}: {name!r} has shape {shape}, expected {rows} rows"
+            why = self._mismatch(name, t, rows)
+            if why is not None:
+                return None, f"{path.name}: {why}"
         if meta.get("rows") != rows:
             return None, f"{side.name} says {meta.get('rows')} rows, expected {rows}"
         return tensors, None
@@ -433,9 +480,9 @@ class SampleStore:
         out = {}
         for name in self.keys:
             t = tensors[name]
-            if not isinstance(t, torch.Tensor) or t.ndim < 1 or t.shape[0] != rows:
-                shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-                raise ValueError(f"chunk {c}: {name!r} has shape {shape}, expected {rows} rows")
+            why = self._mismatch(name, t, rows)
+            if why is not None:
+                raise ValueError(f"chunk {c}: {why}")
             out[name] = t.detach().cpu().contiguous().clone()
         buf = io.BytesIO()
         torch.save(out, buf)
@@ -447,7 +494,10 @@ class SampleStore:
                 log.debug("sample store %s: chunk %d is already done; not rewritten", self.folder, c)
                 return False
             side = self.sidecar_path(c)
-            side.unlink(missing_ok=True)  # a stale sidecar must never vouch for the new bytes
+            try:
+                side.unlink(missing_ok=True)  # a stale sidecar must never vouch for the new bytes
+            except OSError as err:  # a directory there
+                raise UnsafeFileError(f"{side} cannot be replaced ({err.strerror}): remove it") from None
             _atomic_write(self.chunk_path(c), data)
             groups = self.groups(c)
             meta = {"store": self.key, "chunk": c, "groups": [groups.start, groups.stop],

@@ -18,12 +18,14 @@ the run is interrupted; calling :func:`train` again with the same ``out_dir`` co
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
@@ -31,12 +33,15 @@ from diffusers.training_utils import EMAModel
 from tqdm import tqdm
 
 from ._checks import check_int
+from ._files import UnsafeFileError, atomic_open, make_temp_dir, write_atomic
 from .data import load_dataset
 from .metrics import from_unit
 
 __all__ = ["TrainConfig", "ARCHITECTURES", "CheckpointError", "build_unet", "train", "export", "export_checkpoint",
            "load_checkpoint", "snapshot_dir", "snapshots_of",
            "SNAPSHOT_DIR", "ship_snapshots", "shipped_snapshots"]
+
+log = logging.getLogger(__name__)
 
 #: UNet shapes by name. ``small`` is the 2.7M-parameter network of the shipped 28x28 models.
 ARCHITECTURES: dict[str, dict] = {
@@ -143,9 +148,26 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """``torch.save`` to a new ``mkstemp`` file beside ``path``, renamed onto it (no fixed temporary name, no
+    write through a link: :func:`antinb._files.atomic_open`)."""
+    with atomic_open(path) as f:
+        torch.save(obj, f)
+
+
+def _restore(path: Path, ckpt: dict, parts: list[tuple[str, Any]]) -> None:
+    """Load each ``(key, target)`` of ``ckpt`` into its target; a mismatch is a :class:`CheckpointError` naming
+    the file (not a ``RuntimeError`` traceback about state-dict keys)."""
+    for key, target in parts:
+        try:
+            if key == "gen":
+                target.set_state(ckpt[key])
+            else:
+                target.load_state_dict(ckpt[key])
+        except Exception as err:  # noqa: BLE001 - RuntimeError, KeyError, TypeError, ValueError: all "wrong file"
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise CheckpointError(f"{path} does not fit this model: its {key!r} entry cannot be loaded "
+                                  f"({type(err).__name__}: {first[:200]}); use a new folder or the "
+                                  "matching settings") from None
 
 
 def train(config: TrainConfig, out_dir: str | os.PathLike, *, progress: bool = True) -> Path:
@@ -179,11 +201,12 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, progress: bool = T
         if _identity(ckpt["config"]) != _identity(asdict(config)):
             raise ValueError(f"out_dir={str(out)!r} holds a checkpoint of a different configuration; "
                              "use a new folder or the same settings")
-        unet.load_state_dict(ckpt["unet"])
-        ema.load_state_dict(ckpt["ema"])
-        opt.load_state_dict(ckpt["opt"])
-        gen.set_state(ckpt["gen"])
+        _restore(ckpt_path, ckpt, [("unet", unet), ("ema", ema), ("opt", opt), ("gen", gen)])
         state = ckpt["state"]
+        if not (isinstance(state, dict) and isinstance(state.get("step"), int) and isinstance(state.get("losses"), list)
+                and isinstance(state.get("elapsed_s"), (int, float))):
+            raise CheckpointError(f"{ckpt_path} is not a training checkpoint of antinb.training (its 'state' "
+                                  "lacks step, elapsed_s or losses)")
 
     def save_checkpoint() -> None:
         _atomic_save({"config": asdict(config), "unet": unet.state_dict(), "ema": ema.state_dict(),
@@ -191,13 +214,19 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, progress: bool = T
 
     def save_snapshot() -> None:
         final = snapshot_dir(out, state["step"])
+        if final.is_symlink():
+            log.warning("%s is a symbolic link: refusing to write a snapshot through it", final)
+            return
         if final.is_dir():
             return
-        tmp = final.with_name(final.name + ".tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        export(unet, ema, scheduler, config, state, tmp, data_shape=(channels, size), n_classes=n_classes)
-        os.replace(tmp, final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = make_temp_dir(final)  # a new folder (mkdtemp), never a planted name or link
+        try:
+            export(unet, ema, scheduler, config, state, tmp, data_shape=(channels, size), n_classes=n_classes)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
     snapshots = set(config.snapshots)
     if state["step"] in snapshots:
@@ -291,7 +320,7 @@ def ship_snapshots(out_dir: str | os.PathLike, name: str, *, steps: list[int] | 
         DDPMScheduler.from_pretrained(src / "scheduler").save_pretrained(dest / "scheduler")
         record = json.loads((src / "training.json").read_text())
         record["stored_dtype"] = str(dtype).replace("torch.", "")
-        (dest / "training.json").write_text(json.dumps(record, indent=1))
+        write_atomic(dest / "training.json", json.dumps(record, indent=1))
         out[step] = dest
     return out
 
@@ -316,6 +345,11 @@ def shipped_snapshots(name: str, *, root: str | os.PathLike | None = None) -> di
 def export(unet: UNet2DModel, ema: EMAModel, scheduler: DDPMScheduler, config: TrainConfig, state: dict,
            out: Path, *, data_shape: tuple[int, int], n_classes: int) -> None:
     """Write the EMA weights as a diffusers folder (``unet/``, ``scheduler/``) plus ``training.json``."""
+    for part in ("unet", "scheduler"):
+        if (out / part).is_symlink():  # diffusers would write the weights wherever it points
+            log.warning("%s is a symbolic link: refused", out / part)
+            raise UnsafeFileError(f"{out / part} is a symbolic link: refusing to export the model through it; "
+                                  "remove it")
     ema_unet = build_unet(config.architecture, data_shape[1], data_shape[0],
                           n_classes if config.conditional else None)
     ema_unet.load_state_dict(unet.state_dict())
@@ -328,20 +362,24 @@ def export(unet: UNet2DModel, ema: EMAModel, scheduler: DDPMScheduler, config: T
               "final_loss": sum(tail) / len(tail), "n_parameters": sum(p.numel() for p in ema_unet.parameters()),
               "null_class": n_classes if config.conditional else None, "n_classes": n_classes,
               "loss_curve": [sum(losses[i:i + 100]) / len(losses[i:i + 100]) for i in range(0, len(losses), 100)]}
-    (out / "training.json").write_text(json.dumps(record, indent=1))
+    write_atomic(out / "training.json", json.dumps(record, indent=1))
 
 
 def export_checkpoint(out_dir: str | os.PathLike) -> Path:
     """Export the EMA weights of ``out_dir/checkpoint.pt`` without training (e.g. while a run goes on)."""
     out = Path(out_dir)
     ckpt = load_checkpoint(out / "checkpoint.pt")
-    config = TrainConfig(**ckpt["config"])
+    try:
+        config = TrainConfig(**ckpt["config"])
+        config.validate()
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{out / 'checkpoint.pt'} holds a configuration this antinb cannot use ({err})") from None
     data = load_dataset(config.dataset, "test")
     channels, size, n_classes = data.images.shape[1], data.images.shape[-1], len(data.class_names)
     unet = build_unet(config.architecture, size, channels, n_classes if config.conditional else None)
-    unet.load_state_dict(ckpt["unet"])
+    _restore(out / "checkpoint.pt", ckpt, [("unet", unet)])
     ema = EMAModel(unet.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4)
-    ema.load_state_dict(ckpt["ema"])
+    _restore(out / "checkpoint.pt", ckpt, [("ema", ema)])
     scheduler = DDPMScheduler(num_train_timesteps=config.num_train_timesteps, beta_schedule=config.beta_schedule)
     export(unet, ema, scheduler, config, ckpt["state"], out, data_shape=(channels, size), n_classes=n_classes)
     return out

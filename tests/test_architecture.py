@@ -17,9 +17,9 @@ PKG = Path(__file__).resolve().parents[1] / "antinb"
 
 #: module (relative to antinb) -> layer. Lower layers never import higher ones.
 LAYERS: dict[str, int] = {
-    "_checks": 0, "_code": 0, "_version": 0, "records": 0, "provenance": 0, "measurements": 0, "paper": 0, "data": 0, "metrics": 0,
+    "_checks": 0, "_code": 0, "_files": 0, "_signals": 0, "_version": 0, "records": 0, "provenance": 0, "measurements": 0, "paper": 0, "data": 0, "metrics": 0,
     "prompts": 0, "noise": 1, "models": 1, "store": 1, "quality": 1, "gaussian": 1,
-    "sampling": 2, "stats": 2, "training": 2, "control": 2,
+    "sampling": 2, "stats": 2, "training": 2, "control": 2, "toy": 2,
     "pairs": 3, "cache": 3, "dps": 3, "generate": 3, "plots": 3, "interop": 3,
     "estimation": 4,
     "findings": 5,

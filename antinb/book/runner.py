@@ -497,9 +497,11 @@ def run(notebook: str | Path, *, profile: str = "ci", parameters: dict[str, Any]
         os.environ[MEASUREMENTS_ENV] = str(measurements_stem(name, out_dir))
         executed = tmp / f"{name}.executed.ipynb"
         try:
+            # shutdown_kernel="immediate": an interrupted run (Ctrl-C, SIGTERM) kills its kernel at once, which
+            # then writes nothing more (a graceful shutdown of a busy kernel printed its tracebacks)
             pm.execute_notebook(str(src_nb), str(executed), parameters=params, kernel_name="python3",
                                 cwd=str(ROOT), progress_bar=progress, log_output=False,
-                                execution_timeout=cell_timeout, **kernel_transport(tmp))
+                                execution_timeout=cell_timeout, shutdown_kernel="immediate", **kernel_transport(tmp))
         except Exception as err:  # papermill raises PapermillExecutionError for a failing cell
             if executed.exists():  # a new file renamed into place: a link there is replaced, not followed
                 write_atomic(out_dir / f"{name}.failed.ipynb", executed.read_bytes())
