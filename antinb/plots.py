@@ -11,7 +11,7 @@ import torch
 
 from . import metrics
 
-__all__ = ["image_grid", "pair_grid", "real_vs_generated", "correlation_histograms", "correlation_histogram_grid",
+__all__ = ["image_grid", "pair_grid", "real_vs_generated", "STATISTIC_LABELS", "correlation_histograms", "correlation_histogram_grid",
            "pair_strips", "correlation_maps", "interval_lines", "plain_log_ticks", "band", "trajectory_grid", "throughput"]
 
 #: Width of a figure shown at the book's column width (about 700 px): text set at >= 9 pt stays >= 9 pt.
@@ -49,17 +49,40 @@ def pair_grid(x: torch.Tensor, *, value_range=(-1, 1), title: str | None = None,
     return image_grid(torch.cat(blocks), nrow=min(ncol_pairs, p), value_range=value_range, title=title)
 
 
+#: Axis labels of the statistics :func:`real_vs_generated` draws, with their units (:mod:`antinb.metrics`).
+STATISTIC_LABELS = {
+    "brightness": "brightness (mean luminance, 0 to 1)",
+    "pixel_mean": "pixel mean (0 to 1)",
+    "contrast": "contrast (sd of luminance, 0 to 1)",
+    "centroid_x": "centroid x (pixels right of centre)",
+    "centroid_y": "centroid y (pixels below centre)",
+    "centroid_distance": "centroid distance (pixels from centre)",
+}
+
+
 def real_vs_generated(real: torch.Tensor, generated: torch.Tensor, names: Sequence[str], *,
-                      real_range=(0, 1), generated_range=(-1, 1)) -> plt.Figure:
-    """Histograms of each named statistic (``antinb.metrics.STATISTICS``) for real and generated images."""
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.6))
-    for ax, name in zip(np.atleast_1d(axes), names):
+                      real_range=(0, 1), generated_range=(-1, 1), ncols: int = 2) -> plt.Figure:
+    """Histograms of each named statistic (``antinb.metrics.STATISTICS``) for real and generated images:
+    ``ncols`` panels a row at the column's width, each x axis with its units, one legend above the panels."""
+    nrows = int(np.ceil(len(names) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH, 2.35 * nrows + 0.45), squeeze=False)
+    colors = sns.color_palette()[:2]
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    for i, (ax, name) in enumerate(zip(axes.flat, names)):
         fn = metrics.statistic(name)
-        sns.histplot({"real": fn(real, value_range=real_range).numpy(),
-                      "generated": fn(generated, value_range=generated_range).numpy()},
-                     stat="density", common_norm=False, element="step", ax=ax, bins=30)
-        ax.set_title(name)
-    fig.tight_layout()
+        values = {"real (test split)": fn(real, value_range=real_range).numpy(),
+                  "generated": fn(generated, value_range=generated_range).numpy()}
+        edges = np.histogram_bin_edges(np.concatenate(list(values.values())), bins=30)
+        for color, (label, v) in zip(colors, values.items()):
+            ax.hist(v, bins=edges, density=True, histtype="step", lw=1.5, color=color, label=label)
+        ax.set_xlabel(STATISTIC_LABELS.get(name, name), fontsize=10)
+        ax.tick_params(labelsize=9)
+        if i % ncols == 0:
+            ax.set_ylabel("density", fontsize=10)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=10, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_size_inches()[1]))
     return fig
 
 

@@ -1,31 +1,34 @@
 # %% [markdown]
 # # Does the antithetic structure survive training?
 #
-# **Beyond the paper.** The strongest effects in this book come from our weakest model (photo-patches:
-# centered PN correlation −0.78 in chapter 1, brightness efficiency near 70 in chapter 5, and a
-# Frechet distance ten times its floor), and all three of our models are undertrained. That invites
-# a suspicion the paper does not address: perhaps PN pairs mirror each other because a network
-# that has learned little is nearly linear in its input. For data that are exactly Gaussian the
-# best possible noise predictor *is* affine (its formula is on the {doc}`../methods` page), so DDIM
-# maps $z$ and $-z$ to mirror images: centered PN correlation −1, antisymmetry score 1, symmetry
-# residual 0. A trained network sits somewhere between that limit and whatever its data force on it.
+# **Beyond the paper.** The paper measures its PN correlations on trained models and never asks
+# how training shapes them. Our own models are small and undertrained, and the book's strongest
+# effects come from the one it flags (photo-patches, whose samples are further from its data than
+# a Gaussian fitted to the same patches). That invites a suspicion: perhaps PN pairs mirror each
+# other because a network that has learned little is nearly linear in its input. For data that
+# are exactly Gaussian the best possible noise predictor *is* affine (its formula is on the
+# {doc}`../methods` page), so DDIM maps $z$ and $-z$ to mirror images: centered PN correlation
+# −1, antisymmetry score 1, symmetry residual 0. A trained network sits somewhere between that
+# limit and whatever its data force on it.
 #
 # **The question.** As a network learns its data, does the antithetic structure weaken, hold or
 # strengthen? And where does it sit relative to the Gaussian (affine) reference of the same data?
 #
-# **Setup.** Two of our shipped recipes (MNIST and the photo patches) were trained again from
-# scratch with the same configuration and seed, saving the exponential-moving-average weights at
-# several steps (`antinb train --snapshots`; step 0 is the random initialisation). The shipped
-# model is the run's last state. At each state, and for the Gaussian reference (mean and covariance
-# fitted to the training images, run through the same DDIM sampler), we measure on `n_pairs` PN and
-# `n_pairs` RR pairs of DDIM-`steps` samples:
-# the centered PN correlation (chapter 1), the antisymmetry score and the symmetry residual
+# **Setup.** Two of our shipped recipes (MNIST digits and the photo patches) were trained again
+# from scratch with the same configuration and seed, saving the exponential-moving-average
+# weights at several steps (`antinb train --snapshots`; step 0 is the random initialisation).
+# The run's last state is the shipped model itself, stopped after a few thousand steps: still
+# undertrained. At each state, and for the Gaussian reference (mean and covariance fitted to the
+# training images, run through the same DDIM sampler), we draw the same number of PN and RR
+# pairs of DDIM samples (the settings are in the verdict's first sentence) and measure the
+# centered PN correlation (chapter 1), the antisymmetry score and the symmetry residual
 # (chapter 3), the AMC efficiency of brightness and contrast over MC at equal image count
-# (chapter 5, the RR images serving as the MC sample), and the Frechet distance of the independent
-# images to the test split in our classifier's features, beside its floor (as many real training
-# images). Every state sees the same noise, so differences between states are the network's.
-# Intervals are 95 %: t over pairs for correlations, bootstrap over inputs for the symmetry
-# measures and over images for the Frechet distance, and exact F-intervals for efficiencies.
+# (chapter 5, the RR images serving as the MC sample), and the Fréchet distance of the
+# independent images to the test split in our classifier's features, beside its floor (real
+# training images). Every state sees the same noise, so differences between states are the
+# network's. Intervals are 95 %: t over pairs for correlations, bootstrap over inputs for the
+# symmetry measures and over images for the Fréchet distance, and exact F-intervals for
+# efficiencies.
 
 # %% tags=["parameters"]
 runs = ["mnist", "photo-patches"]   # shipped training runs (or training folders with snapshots/)
@@ -62,36 +65,53 @@ result.record();
 
 # %% [markdown]
 # ## Everything against training progress
-# Each panel follows one measurement over training (log scale; the initialisation is drawn at
-# step 1). The dashed line in a run's colour is its Gaussian reference; in the last panel the
-# dotted line is the floor, the distance between real images.
+# Each panel follows one measurement over training (log scale; step 0, the random
+# initialisation, is drawn at the left edge). A dashed line in a run's colour is its Gaussian
+# reference; in the last panel a dotted line is its floor, the distance between real images.
+# † marks the run of the model the book flags.
 
 # %% tags=["hide-input"]
 result.figure()
 plt.show()
 
 # %% [markdown]
-# Read the panels top-left to bottom-right. A correlation near −1, a score near 1 and a residual
-# near 0 are the affine limit; the efficiency panels show what that structure is worth for
-# estimation; the last panel shows how far each state is from the data. The same numbers with
-# their intervals, first the structure of the pairs and of the noise predictor:
+# A correlation near −1, a score near 1 and a residual near 0 are the affine limit; the
+# efficiency panels show what that structure is worth for estimation; the last panel shows how
+# far each state is from the data. The same numbers with their intervals, first the structure of
+# the pairs and of the noise predictor:
 
-# %% tags=["hide-input"]
-result.table("structure")
+# %% tags=["remove-input"]
+Markdown(result.table_markdown("structure"))
 
-# %% [markdown]
-# then what it is worth for estimation, and how close each state is to the data. The floor is the
-# mean distance of five disjoint sets of as many real training images to the test split, with a
-# t-interval over the sets; a state's interval is a percentile bootstrap over its images, skewed
-# upwards because resampling with replacement repeats images:
-
-# %% tags=["hide-input"]
-result.table("estimation")
+# %% tags=["remove-input"]
+Markdown(result.baseline())
 
 # %% [markdown]
+# then what it is worth for estimation, and how close each state is to the data. A state's
+# Fréchet interval is a percentile bootstrap over its images, skewed upwards because resampling
+# with replacement repeats images; the floor's is a t-interval over five disjoint sets of real
+# training images:
+
+# %% tags=["remove-input"]
+Markdown(result.table_markdown("estimation"))
+
+# %% [markdown]
+# **Which floor?** The book shows three Fréchet floors for the photo patches, and they measure
+# different things. The photo patches' training and test splits are different regions of the
+# same seven photographs (the left three quarters and the right quarter), so even real training
+# patches lie far from the test split, and a floor built from training images carries that gap:
+
+# %% tags=["remove-input"]
+Markdown(result.floors())
+
+# %% [markdown]
+# Chapter 4's floor for the photo patches (9.1, two sets of 512 *test* patches) compares the test
+# split with itself, so it leaves the gap between the regions out. Each distance in this chapter
+# is to be read against this chapter's floor, measured with as many images as a state's.
+#
 # ## What the pairs look like along the way
-# The first PN pairs of every state of the MNIST run, with the same noise throughout ($z$ above,
-# $-z$ below), and of its Gaussian reference.
+# The first PN pairs of every state of the MNIST run, with the same noise throughout ($z$ beside
+# $-z$), and of its Gaussian reference.
 
 # %% tags=["hide-input"]
 result.pairs_figure(runs[0])
@@ -99,34 +119,11 @@ plt.show()
 
 # %% [markdown]
 # At initialisation the network has learned nothing and a sample is little more than its noise,
-# clipped to the pixel range, so the partner is its negative. Shapes appear within a few hundred
-# steps, and the trained model draws two different digits from $z$ and $-z$. The Gaussian
-# reference draws blurred, digit-like blobs, mirrored about the mean digit.
+# clipped to the pixel range, so the partner is its negative. As training goes on, shapes
+# appear and the model draws two different digits from $z$ and $-z$. The Gaussian reference draws
+# blurred, digit-like blobs, mirrored about the mean digit.
 #
 # ## Verdict
 
 # %% tags=["remove-input"]
 Markdown(result.verdict())
-
-# %% [markdown]
-# **What it means for the paper's models.** Two things can be read off these runs. First, a
-# random network already gives strongly negative pairs: with nothing learned, a sample is mostly its
-# own noise and the partner its negative, and the antisymmetry score is at its lowest there, so that
-# correlation says nothing about the network. Second, training does not drive the correlation to zero:
-# the photo patches' correlation even grows more negative for a while and ends near where it
-# started, while their Frechet distance falls more than tenfold, and MNIST, which loses about half
-# of it, stays well below zero. The paper's models are trained far longer and fit their data
-# far better, and still show centered correlations of −0.7 to −0.8; our MNIST run's path does not
-# extrapolate to them, which says that the data (digits on a flat background against natural images)
-# matter at least as much as how long a network has trained. The Gaussian reference, the
-# best a purely second-order model of the data can do, is more negative than every trained state:
-# as far as these two runs show, it is learning the structure beyond the second moments that moves a
-# network away from exact mirror images.
-#
-# **Limits.** Two runs of two small recipes, on 28×28 and 32×32 images, with snapshots up to the
-# step counts of the shipped models (a few thousand steps): the paper's models train for hundreds of
-# thousands of steps, far past where our runs stop. The Gaussian reference uses the model's DDIM
-# sampler with its clipping of the predicted image to $[-1, 1]$, which is not affine, so its
-# correlation is close to but not exactly −1. The intermediate snapshots are stored in half
-# precision (float16) to keep the package small; they run in float32. The intervals cover the noise
-# draws, not the randomness of training: a second seed could give a different path.

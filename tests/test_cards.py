@@ -48,6 +48,30 @@ def test_card_numbers_and_files(card_folder):
     assert f"| {second} | {trouser[0]:.2f} | {trouser[1]:.2f} |" in readme
     for fig in ("samples.png", "samples_w2.5.png", "statistics.png", "pn_pairs.png"):
         assert (card_folder / fig).stat().st_size > 1000, fig
+    # units and the meaning of "±" are on the card
+    assert "| centroid x (pixels right of centre) |" in readme and "centroids in pixels from the image centre" in readme
+    assert "each cell is the mean ± the standard deviation over the 8 pairs" in readme
+
+
+def test_the_statistics_figure_is_legible_at_the_columns_width():
+    import matplotlib
+    import torch
+
+    from antinb import plots
+
+    g = torch.Generator().manual_seed(0)
+    real, gen = torch.rand(64, 1, 28, 28, generator=g), torch.rand(64, 1, 28, 28, generator=g) * 2 - 1
+    fig = plots.real_vs_generated(real, gen, cards.CARD_STATISTICS)
+    assert fig.get_size_inches()[0] == pytest.approx(plots.COLUMN_WIDTH)
+    assert sum(ax.has_data() for ax in fig.axes) == 4 and len(fig.axes) == 4  # 2 x 2, not 4 in a row
+    fig.canvas.draw()
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_text() and t.get_visible()]
+    assert min(t.get_fontsize() for t in texts) >= 9
+    assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in fig.axes)  # one legend, off the data
+    legend, top = fig.legends[0].get_window_extent(), max(ax.get_window_extent().y1 for ax in fig.axes)
+    assert legend.y0 >= top - 1
+    assert any("pixels" in ax.get_xlabel() for ax in fig.axes)  # the centroid has its unit
+    matplotlib.pyplot.close(fig)
 
 
 def test_bad_guidance_scales(card_folder):

@@ -76,17 +76,96 @@ def test_the_same_noise_in_every_state(tiny_run):
     assert a.corr != c.corr
 
 
-def test_summary_verdict_follows_the_interval():
-    def recs(low, high):
-        r = {"progress_steps/m": [0, 9]}
-        for step in ("0", "9", progress.REFERENCE):
-            r[f"progress_corr/m/{step}"] = (low + high) / 2
-            r[f"progress_corr_ci/m/{step}"] = [low, high]
-        return r
-    verdicts = [progress.summary(recs(lo, hi), {"n_pairs": 8, "steps": 3}).rows[0].verdict
-                for lo, hi in ((-0.8, -0.6), (-0.6, -0.2), (-0.1, 0.1))]
-    assert verdicts == [base.REPRODUCED, base.PARTLY, base.NOT_REPRODUCED]
-    assert "step 9" in progress.summary(recs(-0.8, -0.6), {"n_pairs": 8, "steps": 3}).rows[0].our_setting
+def _recs(run, first, last, steps=(0, 9)):
+    """Records of a run whose centered PN correlation has interval ``first`` at its first step, ``last`` at its
+    last."""
+    r = {f"progress_steps/{run}": list(steps)}
+    for step, (low, high) in ((steps[0], first), (steps[-1], last), (progress.REFERENCE, (-0.95, -0.94))):
+        r[f"progress_corr/{run}/{step}"] = (low + high) / 2
+        r[f"progress_corr_ci/{run}/{step}"] = [low, high]
+    return r
+
+
+INIT = (-0.801, -0.794)  # the mnist run's initialisation (book profile)
+
+
+@pytest.mark.parametrize("last, word", [
+    ((-0.43, -0.39), progress.WEAKENS),         # mnist's shipped model: closer to 0, intervals apart
+    ((-0.80, -0.78), progress.HOLDS),           # overlaps the initialisation's interval
+    ((-0.805, -0.802), progress.STRENGTHENS),   # further from 0, intervals apart
+    ((-0.05, 0.04), progress.FAILS),            # the interval reaches 0: the correlation is gone
+    ((0.10, 0.30), progress.FAILS),             # the other side of 0
+])
+def test_a_run_is_beyond_the_paper_with_its_own_outcome(last, word):
+    s = progress.summary(_recs("m", INIT, last), {"n_pairs": 8, "steps": 3})
+    (row,) = s.rows
+    assert row.verdict == base.BEYOND and row.outcome == word
+    assert s.verdict == base.BEYOND  # never "reproduced": the paper trains no network
+    assert "step 9" in row.our_setting and "DDIM-3, 8 pairs" in row.our_setting
+    assert row.ci == last and not row.flagged
+
+
+def test_outcome_edge_cases():
+    # touching intervals overlap (judge's closed intervals)
+    assert progress.outcome((-0.80, -0.79), (-0.79, -0.70)) == progress.HOLDS
+    # photo-patches: -0.749 [-0.751, -0.747] at step 0, -0.780 [-0.805, -0.755] at step 2,844
+    assert progress.outcome((-0.751, -0.747), (-0.805, -0.755)) == progress.STRENGTHENS
+    # no correlation at the start: it can only appear or stay absent
+    assert progress.outcome((-0.05, 0.05), (-0.4, -0.3)) == progress.STRENGTHENS
+    assert progress.outcome((-0.05, 0.05), (-0.02, 0.01)) == progress.FAILS
+    assert progress.monotone([-0.80, -0.79, -0.66, -0.52, -0.45, -0.41])  # mnist, book profile
+    assert not progress.monotone([-0.75, -0.80, -0.82, -0.88, -0.86, -0.78])  # photo-patches
+    assert not progress.monotone([-0.5])
+
+
+def test_the_flagged_model_is_marked_and_the_shipped_model_named():
+    from antinb import models
+    from antinb.findings.verdicts import FLAGGED
+
+    shipped = json.loads((models.weights_dir("mnist") / "training.json").read_text())["steps_done"]
+    recs = {**_recs("mnist", INIT, (-0.43, -0.39), steps=(0, shipped)),
+            **_recs("photo-patches", (-0.751, -0.747), (-0.805, -0.755), steps=(0, 5))}
+    rows = {r.our_setting.split(" ")[0]: r for r in progress.summary(recs, {"n_pairs": 64, "steps": 20}).rows}
+    assert "photo-patches" in FLAGGED
+    assert rows["photo-patches"].flagged and " †" in rows["photo-patches"].our_setting
+    assert not rows["mnist"].flagged and "†" not in rows["mnist"].our_setting
+    assert "the shipped model" in rows["mnist"].our_setting
+    assert "the last snapshot" in rows["photo-patches"].our_setting  # step 5 is not the shipped model
+    assert progress.shipped("mnist", shipped) and not progress.shipped("mnist", shipped - 1)
+
+
+def test_the_papers_range_is_its_trained_models():
+    assert progress.paper_range() == (-0.91, -0.41)
+
+
+def test_the_verdict_opens_with_one_quotable_sentence(result):
+    v = result.verdict()
+    sentence, table, prose = v.split("\n\n")
+    assert sentence.startswith("**Beyond the paper: ") and "reproduced" not in v
+    assert len(sentence.split()) <= 40
+    assert "DDIM-3" in sentence and "6 pairs" in sentence and "step 4" in sentence  # the setting of its number
+    assert len(prose.split()) <= 150
+    assert "−0.41 to −0.91" in prose  # the paper's range, not "-0.7 to -0.8"
+    assert "| outcome |" in table
+    header = table.splitlines()[0]
+    assert all(ln.count("|") == header.count("|") for ln in table.splitlines())
+    assert not any(t in v for t in ("progress_", "n_pairs", "steps=", "previous run", "earlier run"))
+
+
+def test_figures_are_legible_at_the_columns_width(result):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from antinb.plots import COLUMN_WIDTH
+
+    for fig in (result.figure(), result.pairs_figure("tiny")):
+        assert fig.get_size_inches()[0] == pytest.approx(COLUMN_WIDTH)
+        fig.canvas.draw()
+        sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text() and t.get_visible()]
+        assert sizes and min(sizes) >= 9
+        assert len(fig.legends) + sum(ax.get_legend() is not None for ax in fig.axes) <= 1  # one legend at most
+        plt.close(fig)
 
 
 def test_cost_counts_the_network_rows(tiny_run):
@@ -187,7 +266,8 @@ def test_the_measurement_depends_on_no_presentation():
     defined = {k.split(":")[1] for k in closure if k.startswith(f"{progress.__name__}:")}
     assert {"measure", "measure_state", "Params", "ProgressMeasurements", "RunProgress", "State"} <= defined
     presentation = {"ProgressResult", "present", "run", "summary", "paper_records", "direction", "_fmt", "_step_key",
-                    "TABLE", "TEMPLATES", "REFERENCE", "WEAKENS", "STRENGTHENS", "HOLDS",
+                    "outcome", "monotone", "paper_range", "shipped", "_state_label", "_FONT",
+                    "TABLE", "TEMPLATES", "REFERENCE", "WEAKENS", "STRENGTHENS", "HOLDS", "FAILS", "MIXED",
                     "CORR", "CORR_CI", "RR_CORR", "AS_MEAN", "AS_MEAN_CI", "AS_Q10", "RESIDUAL", "RESIDUAL_CI", "EFF",
                     "EFF_CI", "FD", "FD_CI", "FD_FLOOR", "FD_FLOOR_CI", "STEPS"}
     assert not defined & presentation, defined & presentation

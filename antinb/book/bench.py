@@ -43,6 +43,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from .. import noise
+from .._files import write_atomic
 from ..models import DiffusionModel, available, load
 from ..sampling import sample
 
@@ -388,6 +389,8 @@ def run(models: list[str] | None = None, *, device: str = "auto", batch: int = 6
         unknown = set(only) - set(PARTS) - {"notebooks"}
         if unknown or not only:
             raise ValueError(f"only={only!r}: choose from {list(PARTS) + ['notebooks']}")
+    if out is not None and Path(out).is_dir():
+        raise ValueError(f"out={str(out)!r} is a folder; give the report's file path (e.g. {Path(out) / 'cpu.json'})")
     models = list(models or available())
     if not models:
         raise ValueError("no models to benchmark: none are embedded and none were given")
@@ -402,7 +405,11 @@ def run(models: list[str] | None = None, *, device: str = "auto", batch: int = 6
     if only is not None:
         if not path.exists():
             raise ValueError(f"only= updates an existing report, and {path} does not exist: run the full bench first")
-        report = json.loads(path.read_text())
+        try:
+            report = json.loads(path.read_bytes())
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{path} is corrupt or unreadable ({type(err).__name__}: {err}); run the full bench "
+                             "to write it anew") from None
         names = {loaded[m].name for m in models} | set(models)  # rows carry the model's name
         for part in parts:
             report[part] = [r for r in report[part] if r["model"] not in names]
@@ -437,9 +444,7 @@ def run(models: list[str] | None = None, *, device: str = "auto", batch: int = 6
     report["targets"] = _targets(report)
     report["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=1))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(report, indent=1))  # a mkstemp file renamed onto it: no link is followed
     report["path"] = str(path)
     return report
 
@@ -457,6 +462,11 @@ def _new_report(dev: torch.device, models: list[str], batch: int, steps: int, re
     }
 
 
+def _cell(text: Any) -> str:
+    """``text`` as one Markdown table cell: a ``|`` inside it (``|PN / RR - 1|``) escaped, so it does not end the cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def _fmt(x: float | None, digits: int = 3) -> str:
     return "–" if x is None else f"{x:.{digits}g}"
 
@@ -468,12 +478,13 @@ def markdown(report: dict[str, Any], *, figure: str | None = None) -> str:
              f"{report['started']}", "",
              f"Batch {cfg['batch']}, DDIM-{cfg['steps']}, {cfg['repeats']} interleaved repeats; a ratio is the "
              "median of the per-repeat ratios of back-to-back runs (best = ratio of the minimum times).", "",
-             "| target | measured (worst model) | target | met |", "|---|---|---|---|"]
+             "| measure | worst over models | target | met |", "|---|---|---|---|"]
     for u in report.get("updates", []):
         lines[4:4] = [f"Re-measured {u['time']}: {', '.join(u['parts'])} for {', '.join(u['models'])} (batch "
                       f"{u['batch']}, DDIM-{u['steps']}, {u['repeats']} repeats); these rows replace the first run's.", ""]
     for name, t in report.get("targets", {}).items():
-        lines.append(f"| {t['description']} | {t['worst']:.4f} | {t['target']} | {'yes' if t['met'] else '**no**'} |")
+        lines.append(f"| {_cell(t['description'])} | {t['worst']:.4f} | {_cell(t['target'])} | "
+                     f"{'yes' if t['met'] else '**no**'} |")
     lines += ["", "| model | antinb img/s | diffusers img/s | ratio (paired) | ratio (best) | PN/RR time (paired) | "
               "UNet share | UNet calls |", "|---|---|---|---|---|---|---|---|"]
     pairing = {r["model"]: r for r in report["pairing"] if r.get("sampler", "ddim") == "ddim"}

@@ -327,8 +327,8 @@ def write_results(executed_dir: Path | None = None, out: Path | None = None, gla
 #: Paper models antinb cannot run, and why (their rows get no command).
 UNRUNNABLE: dict[str, str] = {
     paper.DIT: "antinb refuses DiT's `transformer/` layout (`antinb.models.check_layout`)",
-    paper.FFHQ_DPS: "the paper's DPS checkpoint for FFHQ is not a diffusers hub model; the `full` profile "
-                    "runs `google/ddpm-celebahq-256` instead, which does not fill this row",
+    paper.FFHQ_DPS: "the paper's DPS checkpoint (CelebA-HQ in the blog post) is not a diffusers hub model; the "
+                    "`full` profile runs `google/ddpm-celebahq-256` instead, which does not fill this row",
 }
 def prompt_files(profile: str = "full") -> dict[str, str]:
     """The prompt file each named prompt source is read from under ``profile``: its ``prompt_files`` section,

@@ -27,11 +27,12 @@ import torch  # noqa: E402
 from scipy.stats import binomtest  # noqa: E402
 
 from .. import metrics, noise, plots, quality, stats  # noqa: E402
-from ..data import load_dataset  # noqa: E402
+from .._files import atomic_open, write_atomic  # noqa: E402
+from ..data import DATASETS, load_dataset  # noqa: E402
 from ..models import load  # noqa: E402
 from ..sampling import ddim  # noqa: E402
 
-__all__ = ["write_card", "CARD_STATISTICS"]
+__all__ = ["write_card", "read_training", "CARD_STATISTICS"]
 
 CARD_STATISTICS = ("brightness", "contrast", "centroid_x", "centroid_y")
 
@@ -42,8 +43,37 @@ def _grid_name(i: int, w: float) -> str:
 
 
 def _save(fig, path: Path) -> None:
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        with atomic_open(path) as f:  # a new file renamed into place: a link there is replaced, not followed
+            fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=90, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+
+
+#: What a card reads of ``training.json`` besides ``config.dataset``.
+_TRAINING_KEYS = ("steps_done", "wall_time_s", "final_loss", "n_parameters")
+
+
+def read_training(folder: str | Path) -> dict:
+    """The ``training.json`` of a trained model folder, checked for what a card needs; a missing, corrupt or
+    incomplete file raises a ``ValueError`` naming it (before any model loads)."""
+    path = Path(folder) / "training.json"
+    if not path.is_file():
+        raise ValueError(f"folder={str(folder)!r} is not a trained model folder: no training.json")
+    try:
+        training = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ValueError(f"{path} is corrupt or unreadable ({type(err).__name__}: {err})") from None
+    config = training.get("config") if isinstance(training, dict) else None
+    if not isinstance(config, dict) or not isinstance(config.get("dataset"), str):
+        raise ValueError(f"{path} lacks config.dataset (the data set the model was trained on): it is not the "
+                         "record `antinb train` writes")
+    if config["dataset"] not in DATASETS:
+        raise ValueError(f"{path}: config.dataset={config['dataset']!r} is unknown; accepted values: {sorted(DATASETS)}")
+    missing = [k for k in _TRAINING_KEYS if k not in training]
+    if missing:
+        raise ValueError(f"{path} lacks {missing}: it is not the record `antinb train` writes")
+    return training
 
 
 def write_card(folder: str | Path, *, pairs: int = 256, steps: int = 50, per_class: int = 30,
@@ -58,7 +88,7 @@ def write_card(folder: str | Path, *, pairs: int = 256, steps: int = 50, per_cla
     folder = Path(folder)
     if not guidance_scales or any(not w >= 1 for w in guidance_scales):
         raise ValueError(f"guidance_scales={guidance_scales!r} must be a non-empty list of scales >= 1")
-    training = json.loads((folder / "training.json").read_text())
+    training = read_training(folder)
     dataset = training["config"]["dataset"]
     model = load(folder, device="cpu")
     shape = model.sample_shape
@@ -125,8 +155,8 @@ def write_card(folder: str | Path, *, pairs: int = 256, steps: int = 50, per_cla
 
     card["training"] = {k: training[k] for k in ("steps_done", "wall_time_s", "final_loss", "n_parameters")}
     card["training"]["config"] = training["config"]
-    (folder / "card.json").write_text(json.dumps(card, indent=1))
-    (folder / "README.md").write_text(_markdown(card))
+    write_atomic(folder / "card.json", json.dumps(card, indent=1))
+    write_atomic(folder / "README.md", _markdown(card))
     return card
 
 
@@ -153,7 +183,7 @@ def _markdown(card: dict) -> str:
         f"- reproduce: `antinb train --dataset {card['dataset']} --out DIR --steps {tr['steps_done']}"
         f"{' --conditional' if cfg['conditional'] else ''} --seed {cfg['seed']}` then `antinb card DIR`", "",
         "## Quality (measured)", "",
-        f"Frechet distance in classifier features ({fd['n']} images, {fd['features']}): "
+        f"Fréchet distance in classifier features ({fd['n']} images, {fd['features']}): "
         f"generated vs real test **{fd['generated_vs_test']:.2f}**; real train vs real test (floor) "
         f"{fd['train_vs_test_floor']:.2f}. Classifier accuracy on real test images: "
         f"{card['classifier_test_accuracy']:.3f}.", "",
@@ -178,13 +208,20 @@ def _markdown(card: dict) -> str:
                          for i, r in enumerate(runs)]
     else:
         lines += ["![samples](samples.png)", ""]
-    lines += ["Real (test split) vs generated distributions of the statistics the uncertainty findings estimate:",
+    lines += ["Real (test split) vs generated distributions of the statistics the uncertainty findings estimate "
+              "(brightness and contrast on the 0 to 1 intensity scale, centroids in pixels from the image centre; "
+              "sd: standard deviation over images):",
               "", "| statistic | real mean | real sd | generated mean | generated sd |", "|---|---|---|---|---|"]
-    lines += [f"| {k} | {v['real_mean']:.4f} | {v['real_sd']:.4f} | {v['generated_mean']:.4f} | "
-              f"{v['generated_sd']:.4f} |" for k, v in card["statistics"].items()]
+    lines += [f"| {plots.STATISTIC_LABELS.get(k, k)} | " + " | ".join(
+              f"{v[f]:.{2 if k.startswith('centroid') else 3}f}" for f in ("real_mean", "real_sd", "generated_mean",
+                                                                         "generated_sd")) + " |"
+              for k, v in card["statistics"].items()]
     lines += ["", "![statistics](statistics.png)", "",
               f"## Antithetic sanity ({card['pairs']} pairs each, {card['sampler']})", "",
-              "| pairs | standard corr. | centered corr. |", "|---|---|---|",
+              "Pixel correlation of the two members of a pair, standard and centered on the mean generated image; "
+              f"each cell is the mean ± the standard deviation over the {card['pairs']} pairs (the spread of single "
+              "pairs, not an interval for the mean).", "",
+              "| pairs | standard corr. (mean ± sd) | centered corr. (mean ± sd) |", "|---|---|---|",
               f"| PN | {c['pn_standard']['mean']:.3f} ± {c['pn_standard']['sd']:.3f} | "
               f"{c['pn_centered']['mean']:.3f} ± {c['pn_centered']['sd']:.3f} |",
               f"| RR | {c['rr_standard']['mean']:.3f} ± {c['rr_standard']['sd']:.3f} | "
