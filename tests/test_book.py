@@ -435,7 +435,19 @@ for (const sec of document.querySelectorAll("section[id^='verdict']")) {
 }
 const ragged = [];
 for (const t of document.querySelectorAll("article table")) {
-  const counts = [...t.rows].map(r => [...r.cells].reduce((n, c) => n + (c.colSpan || 1), 0));
+  // a pandas table's second header row names the index (its cells stop where the index does): not a data row
+  const rows = [...t.rows].filter((r, i) => !(r.parentElement.tagName === "THEAD" && i > 0));
+  // cells per row on the table's grid: a cell spanning rows (a grouped index) counts in each row it covers
+  const carry = [];
+  const counts = rows.map(r => {
+    let n = carry.filter(k => k > 0).length;
+    for (let i = 0; i < carry.length; i++) if (carry[i] > 0) carry[i]--;
+    for (const c of r.cells) {
+      n += c.colSpan || 1;
+      if ((c.rowSpan || 1) > 1) carry.push(c.rowSpan - 1);
+    }
+    return n;
+  });
   if (new Set(counts).size > 1) ragged.push(`${(t.innerText || "").slice(0, 60)}: cells per row ${[...new Set(counts)]}`);
 }
 const scaled = [...document.querySelectorAll("article .cell_output img, article img.card-figure, article figure img")]

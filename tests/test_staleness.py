@@ -411,7 +411,7 @@ def test_stale_only_compares_against_the_profile_it_runs(project, monkeypatch):
     assert calls == []
     assert runner.run_cli("all", profile="full", overrides=[], output_dir=str(project.executed),
                           stale_only=True) == 0
-    assert calls == project.chapters        # ci copies are stale for the full profile
+    assert [Path(c).stem for c in calls] == project.chapters        # ci copies are stale for the full profile
     assert out != runner.RUNS_DIR
 
 
