@@ -23,6 +23,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from dataclasses import asdict
@@ -315,11 +316,12 @@ SLEEPER = '# %% tags=["parameters"]\nseconds = 120\ndevice = "cpu"\nseed = 0\n\n
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name)
-def test_antinb_run_removes_its_temporary_folder_and_kernel_on_a_signal(tmp_path, sig):
+def test_antinb_run_removes_its_temporary_folder_and_kernel_on_a_signal(tmp_path, sig, request):
     nb = tmp_path / "97_sleep.py"
     nb.write_text(SLEEPER)
-    tmp = tmp_path / "t"
-    tmp.mkdir()
+    # a short folder: under a worker's long tmp_path the kernel's socket path is too long and it falls back to TCP
+    tmp = Path(tempfile.mkdtemp(prefix="s", dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
     proc = subprocess.Popen([sys.executable, "-m", "antinb", "run", str(nb), "--profile", "ci", "--output-dir",
                              str(tmp_path / "out")], env={**ENV, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
