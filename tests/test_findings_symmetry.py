@@ -178,7 +178,7 @@ def test_versus_paper_and_verdict_read_the_paper(result):
     assert len(first.split()) <= 40 and first.count(". ") <= 1
     assert f"({result.models[0].name}, {SETTINGS['n_timesteps'] * SETTINGS['n_x'] * SETTINGS['n_coords']} slices at " \
            f"{SETTINGS['n_timesteps']} timesteps)" in first
-    assert finding._num(result.models[0].mean, result.models[0].ci["mean"]).split(" [")[0] in first
+    assert base.ci_rounded(result.models[0].mean, result.models[0].ci["mean"]).split(" [")[0] in first
     table, prose = rest.split("\n\n", 1)
     assert table.count("\n") == 1 + 2 * len(result.models)  # header, rule, 2 statistics per model
     assert len(prose.split()) <= 150
@@ -200,10 +200,10 @@ def test_figures_are_column_width(result):
 
 
 def test_numbers_are_rounded_to_what_their_interval_supports():
-    assert finding._num(0.9566, (0.9499, 0.9629)) == "0.957 [0.950, 0.963]"
-    assert finding._num(0.6306, (0.5562, 0.6996)) == "0.631 [0.556, 0.700]"
-    assert finding._num(0.5, (0.1, 0.9)) == "0.50 [0.10, 0.90]"
-    assert finding._num(0.5, None) == "0.500"
+    assert base.ci_rounded(0.9566, (0.9499, 0.9629)) == "0.957 [0.950, 0.963]"
+    assert base.ci_rounded(0.6306, (0.5562, 0.6996)) == "0.631 [0.556, 0.700]"
+    assert base.ci_rounded(0.5, (0.1, 0.9)) == "0.50 [0.10, 0.90]"
+    assert base.ci_rounded(0.5, None) == "0.500"
 
 
 def test_the_measurement_holds_no_presentation():

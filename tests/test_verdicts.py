@@ -68,3 +68,13 @@ def test_overall():
 def test_the_methods_page_states_the_rules_verbatim():
     page = (Path(__file__).resolve().parents[1] / "book" / "methods.md").read_text()
     assert v.RULES_MARKDOWN in page
+
+
+def test_beside_says_where_an_interval_lies_against_the_paper_and_agrees_with_judge():
+    claim = Claim.of([19.0, 86.1])
+    assert v.beside((144.0, 157.0), claim) == 1
+    assert v.beside((5.0, 12.0), claim) == -1
+    assert v.beside((80.0, 90.0), claim) == 0
+    assert v.beside((86.1, 90.0), claim) == 0  # a touching boundary overlaps
+    for ci in ((144.0, 157.0), (5.0, 12.0), (80.0, 90.0)):
+        assert (judge(ci, claim) == v.REPRODUCED) == (v.beside(ci, claim) == 0)

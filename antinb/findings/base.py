@@ -9,7 +9,9 @@ use; the paper's numbers come in through the module's ``paper_records()``.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -19,7 +21,7 @@ from ..records import record as _record
 from .verdicts import BEYOND, NOT_REPRODUCED, NOT_RUN, NOT_SHOWN, PARTLY, REPRODUCED, VERDICTS, Claim, judge, overall
 
 __all__ = ["Table", "Result", "ByModel", "Row", "Summary", "VERDICTS", "REPRODUCED", "PARTLY",
-           "NOT_SHOWN", "NOT_REPRODUCED", "NOT_RUN", "BEYOND", "Claim", "judge", "overall", "headline", "ci_text", "fill", "fields", "template_regex", "paper_value", "paper_model", "record_all", "side"]
+           "NOT_SHOWN", "NOT_REPRODUCED", "NOT_RUN", "BEYOND", "Claim", "judge", "overall", "headline", "ci_text", "ci_rounded", "decimals", "span", "presented", "fill", "fields", "template_regex", "paper_value", "paper_model", "record_all", "side"]
 
 
 def fields(template: str) -> list[str]:
@@ -110,6 +112,15 @@ class Result:
     def record(self) -> dict[str, Any]:
         """Record :meth:`records` in the provenance stamp; returns them."""
         return record_all(self.records())
+
+
+def presented(cls: type, measured: Any, **replaced: Any) -> Any:
+    """``measured`` (a finding's measurements dataclass) as its presentation subclass ``cls``, with the fields
+    ``replaced`` given; ``None`` stays ``None`` and an instance of ``cls`` is returned as it is."""
+    if measured is None or isinstance(measured, cls):
+        return measured
+    values = {f.name: getattr(measured, f.name) for f in dataclasses.fields(measured) if f.init}
+    return cls(**{**values, **replaced})
 
 
 class ByModel(Result):
@@ -226,6 +237,27 @@ class Summary:
 def headline(verdict: str) -> str:
     """The bold opening of a chapter's verdict: ``**Partly reproduced.**``."""
     return f"**{verdict[0].upper()}{verdict[1:]}.**"
+
+
+def decimals(ci: Sequence[float] | None, most: int = 3) -> int:
+    """Decimals that a number with interval ``ci`` supports: two significant digits of its half-width, at most
+    ``most``."""
+    if ci is None:
+        return most
+    half = (float(ci[1]) - float(ci[0])) / 2.0
+    if not half > 0:
+        return most
+    return int(min(most, max(0, 1 - math.floor(math.log10(half)))))
+
+
+def ci_rounded(value: float, ci: Sequence[float] | None, most: int = 3) -> str:
+    """``0.957 [0.950, 0.963]``: :func:`ci_text` rounded to what the interval supports (:func:`decimals`)."""
+    return ci_text(value, ci, f".{decimals(ci, most)}f")
+
+
+def span(lo: Any, hi: Any) -> str:
+    """``"1 to 4"``, or ``"1"`` when both ends are the same."""
+    return f"{lo}" if lo == hi else f"{lo} to {hi}"
 
 
 def ci_text(value: float, ci: Sequence[float] | None, fmt: str = "+.2f", unit: str = "") -> str:

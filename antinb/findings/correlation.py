@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
@@ -224,7 +224,7 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
         scales = sorted(sweep)
         rows.append(Row("not asked: classifier-free guidance", "—",
                         f"{gm}{flag(gm)}, DDIM{f'-{steps}' if steps else ''}, w = "
-                        f"{_span(*(format(w, 'g') for w in (scales[0], scales[-1])))}{size}",
+                        f"{base.span(*(format(w, 'g') for w in (scales[0], scales[-1])))}{size}",
                         f"class-centred PN {_span_text(list(sweep.values()))}", BEYOND,
                         "per scale: " + ", ".join(f"w = {w:g} {_fmt_ci(*sweep[w])}" for w in scales),
                         headline=False, outcome=_outcome([judge(sweep[w][1:], _ANTI) for w in scales]),
@@ -560,12 +560,13 @@ def cost(params: Params) -> dict[str, int]:
 
 
 def _s(x: float) -> str:
-    """``x`` with sign, two decimals and a typographic minus."""
-    return f"{x:+.2f}".replace("-", "−")
+    """``x`` with sign, two decimals and a typographic minus (:func:`base.ci_text`)."""
+    return base.ci_text(x, None)
 
 
 def _fmt_ci(mean: float, low: float, high: float) -> str:
-    return f"{_s(mean)} [{_s(low)}, {_s(high)}]"
+    """``−0.47 [−0.49, −0.46]`` from a ``(mean, low, high)`` triple (:func:`base.ci_text`)."""
+    return base.ci_text(mean, (low, high))
 
 
 def _fmt_pm(mean: float, low: float, high: float) -> str:
@@ -576,11 +577,6 @@ def _short(model: str) -> str:
     """A short display name of one of the paper's models (``"LSUN-Church"`` -> ``"Church"``)."""
     label = paper.MODEL_LABELS.get(model, model).split(" (")[0]
     return label.replace("LSUN-", "").replace("Stable Diffusion", "SD").replace(" ImageNet", "").replace(", ", " ")
-
-
-def _span(lo: Any, hi: Any) -> str:
-    """``"1 to 4"``, or ``"1"`` when both ends are the same."""
-    return f"{lo}" if lo == hi else f"{lo} to {hi}"
 
 
 def _numbers(text: str) -> list[float]:
@@ -985,17 +981,11 @@ class CorrelationResult(CorrelationMeasurements, Result):
         return plots.pair_strips({f"{m}{flag(m)}": self.pairs[m][: 2 * n] for m in self.models})
 
 
-def _presented(cls, measured):
-    """``measured`` (a measurements dataclass) as its presentation subclass ``cls``; ``None`` stays ``None``."""
-    return None if measured is None else cls(**{f.name: getattr(measured, f.name) for f in fields(measured)})
-
-
 def present(measurements: CorrelationMeasurements) -> CorrelationResult:
     """The presentation of finding 1's measurements (no network evaluation)."""
     m = measurements
-    return CorrelationResult(m.models, m.corr, m.pairs, m.steps, m.settings,
-                             _presented(HalfNegation, m.half_negation), _presented(GuidanceSweep, m.guidance),
-                             m.intuition)
+    return base.presented(CorrelationResult, m, half_negation=base.presented(HalfNegation, m.half_negation),
+                          guidance=base.presented(GuidanceSweep, m.guidance))
 
 
 def run(*args: Any, **kwargs: Any) -> CorrelationResult:

@@ -36,7 +36,7 @@ from ..models import DiffusionModel
 from ..pairs import conditioning, pair_samples, rows_per_image
 from . import base
 from .base import ByModel, Row, Summary, Table, fill, template_regex
-from .verdicts import FLAGGED, Claim, flag, judge
+from .verdicts import FLAGGED, Claim, beside, flag, judge
 
 __all__ = ["SSIM_PN", "SSIM_RR", "SSIM_IMPROVEMENT", "SSIM_IMPROVEMENT_CI", "BACKEND_PN", "BACKEND_RR",
            "BACKEND_IMPROVEMENT", "PERCEPTUAL_IMPROVEMENT", "PERCEPTUAL_IMPROVEMENT_CI", "PERCEPTUAL_METRIC",
@@ -139,7 +139,7 @@ def paper_claims(model_key: str | None = None) -> dict[str, Claim]:
 
 def _pct(value: float, ci: Sequence[float] | None) -> str:
     """``+212 % [+194, +233]``, rounded to what the interval supports."""
-    d = _decimals(ci, 1)
+    d = base.decimals(ci, 1)
     text = base.ci_text(value, ci, f"+.{d}f")
     return text.replace(" [", " % [", 1) if ci is not None else text + " %"
 
@@ -190,10 +190,10 @@ def _ssim_judged(records: dict[str, Any], *, model: str, guided: bool, claim: Cl
     diff, diff_ci = records.get(fill(t[5], model=model)), _ci_of(records, fill(t[6], model=model))
     baseline = rr_ci[0] > 0 if rr_ci is not None else (rr is None or float(rr) > 0)
     caveat = []
-    diff_text = f"RR − PN {_num(float(diff), diff_ci)}" if diff is not None else ""
+    diff_text = f"RR − PN {base.ci_rounded(float(diff), diff_ci)}" if diff is not None else ""
     if pn is not None and rr is not None and float(pn) < 0 < float(rr):
-        caveat.append(f"PN pairs' mean SSIM below 0 ({_num(float(pn), None, 2)} against RR "
-                      f"{_num(float(rr), rr_ci, 3)}): their members are anti-correlated, so the per-cent exceeds "
+        caveat.append(f"PN pairs' mean SSIM below 0 ({base.ci_rounded(float(pn), None, 2)} against RR "
+                      f"{base.ci_rounded(float(rr), rr_ci, 3)}): their members are anti-correlated, so the per-cent exceeds "
                       "100 %")
     if baseline and pct_ci is not None:
         text = _pct(pct, pct_ci) + (f"; {diff_text}" if diff_text else "")
@@ -286,9 +286,10 @@ def _takeaway(verdict: str, row: Row | None, claim: Claim | None) -> str:
         return "PN pairs are not more diverse than independent pairs here."
     if verdict == base.REPRODUCED:
         return "PN pairs are more diverse than independent pairs, by as much as in the paper."
-    if claim is not None and row.ci is not None and row.ci[0] > claim.high:
+    side = beside(row.ci, claim) if claim is not None and row.ci is not None else 0
+    if side > 0:
         return "PN pairs are more diverse than independent pairs, by more than in the paper."
-    if claim is not None and row.ci is not None and row.ci[1] < claim.low:
+    if side < 0:
         return "PN pairs are more diverse than independent pairs, by less than in the paper."
     return "PN pairs are more diverse on some measures, not on others."
 
@@ -648,22 +649,6 @@ def cost(params: Params) -> dict[str, int]:
 # ----------------------------------------------------------------------------------- presentation helpers
 
 
-def _decimals(ci: Sequence[float] | None, most: int = 3) -> int:
-    """Decimals that a number with interval ``ci`` supports: two significant digits of its half-width, at most
-    ``most``."""
-    if ci is None:
-        return most
-    half = (float(ci[1]) - float(ci[0])) / 2.0
-    if not half > 0:
-        return most
-    return int(min(most, max(0, 1 - math.floor(math.log10(half)))))
-
-
-def _num(value: float, ci: Sequence[float] | None, most: int = 3) -> str:
-    """``0.25 [0.23, 0.27]``, rounded to what the interval supports (typographic minus)."""
-    return base.ci_text(value, ci, f".{_decimals(ci, most)}f")
-
-
 def _boot_means(values: np.ndarray, strata: np.ndarray | None, seed: int, n_boot: int = N_BOOT) -> np.ndarray:
     return _resample_means(np.asarray(values, dtype=np.float64), strata, np.random.default_rng(seed), n_boot)
 
@@ -813,8 +798,8 @@ class DiversityResult(DiversityMeasurements, ByModel):
                 c = self.contrast(r.name, key)
                 defined = key != "ssim" or (c.rr_ci is not None and c.rr_ci[0] > 0)
                 rows.append({"model": f"{r.name}{flag(r.name)}", "metric": label,
-                             "RR": _num(c.rr, c.rr_ci, 3).split(" [")[0], "PN": _num(c.pn, c.pn_ci, 3).split(" [")[0],
-                             "PN more diverse by": _num(c.difference, c.difference_ci),
+                             "RR": base.ci_rounded(c.rr, c.rr_ci, 3).split(" [")[0], "PN": base.ci_rounded(c.pn, c.pn_ci, 3).split(" [")[0],
+                             "PN more diverse by": base.ci_rounded(c.difference, c.difference_ci),
                              "% [95 % CI]": (_pct(r.improvement[key], r.ci[key]) if defined
                                              else "not defined").replace(" %", "")})
         return pd.DataFrame(rows).set_index(["model", "metric"])
@@ -837,7 +822,7 @@ class DiversityResult(DiversityMeasurements, ByModel):
                 pct = f"{g.by_class['perceptual'][name]:+.0f}".replace("-", "−")
             rows.append({"class": name, "pairs": int(sel.sum()), "SSIM RR": f"{s.rr:.2f}".replace("-", "−"),
                          "SSIM PN": f"{s.pn:.2f}".replace("-", "−"),
-                         "SSIM RR − PN": _num(s.difference, s.difference_ci, 2),
+                         "SSIM RR − PN": base.ci_rounded(s.difference, s.difference_ci, 2),
                          f"{g.metric.split(' (')[0]} %": pct})
         return pd.DataFrame(rows).set_index("class")
 
@@ -968,7 +953,7 @@ class DiversityResult(DiversityMeasurements, ByModel):
             r = next((x for x in neg if x.name == j.model), neg[0])
             cs = self.contrast(r.name, "ssim")
             why.append(f"PN pairs' mean SSIM lies below 0 for {len(neg)} of {len(self.models)} models "
-                       f"({r.name}{flag(r.name)}: {_num(cs.pn, cs.pn_ci)} against RR {_num(cs.rr, cs.rr_ci)}): the two "
+                       f"({r.name}{flag(r.name)}: {base.ci_rounded(cs.pn, cs.pn_ci)} against RR {base.ci_rounded(cs.rr, cs.rr_ci)}): the two "
                        "members are locally anti-correlated, mirror images in their pixels"
                        + (", so the per-cent exceeds 100 %, which the paper's per-cents never do." if r.name in defined
                           else "."))
@@ -998,7 +983,7 @@ class DiversityResult(DiversityMeasurements, ByModel):
             c = self.contrast(j.model, "ssim")
         else:
             return ""
-        return f"lower by {_num(c.difference, c.difference_ci)}"
+        return f"lower by {base.ci_rounded(c.difference, c.difference_ci)}"
 
     def _sizes_line(self) -> str:
         s = self.settings
@@ -1135,7 +1120,7 @@ class DiversityResult(DiversityMeasurements, ByModel):
 
 def present(measurements: DiversityMeasurements) -> DiversityResult:
     """The presentation of finding 4's measurements (no network evaluation)."""
-    return DiversityResult(measurements.models, measurements.guided, measurements.quality, measurements.settings)
+    return base.presented(DiversityResult, measurements)
 
 
 def run(*args: Any, **kwargs: Any) -> DiversityResult:

@@ -48,7 +48,7 @@ from ..cache import sample
 from ..measurements import measurement
 from . import base
 from .base import ByModel, Row, Summary, Table, fill, template_regex
-from .verdicts import FLAGGED, Claim, flag, judge
+from .verdicts import FLAGGED, Claim, beside, flag, judge
 
 __all__ = [
     "DPS_CI_LENGTH", "DPS_EFFICIENCY", "DPS_EFFICIENCY_CI", "DPS_EFFICIENCY_BY_IMAGE", "DPS_EFFICIENCY_BY_IMAGE_CI",
@@ -135,9 +135,10 @@ def _takeaway(verdict: str, row: Row | None, claim: Claim | None) -> str:
         return "Antithetic DPS chains do not shorten the intervals here."
     if verdict == base.REPRODUCED:
         return "Antithetic DPS chains shorten the intervals about as much as in the paper."
-    if row.ci[0] > claim.high:
+    side = beside(row.ci, claim)
+    if side > 0:
         return "Antithetic DPS chains shorten the intervals, more than in the paper."
-    if row.ci[1] < claim.low:
+    if side < 0:
         return "Antithetic DPS chains shorten the intervals, less than in the paper."
     return "Antithetic DPS chains shorten the intervals, as in the paper on some settings but not all."
 
@@ -481,8 +482,8 @@ def _with_ci(x: float, ci: Sequence[float], digits: int = 2) -> str:
 
 
 def _signed(x: float) -> str:
-    """``x`` with its sign and a typographic minus."""
-    return f"{x:+.2f}".replace("-", "−")
+    """``x`` with its sign and a typographic minus (:func:`base.ci_text`)."""
+    return base.ci_text(x, None)
 
 
 @dataclass(frozen=True)
@@ -710,7 +711,7 @@ class DPSResult(DPSMeasurements, ByModel):
 
 def present(measurements: DPSMeasurements) -> DPSResult:
     """The presentation of finding 6's measurements (no network evaluation)."""
-    return DPSResult(measurements.models, measurements.settings)
+    return base.presented(DPSResult, measurements)
 
 
 def run(*args: Any, **kwargs: Any) -> DPSResult:

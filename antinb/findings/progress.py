@@ -632,7 +632,7 @@ class ProgressResult(ProgressMeasurements, ByModel):
 
 def present(measurements: ProgressMeasurements) -> ProgressResult:
     """The presentation of finding 7's measurements (no network evaluation)."""
-    return ProgressResult(measurements.models, measurements.settings)
+    return base.presented(ProgressResult, measurements)
 
 
 def run(*args: Any, **kwargs: Any) -> ProgressResult:

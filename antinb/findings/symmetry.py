@@ -88,22 +88,6 @@ def claims() -> dict[str, Claim]:
     return {q: Claim(v, math.inf, null=0.0) for q, v in paper_bounds().items()}
 
 
-def _decimals(ci: Sequence[float] | None, most: int = 3) -> int:
-    """Decimals that a number with interval ``ci`` supports: two significant digits of its half-width, at most
-    ``most``."""
-    if ci is None:
-        return most
-    half = (float(ci[1]) - float(ci[0])) / 2.0
-    if not half > 0:
-        return most
-    return int(min(most, max(0, 1 - math.floor(math.log10(half)))))
-
-
-def _num(value: float, ci: Sequence[float] | None, most: int = 3) -> str:
-    """``0.957 [0.950, 0.963]``, rounded to what the interval supports (typographic minus)."""
-    return base.ci_text(value, ci, f".{_decimals(ci, most)}f")
-
-
 @dataclass(frozen=True)
 class _Judged:
     """One judged statistic of one model: what :func:`summary` and the chapter's verdict table both show."""
@@ -118,7 +102,7 @@ class _Judged:
 
     @property
     def text(self) -> str:
-        return _num(self.value, self.ci)
+        return base.ci_rounded(self.value, self.ci)
 
 
 def _setting(records: dict[str, Any], model: str) -> str:
@@ -178,7 +162,7 @@ def summary(records: dict[str, Any], parameters: dict[str, Any] | None = None) -
         res = records.get(fill(RESIDUAL_MEAN, model=j.model))
         res_ci = records.get(fill(RESIDUAL_MEAN_CI, model=j.model))
         if first and res is not None:
-            caveat.append(f"residual ‖ε(x) + ε(−x) − 2c_t‖ / ‖ε(x)‖ {_num(res, res_ci)} (0 under the conjecture)")
+            caveat.append(f"residual ‖ε(x) + ε(−x) − 2c_t‖ / ‖ε(x)‖ {base.ci_rounded(res, res_ci)} (0 under the conjecture)")
         rows.append(Row(paper_setting, f"{j.statistic} {j.paper}", _setting(records, j.model),
                         f"{j.statistic} {j.text}", j.verdict, "; ".join(caveat), value=j.value, ci=j.ci,
                         short=f"{j.statistic} {j.text}", headline=first, flagged=j.model in FLAGGED))
@@ -465,9 +449,9 @@ class SymmetryResult(SymmetryMeasurements, ByModel):
         """The mean residual at the ``i``-th timestep with its 95 % t-interval over draws."""
         x = r.residual[i]
         if len(x) < 2:
-            return _num(float(x.mean()), None, 2)
+            return base.ci_rounded(float(x.mean()), None, 2)
         half = float(stats.t_half_width(x.std(ddof=1), len(x)))
-        return _num(float(x.mean()), (x.mean() - half, x.mean() + half))
+        return base.ci_rounded(float(x.mean()), (x.mean() - half, x.mean() + half))
 
     # -------------------------------------------------------------------- tables
 
@@ -478,8 +462,8 @@ class SymmetryResult(SymmetryMeasurements, ByModel):
         settings = ", ".join(paper.MODEL_LABELS[m].split(" (")[0] for m in dict.fromkeys(m for m, _ in paper.SYMMETRY))
         index = [f"paper ({settings})"] + [f"{r.name}{flag(r.name)}" for r in self.models]
         rows = [{"mean score": f"> {b['mean']:g}", "10 % quantile": f"> {b['q10']:g}", "residual": "not reported"}]
-        rows += [{"mean score": _num(r.mean, r.ci["mean"]), "10 % quantile": _num(r.q10, r.ci["q10"]),
-                  "residual": _num(r.residual_mean, r.ci["residual"])} for r in self.models]
+        rows += [{"mean score": base.ci_rounded(r.mean, r.ci["mean"]), "10 % quantile": base.ci_rounded(r.q10, r.ci["q10"]),
+                  "residual": base.ci_rounded(r.residual_mean, r.ci["residual"])} for r in self.models]
         return pd.DataFrame(rows, index=index)
 
     def timestep_table(self) -> pd.DataFrame:
@@ -518,7 +502,7 @@ class SymmetryResult(SymmetryMeasurements, ByModel):
         b = paper_bounds()
         takeaway = TAKEAWAYS.get(s.verdict, "")
         first = (f"{base.headline(s.verdict)} {takeaway[:-1]}: mean antisymmetry score "
-                 f"{_num(row.value, row.ci)} against the paper's > {b['mean']:g} ({row.our_setting}).")
+                 f"{base.ci_rounded(row.value, row.ci)} against the paper's > {b['mean']:g} ({row.our_setting}).")
         out = [first, "", self.verdict_table()]
         names = [r.name for r in self.models]
         if any(m in FLAGGED for m in names):
@@ -642,7 +626,7 @@ class SymmetryResult(SymmetryMeasurements, ByModel):
 
 def present(measurements: SymmetryMeasurements) -> SymmetryResult:
     """The presentation of finding 3's measurements (no network evaluation)."""
-    return SymmetryResult(measurements.models, measurements.settings)
+    return base.presented(SymmetryResult, measurements)
 
 
 def run(*args: Any, **kwargs: Any) -> SymmetryResult:

@@ -446,12 +446,12 @@ class TrajectoryResult(TrajectoryMeasurements, Result):
         below = [tr.steps_below for tr in self.runs.values()]
         n = max(tr.n_steps for tr in self.runs.values())
         rows = [{"quantity": "corr(x_t) at t = T", "paper": f"{_s(paper.TRAJECTORY['x_first'], 0)} (exact)",
-                 "ours": _span(_s(min(x_first), 4), _s(max(x_first), 4))},
+                 "ours": base.span(_s(min(x_first), 4), _s(max(x_first), 4))},
                 {"quantity": "corr(ε) at t = T", "paper": str(paper.TRAJECTORY["eps_first"]),
-                 "ours": _span(_s(min(e_first), 3), _s(max(e_first), 3))},
+                 "ours": base.span(_s(min(e_first), 3), _s(max(e_first), 3))},
                 {"quantity": "steps with corr(x_t) < −0.5",
                  "paper": f"all but the last few (read: ≥ {math.ceil(CLAIM_SHARE * n)} of {n})",
-                 "ours": f"{_span(min(below), max(below))} of {n}"}]
+                 "ours": f"{base.span(min(below), max(below))} of {n}"}]
         return pd.DataFrame(rows).set_index("quantity")
 
     def verdict(self) -> str:
@@ -514,13 +514,8 @@ class TrajectoryResult(TrajectoryMeasurements, Result):
 
 
 def _s(x: float, digits: int = 2) -> str:
-    """``x`` with sign, ``digits`` decimals and a typographic minus."""
-    return f"{x:+.{digits}f}".replace("-", "−")
-
-
-def _span(lo, hi) -> str:
-    """``"3"`` or ``"3 to 4"``."""
-    return f"{lo}" if lo == hi else f"{lo} to {hi}"
+    """``x`` with sign, ``digits`` decimals and a typographic minus (:func:`base.ci_text`)."""
+    return base.ci_text(x, None, f"+.{digits}f")
 
 
 def _pm(values: np.ndarray) -> str:
@@ -530,12 +525,12 @@ def _pm(values: np.ndarray) -> str:
 
 def _ci(values: np.ndarray) -> str:
     mean, lo, hi = stats.mean_interval(values)
-    return f"{_s(mean)} [{_s(lo)}, {_s(hi)}]"
+    return base.ci_text(mean, (lo, hi))
 
 
 def present(measurements: TrajectoryMeasurements) -> TrajectoryResult:
     """The presentation of finding 2's measurements (no network evaluation)."""
-    return TrajectoryResult(measurements.runs, measurements.settings)
+    return base.presented(TrajectoryResult, measurements)
 
 
 def run(*args: Any, **kwargs: Any) -> TrajectoryResult:

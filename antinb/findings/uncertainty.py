@@ -48,7 +48,7 @@ from ..models import DiffusionModel, load, name_of
 from ..pairs import conditioning, rows_per_image
 from . import base
 from .base import Result, Row, Summary, Table, fill, template_regex
-from .verdicts import FLAGGED, Claim, flag, judge
+from .verdicts import FLAGGED, Claim, beside, flag, judge
 
 __all__ = ["CI_LENGTH", "EFFICIENCY", "EFFICIENCY_CI", "RHO", "ESTIMATE", "EFF_VS_N", "SPREAD_RATIO", "COVERAGE",
            "COVERAGE_RESAMPLED", "COVERAGE_RESAMPLED_REPS", "ResampledCoverage", "resampled_coverage",
@@ -762,9 +762,10 @@ def _takeaway(verdict: str, row: Row | None, claim: Claim | None) -> str:
         return "Antithetic pairs do not shorten the intervals here."
     if verdict == base.REPRODUCED:
         return "Antithetic pairs shorten the intervals as much as in the paper."
-    if row.ci is not None and row.ci[1] < claim.low:
+    side = beside(row.ci, claim) if row.ci is not None else 0
+    if side < 0:
         return "Antithetic pairs shorten the intervals, but less than in the paper."
-    if row.ci is not None and row.ci[0] > claim.high:
+    if side > 0:
         return "Antithetic pairs shorten the intervals, more than in the paper."
     return "Antithetic pairs shorten some intervals but not others."
 
@@ -880,18 +881,11 @@ class IntervalStudyResult(IntervalStudy, Result):
                 f"{max(v for (_, _, m, _), v in self.rate.items() if m == big):.3f}.")
 
 
-def _present_intervals(study: IntervalStudy | None) -> IntervalStudyResult | None:
-    """The interval study's measurements presented (``None`` when it was skipped)."""
-    if study is None or isinstance(study, IntervalStudyResult):
-        return study
-    return IntervalStudyResult(study.reps, study.level, study.units, study.band, study.rate, study.length)
-
-
 def interval_study(*, reps: int = 2000, units: Sequence[int] = _STUDY_UNITS, dim: int = 8, level: float = 0.95,
                    seed: int = 0) -> IntervalStudyResult:
     """:func:`measure_intervals` presented: how often each interval of :mod:`antinb.stats` covers the exact
     mean of a closed-form statistic (no model involved)."""
-    return _present_intervals(measure_intervals(reps=reps, units=units, dim=dim, level=level, seed=seed))
+    return base.presented(IntervalStudyResult, measure_intervals(reps=reps, units=units, dim=dim, level=level, seed=seed))
 
 
 # --------------------------------------------------------------------------- chapter 5, presented
@@ -943,7 +937,7 @@ class UncertaintyResult(UncertaintyMeasurements, Result):
             out[fill(CV_R2, model=m, stat=st)] = cv.estimate.r_squared
             out[fill(CV_P, model=m, stat=st)] = cv.p
         if self.intervals is not None:
-            out.update(_present_intervals(self.intervals).records())
+            out.update(base.presented(IntervalStudyResult, self.intervals).records())
         return out
 
     # ------------------------------------------------------------------ statistics counted once
@@ -1472,10 +1466,8 @@ _GAIN = Claim(1.0, math.inf, null=1.0)
 
 def present(measurements: UncertaintyMeasurements) -> UncertaintyResult:
     """The presentation of finding 5's measurements (no network evaluation)."""
-    m = measurements
-    return UncertaintyResult(m.models, m.statistics, m.designs, m.n_images, m.steps, m.level, m.budgets, m.estimates,
-                             m.efficiency, m.rho, m.curve, m.spread, m.coverage, m.cv, m.cv_frequencies, m.resampled,
-                             _present_intervals(m.intervals))
+    return base.presented(UncertaintyResult, measurements,
+                          intervals=base.presented(IntervalStudyResult, measurements.intervals))
 
 
 def run(*args: Any, **kwargs: Any) -> UncertaintyResult:

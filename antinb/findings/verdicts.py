@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 __all__ = ["FLAGGED", "flag", "REPRODUCED", "PARTLY", "NOT_SHOWN", "NOT_REPRODUCED", "BEYOND", "NOT_RUN", "VERDICTS", "Claim",
-           "judge", "overall", "RULES_MARKDOWN"]
+           "beside", "judge", "overall", "RULES_MARKDOWN"]
 
 REPRODUCED = "reproduced"
 PARTLY = "partly reproduced"
@@ -83,6 +83,13 @@ class Claim:
         return 1 if self.low >= self.null and self.high > self.null else -1
 
 
+def beside(ci: Sequence[float], claim: Claim) -> int:
+    """Where our interval ``ci`` lies beside the paper's value or range: ``+1`` wholly above it, ``-1`` wholly
+    below it, ``0`` overlapping it (a boundary touching counts as overlap)."""
+    low, high = float(ci[0]), float(ci[1])
+    return 1 if low > claim.high else -1 if high < claim.low else 0
+
+
 def judge(ci: Sequence[float], claim: Claim) -> str:
     """The verdict of our 95 % interval ``ci = (low, high)`` on ``claim`` (the module's rules)."""
     low, high = float(ci[0]), float(ci[1])
@@ -93,7 +100,7 @@ def judge(ci: Sequence[float], claim: Claim) -> str:
     side = 1 if low > claim.null else -1
     if side != claim.direction:
         return NOT_REPRODUCED
-    return REPRODUCED if high >= claim.low and low <= claim.high else PARTLY
+    return REPRODUCED if beside(ci, claim) == 0 else PARTLY
 
 
 def overall(verdicts: Sequence[str]) -> str:
