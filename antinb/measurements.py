@@ -19,8 +19,9 @@ difference can be named:
 **Format.** ``<stem>.json`` holds the key and the measurement's structure with its scalars (exact:
 Python's float repr round-trips), ``<stem>.npz`` its arrays (read with ``allow_pickle=False``; the
 JSON holds the SHA-256 of the ``.npz``). No pickle anywhere: a dataclass is rebuilt only when it is a
-dataclass type of an antinb module that is already imported. Each file is written to a
-``tempfile.mkstemp`` name in the target folder and renamed over the old one (never through a link).
+dataclass type of an antinb module that is already imported. Each file is written
+through :func:`antinb._files.write_atomic` (a ``tempfile.mkstemp`` name in the target folder, renamed over
+the old one: never through a link).
 
 **Use.** :func:`measurement` wraps a finding's ``measure``. With ``$ANTINB_MEASUREMENTS`` unset (a
 library call, a plain papermill run) it only measures. With it set to a file stem (the book's runner
@@ -39,12 +40,12 @@ import io
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from ._code import definition_closure
+from ._files import write_atomic
 from .provenance import PACKAGE_DIR, package_versions, weight_changes, weights_fingerprints
 from .records import collecting, record
 
@@ -217,6 +218,16 @@ def why_stale(stem: str | Path, module: str, params: Any, package_dir: Path | No
     """``None`` when the measurement saved at ``stem`` is what ``measure(params)`` of finding ``module`` would
     return now; otherwise why not (missing, unreadable, parameters, code, weights or packages changed)."""
     try:
+        now = key(module, params, package_dir)
+    except TypeError as err:
+        return str(err)
+    return _differs(stem, now, package_dir)
+
+
+def _differs(stem: str | Path, now: dict[str, Any], package_dir: Path | None = None) -> str | None:
+    """Why the measurement saved at ``stem`` is not the one keyed ``now`` (:func:`key`), or ``None``."""
+    module = now["finding"]
+    try:
         saved = header(stem)
     except MeasurementError as err:
         return str(err)
@@ -224,10 +235,6 @@ def why_stale(stem: str | Path, module: str, params: Any, package_dir: Path | No
         return f"no measurement is saved at {stem}.json"
     if saved.get("format") != FORMAT:
         return f"{stem}.json has format {saved.get('format')!r}, not {FORMAT}"
-    try:
-        now = key(module, params, package_dir)
-    except TypeError as err:
-        return str(err)
     if saved.get("finding") != module:
         return f"{stem}.json measures {saved.get('finding')!r}, not {module!r}"
     for part, what in (("parameters", "parameter"), ("code", "code"), ("packages", "package")):
@@ -246,27 +253,6 @@ def why_stale(stem: str | Path, module: str, params: Any, package_dir: Path | No
 # --------------------------------------------------------------------------- files
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a new ``mkstemp`` file in its folder, renamed over ``path``
-    (a link at ``path`` is replaced, never followed)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)  # as an ordinary file (mkstemp makes it private): it is committed
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def save(stem: str | Path, value: Any, meta: dict[str, Any]) -> None:
     """Save ``value`` at ``stem`` (``.npz`` then ``.json``) with the key ``meta``."""
     import numpy as np
@@ -280,9 +266,9 @@ def save(stem: str | Path, value: Any, meta: dict[str, Any]) -> None:
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     blob = buf.getvalue()
-    _write_atomic(stem.with_name(stem.name + ".npz"), blob)
+    write_atomic(stem.with_name(stem.name + ".npz"), blob)
     doc = {"format": FORMAT, **meta, "npz_sha256": hashlib.sha256(blob).hexdigest(), "value": structure}
-    _write_atomic(stem.with_name(stem.name + ".json"), (json.dumps(doc, indent=1) + "\n").encode())
+    write_atomic(stem.with_name(stem.name + ".json"), (json.dumps(doc, indent=1) + "\n").encode())
 
 
 def load(stem: str | Path) -> Any:
@@ -325,10 +311,10 @@ def measurement(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if not stem:
             return fn(params)
         try:
-            key(module, params)
+            meta = key(module, params)
         except TypeError:  # loaded model objects, not names: nothing to key a saved measurement by
             return fn(params)
-        reason = why_stale(stem, module, params)
+        reason = _differs(stem, meta)
         if reason is None:
             saved = header(stem)
             value = load(stem)
@@ -340,7 +326,6 @@ def measurement(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
             record(MEASURE_RECORD, {"measured": False, "file": str(stem), "saved": saved.get("created"),
                                     "measure_s": saved.get("measure_s")})
             return value
-        meta = key(module, params)
         t0 = time.perf_counter()
         with collecting() as recorded:
             value = fn(params)
