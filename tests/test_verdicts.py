@@ -78,3 +78,15 @@ def test_beside_says_where_an_interval_lies_against_the_paper_and_agrees_with_ju
     assert v.beside((86.1, 90.0), claim) == 0  # a touching boundary overlaps
     for ci in ((144.0, 157.0), (5.0, 12.0), (80.0, 90.0)):
         assert (judge(ci, claim) == v.REPRODUCED) == (v.beside(ci, claim) == 0)
+
+
+def test_a_finding_beyond_the_paper_answers_with_the_word_its_settings_share():
+    from antinb.findings.base import Row, Summary
+
+    def row(word):
+        return Row("", "", "s", "x", v.BEYOND, outcome=word, value=0.0, ci=(0.0, 0.0))
+
+    assert v.common(["holds", "holds"]) == "holds" and v.common(["weakens", "strengthens"]) == "mixed"
+    mixed = Summary(7, "t", "07", "c", "q", (row("weakens"), row("strengthens")))
+    assert mixed.verdict == v.BEYOND and mixed.outcome == "mixed"
+    assert Summary(7, "t", "07", "c", "q", (row("holds"),)).outcome == "holds"

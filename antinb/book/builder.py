@@ -237,7 +237,7 @@ def bottom_line_markdown(summaries: tuple[base.Summary, ...]) -> str:
         if row is None:
             lines.append(f"- **{link}**: {NOT_RUN_TEXT}.")
             continue
-        verdict = (f"beyond the paper: **{row.outcome}**" if s.verdict == base.BEYOND else f"**{s.verdict}**")
+        verdict = (f"beyond the paper: **{s.outcome}**" if s.verdict == base.BEYOND else f"**{s.verdict}**")
         number = f"{row.short or row.ours} ({row.our_setting}{' †' if row.flagged and '†' not in row.our_setting else ''})"
         against = s.against()
         tail = ""

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 from ..prompts import split_key
 from ..records import record as _record
-from .verdicts import BEYOND, NOT_REPRODUCED, NOT_RUN, NOT_SHOWN, PARTLY, REPRODUCED, VERDICTS, Claim, judge, overall
+from .verdicts import BEYOND, NOT_REPRODUCED, NOT_RUN, NOT_SHOWN, PARTLY, REPRODUCED, VERDICTS, Claim, common, judge, overall
 
 __all__ = ["Table", "Result", "ByModel", "Row", "Summary", "VERDICTS", "REPRODUCED", "PARTLY",
            "NOT_SHOWN", "NOT_REPRODUCED", "NOT_RUN", "BEYOND", "Claim", "judge", "overall", "headline", "ci_text", "ci_rounded", "decimals", "span", "presented", "fill", "fields", "template_regex", "paper_value", "paper_model", "record_all", "side"]
@@ -203,6 +203,13 @@ class Summary:
     def verdict(self) -> str:
         """The finding's verdict from its measured rows (:func:`overall`)."""
         return overall([r.verdict for r in self.ran])
+
+    @property
+    def outcome(self) -> str:
+        """For a finding beyond the paper: the one-word outcome its measured rows share, else *mixed*
+        (:func:`antinb.findings.verdicts.common`); ``""`` for a finding the paper reports."""
+        rows = [r.outcome for r in self.ran if r.verdict == BEYOND]
+        return common(rows) if rows and self.verdict == BEYOND else ""
 
     def against(self) -> tuple[Row, ...]:
         """The measured rows that go the other way: not reproduced, or not shown at this sample size."""

@@ -569,8 +569,7 @@ class ProgressResult(ProgressMeasurements, ByModel):
         """The chapter's verdict: one quotable sentence, a table of every run, and why and what limits it."""
         s = summary(self.records(), self.settings)
         rows = dict(zip((r.name for r in self.models), s.rows))  # records, hence rows, follow the runs' order
-        words = [rows[r.name].outcome for r in self.models]
-        word = words[0] if len(set(words)) == 1 else MIXED
+        word = s.outcome  # the one word every run's row gives, else mixed
         head = next((r for r in self.models if r.name not in FLAGGED), self.models[0])
         n, k = self.settings.get("n_pairs", "?"), self.settings.get("steps", "?")
         where = "the shipped, undertrained model" if shipped(head.name, head.final.step) else "the last snapshot"

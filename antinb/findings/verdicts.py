@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 __all__ = ["FLAGGED", "flag", "REPRODUCED", "PARTLY", "NOT_SHOWN", "NOT_REPRODUCED", "BEYOND", "NOT_RUN", "VERDICTS", "Claim",
-           "beside", "judge", "overall", "RULES_MARKDOWN"]
+           "common", "beside", "judge", "overall", "RULES_MARKDOWN"]
 
 REPRODUCED = "reproduced"
 PARTLY = "partly reproduced"
@@ -81,6 +81,12 @@ class Claim:
     def direction(self) -> int:
         """``+1`` when the claim lies above no effect, ``-1`` below."""
         return 1 if self.low >= self.null and self.high > self.null else -1
+
+
+def common(outcomes: Sequence[str]) -> str:
+    """The outcome of a question beyond the paper over its settings: the one word they share, else *mixed*."""
+    words = list(dict.fromkeys(outcomes))
+    return words[0] if len(words) == 1 else "mixed"
 
 
 def beside(ci: Sequence[float], claim: Claim) -> int:
